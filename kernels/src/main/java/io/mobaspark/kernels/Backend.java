@@ -1,0 +1,173 @@
+package io.mobaspark.kernels;
+
+/**
+ * The compute interface the model is written against, llm.c style: explicit forward and backward per
+ * op on preallocated tensors, no autograd. Shapes use {@code T} tokens (all sequences of a batch
+ * packed end to end, see {@link SeqLayout}), {@code C} channels, {@code V} vocabulary, {@code F} FFN
+ * width, {@code H}/{@code Hkv} query/KV heads and {@code D} head dim.
+ *
+ * <p>Conventions that hold for every op:
+ * <ul>
+ *   <li>Outputs are overwritten unless the parameter is documented as <em>accumulated</em> ({@code +=}):
+ *       parameter gradients always accumulate, so gradient accumulation over micro-batches is free.
+ *   <li>Every op validates its operands' shapes before touching memory and throws
+ *       {@link IllegalArgumentException} naming the offending tensor and its shape.
+ *   <li>Results do not depend on the number of threads (fixed reduction order), so training is
+ *       reproducible step for step.
+ * </ul>
+ * The exact math (norm epsilon, RoPE convention, SwiGLU order, MoBA routing rules) is specified in
+ * {@code docs/model.md} and {@code docs/moba.md}; the CPU backend is its executable definition.
+ */
+public interface Backend extends AutoCloseable {
+
+  /** Short name for logs, e.g. {@code cpu(float32, 2 threads)}. */
+  String description();
+
+  // ---- memory -----------------------------------------------------------------------------------
+
+  /** A zero-filled tensor. */
+  Tensor tensor(String name, int... dims);
+
+  /** A zero-filled integer tensor. */
+  IntTensor intTensor(String name, int... dims);
+
+  /** Copies host values into {@code dst}; {@code src.length} must equal {@code dst.numel()}. */
+  void write(Tensor dst, double[] src);
+
+  void write(IntTensor dst, int[] src);
+
+  /** A host copy of {@code src}. */
+  double[] read(Tensor src);
+
+  int[] read(IntTensor src);
+
+  void zero(Tensor t);
+
+  /** {@code dst = src}; same element count. */
+  void copy(Tensor dst, Tensor src);
+
+  /** {@code dst += src}; same element count. Also the backward of a residual add. */
+  void addInPlace(Tensor dst, Tensor src);
+
+  /** {@code t *= factor}. */
+  void scale(Tensor t, double factor);
+
+  /** Sum of squares of all elements, accumulated in double: global gradient norm. */
+  double sumOfSquares(Tensor t);
+
+  /** True when every element is finite (no NaN, no infinity). */
+  boolean allFinite(Tensor t);
+
+  // ---- embedding --------------------------------------------------------------------------------
+
+  /** {@code out[t, :] = table[tokens[t], :]}. out {@code [T, C]}, tokens {@code [T]}, table {@code [V, C]}. */
+  void embeddingForward(Tensor out, IntTensor tokens, Tensor table);
+
+  /** dTable (accumulated) {@code [V, C]} {@code += } scatter of dOut {@code [T, C]} by tokens. */
+  void embeddingBackward(Tensor dTable, Tensor dOut, IntTensor tokens);
+
+  // ---- RMSNorm ----------------------------------------------------------------------------------
+
+  /**
+   * {@code out = x * rstd * weight}, {@code rstd = 1/sqrt(mean(x^2) + eps)} per row.
+   * out, x {@code [T, C]}; weight {@code [C]}; rstd (saved for backward) {@code [T]}.
+   */
+  void rmsNormForward(Tensor out, Tensor rstd, Tensor x, Tensor weight, double eps);
+
+  /** dx (accumulated) {@code [T, C]}, dWeight (accumulated) {@code [C]}. */
+  void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOut, Tensor x, Tensor weight, Tensor rstd);
+
+  // ---- RoPE -------------------------------------------------------------------------------------
+
+  /**
+   * Rotary embedding, rotate-half (GPT-NeoX / Llama HF) convention: for pair {@code i < D/2},
+   * {@code (x[i], x[i+D/2])} rotates by angle {@code pos * theta^(-2i/D)}. x, out {@code [T, heads, D]}
+   * (may be the same tensor); positions {@code [T]} restart at 0 in each sequence.
+   */
+  void ropeForward(Tensor out, Tensor x, IntTensor positions, int heads, double theta);
+
+  /** The transpose rotation; dx (overwritten, may be dOut itself) {@code [T, heads, D]}. */
+  void ropeBackward(Tensor dx, Tensor dOut, IntTensor positions, int heads, double theta);
+
+  // ---- matmul -----------------------------------------------------------------------------------
+
+  /**
+   * {@code out = op(a) @ op(b)} (or {@code out += ...} when {@code accumulate}), where
+   * {@code op(a)} is {@code [M, K]} ({@code a} is {@code [K, M]} when {@code transA}) and
+   * {@code op(b)} is {@code [K, N]} ({@code b} is {@code [N, K]} when {@code transB}); out {@code [M, N]}.
+   * A linear layer {@code y = x W^T} with PyTorch's {@code W [out, in]} is
+   * {@code matmul(y, x, W, false, true, false)}; its backward is {@code dx += dy W} and
+   * {@code dW += dy^T x}.
+   */
+  void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, boolean accumulate);
+
+  // ---- SwiGLU -----------------------------------------------------------------------------------
+
+  /** {@code out = silu(gate) * up}, {@code silu(g) = g * sigmoid(g)}. All {@code [T, F]}. */
+  void swigluForward(Tensor out, Tensor gate, Tensor up);
+
+  /** dGate, dUp (overwritten) {@code [T, F]}. */
+  void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up);
+
+  // ---- loss -------------------------------------------------------------------------------------
+
+  /**
+   * Softmax cross-entropy per token: {@code losses[t] = logsumexp(logits[t]) - logits[t, targets[t]]}.
+   * logits {@code [T, V]}, targets {@code [T]} (a target of -1 is ignored: loss 0, no gradient),
+   * losses {@code [T]}. When {@code dLogits} is not null it receives (overwritten)
+   * {@code gradScale * (softmax(logits[t]) - onehot(targets[t]))} in the same pass; pass
+   * {@code 1/(number of counted targets)} for the gradient of the mean loss.
+   */
+  void crossEntropy(Tensor losses, Tensor dLogits, Tensor logits, IntTensor targets, double gradScale);
+
+  // ---- attention --------------------------------------------------------------------------------
+
+  /**
+   * MoBA routing (MOBA.md, semantics 1-3): per sequence, per query head, centroids of the key blocks
+   * of its KV head, unscaled gate {@code q . c_j}, the own block forced, only blocks that end strictly
+   * before the query compete, ties to the higher index. routing {@code [H, T, topk]} receives the
+   * selected block indices (relative to the sequence start) in ascending order, empty slots -1.
+   * q {@code [T, H, D]}, k {@code [T, Hkv, D]} (the keys after kconv, if any).
+   */
+  void mobaRoute(IntTensor routing, Tensor q, Tensor k, AttentionConfig config, SeqLayout layout);
+
+  /**
+   * Causal softmax attention of the given kind. out {@code [T, H, D]}, lse {@code [H, T]} (saved for
+   * backward), q {@code [T, H, D]}, k, v {@code [T, Hkv, D]}; routing {@code [H, T, topk]} from
+   * {@link #mobaRoute} for MOBA, null otherwise.
+   */
+  void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v, IntTensor routing,
+      AttentionConfig config, SeqLayout layout);
+
+  /**
+   * Gradients of {@link #attentionForward} with the routing held fixed (the router's top-k is not
+   * differentiable; no gradient flows through the centroids). dq {@code [T, H, D]}, dk, dv
+   * {@code [T, Hkv, D]} are overwritten.
+   */
+  void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dOut, Tensor q, Tensor k, Tensor v,
+      Tensor out, Tensor lse, IntTensor routing, AttentionConfig config, SeqLayout layout);
+
+  /**
+   * kconv (FlashMoBA App. C): {@code out_t = k_t + silu(sum_{l<W} w_l * k_{t-l})}, depthwise per KV
+   * head and channel, zero for {@code t-l} before the sequence start. k, out {@code [T, Hkv, D]},
+   * weight {@code [Hkv, W, D]} with {@code W} the width (3 or 5).
+   */
+  void keyConvForward(Tensor out, Tensor k, Tensor weight, SeqLayout layout);
+
+  /** dk (overwritten) {@code [T, Hkv, D]}, dWeight (accumulated) {@code [Hkv, W, D]}. */
+  void keyConvBackward(Tensor dk, Tensor dWeight, Tensor dOut, Tensor k, Tensor weight,
+      SeqLayout layout);
+
+  // ---- optimizer --------------------------------------------------------------------------------
+
+  /**
+   * One decoupled-weight-decay Adam step (Loshchilov and Hutter) on {@code param} in place, with
+   * bias correction for 1-based {@code step}: {@code param -= lr * (mhat / (sqrt(vhat) + eps) +
+   * weightDecay * param)}. m and v are updated in place; all tensors have the same shape.
+   */
+  void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
+      double eps, double weightDecay, int step);
+
+  @Override
+  void close();
+}
