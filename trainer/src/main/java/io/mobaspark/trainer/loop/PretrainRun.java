@@ -1,0 +1,114 @@
+package io.mobaspark.trainer.loop;
+
+import io.mobaspark.data.Dataset;
+import io.mobaspark.data.WindowSampler;
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.Backends;
+import io.mobaspark.trainer.config.PretrainConfig;
+import io.mobaspark.trainer.config.TrainSettings;
+import io.mobaspark.trainer.model.Model;
+import io.mobaspark.trainer.model.ModelConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+
+/**
+ * The entry point of a pretraining run, called by the Spark job inside its training task (or
+ * directly, single-process): opens the datasets, builds the model, and runs the {@link
+ * TrainingLoop} in the run folder, resuming from its latest checkpoint.
+ */
+public final class PretrainRun {
+  private PretrainRun() {}
+
+  /** Trains to {@code train.max_steps} on a backend chosen by {@code run.backend}. */
+  public static TrainSummary run(PretrainConfig config, PrintStream console) {
+    try (Backend backend = Backends.create(config.run().backend(), config.run().threads())) {
+      return run(config, backend, console);
+    }
+  }
+
+  /** Trains to {@code train.max_steps} on {@code backend} (which the caller closes). */
+  public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console) {
+    return run(config, backend, console, config.train().maxSteps());
+  }
+
+  /**
+   * Trains up to {@code stopStep} (at most {@code train.max_steps}) and checkpoints there; a later
+   * call with the same run folder continues exactly where this one stopped.
+   *
+   * @throws IllegalArgumentException when a dataset is not configured or does not fit the model
+   * @throws TrainingDivergedException when a loss or gradient becomes non-finite
+   */
+  public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console,
+      int stopStep) {
+    if (config == null || backend == null || console == null) {
+      throw new IllegalArgumentException("config, backend and console must be given");
+    }
+    TrainSettings train = config.train();
+    ModelConfig modelConfig = config.model();
+    try (Dataset trainData = open("data.train", config.data().train());
+        Dataset valData = open("data.val", config.data().val());
+        Model model = new Model(backend, modelConfig, train.seed())) {
+      requireFits("data.train", trainData, modelConfig);
+      requireFits("data.val", valData, modelConfig);
+      if (valData.eotId() != trainData.eotId()
+          || !valData.tokenizerName().equals(trainData.tokenizerName())) {
+        throw new IllegalArgumentException("data.val (" + valData.directory() + ", tokenizer "
+            + valData.tokenizerName() + ") was not tokenized like data.train ("
+            + trainData.directory() + ", tokenizer " + trainData.tokenizerName() + ")");
+      }
+      WindowSource trainWindows = new SamplerWindows(new WindowSampler(trainData,
+          train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
+      WindowSource valWindows = new SamplerWindows(new WindowSampler(valData,
+          train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
+      int separator = train.docMasking() ? trainData.eotId() : -1;
+      return new TrainingLoop(config, backend, model, trainWindows, valWindows, separator, console)
+          .run(stopStep);
+    }
+  }
+
+  private static Dataset open(String key, String dir) {
+    if (dir.isBlank()) {
+      throw new IllegalArgumentException(key + " is not set: give the dataset folder written by the "
+          + "preprocess job (manifest.json + shards)");
+    }
+    try {
+      return Dataset.open(Path.of(dir));
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open dataset " + key + " = " + dir + ": " + e, e);
+    }
+  }
+
+  private static void requireFits(String key, Dataset data, ModelConfig model) {
+    if (data.vocabSize() > model.vocabSize()) {
+      throw new IllegalArgumentException(key + " = " + data.directory() + " has vocab_size "
+          + data.vocabSize() + " (tokenizer " + data.tokenizerName() + ") but model.vocab_size is "
+          + model.vocabSize());
+    }
+  }
+
+  /** The data module's sampler seen as a {@link WindowSource}. */
+  private static final class SamplerWindows implements WindowSource {
+    private final WindowSampler sampler;
+
+    SamplerWindows(WindowSampler sampler) {
+      this.sampler = sampler;
+    }
+
+    @Override
+    public int[] next() {
+      return sampler.next();
+    }
+
+    @Override
+    public long cursor() {
+      return sampler.cursor();
+    }
+
+    @Override
+    public void seek(long cursor) {
+      sampler.seek(cursor);
+    }
+  }
+}

@@ -1,0 +1,193 @@
+package io.mobaspark.trainer.loop;
+
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.trainer.Parameter;
+import io.mobaspark.trainer.TrainableModel;
+import io.mobaspark.trainer.checkpoint.CheckpointFiles;
+import io.mobaspark.trainer.checkpoint.CheckpointStore;
+import io.mobaspark.trainer.checkpoint.TrainState;
+import io.mobaspark.trainer.config.PretrainConfig;
+import io.mobaspark.trainer.config.TrainSettings;
+import io.mobaspark.trainer.metrics.MetricsLog;
+import io.mobaspark.trainer.metrics.ProgressLine;
+import io.mobaspark.trainer.optim.AdamW;
+import io.mobaspark.trainer.optim.LrSchedule;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The training loop over any {@link TrainableModel} and window source (docs/training.md): resume
+ * from the run folder's latest checkpoint, then per step take {@code grad_accum} micro-batches, run
+ * a {@link TrainStep}, write a metrics line, and every {@code eval_every} / {@code checkpoint_every}
+ * steps evaluate / checkpoint. {@link PretrainRun} wires it to the real model and datasets.
+ *
+ * <p>Everything that decides a step's numbers (weights, AdamW moments, step, data cursor) is in the
+ * checkpoint, so a resumed run repeats the uninterrupted run's losses exactly.
+ */
+public final class TrainingLoop {
+  /** {@code <run dir>/metrics.jsonl}. */
+  public static final String METRICS_FILE = "metrics.jsonl";
+  /** {@code <run dir>/config.json}: the resolved config of the latest segment. */
+  public static final String CONFIG_FILE = "config.json";
+
+  private final PretrainConfig config;
+  private final TrainSettings train;
+  private final Backend backend;
+  private final TrainableModel model;
+  private final WindowSource trainWindows;
+  private final Evaluator evaluator;
+  private final int documentSeparator;
+  private final PrintStream console;
+  private final Path runDir;
+
+  /**
+   * @param documentSeparator the end-of-text id when {@code train.doc_masking} is on, else -1
+   */
+  public TrainingLoop(PretrainConfig config, Backend backend, TrainableModel model,
+      WindowSource trainWindows, WindowSource valWindows, int documentSeparator,
+      PrintStream console) {
+    if (config == null || backend == null || model == null || trainWindows == null
+        || valWindows == null || console == null) {
+      throw new IllegalArgumentException("config, backend, model, windows and console must be given");
+    }
+    this.config = config;
+    this.train = config.train();
+    this.backend = backend;
+    this.model = model;
+    this.trainWindows = trainWindows;
+    this.evaluator = new Evaluator(valWindows, train.evalBatches(), train.batchSize(),
+        train.seqLen(), documentSeparator);
+    this.documentSeparator = documentSeparator;
+    this.console = console;
+    this.runDir = Path.of(config.run().dir());
+  }
+
+  /**
+   * Trains from the latest checkpoint (or from scratch) up to step {@code stopStep} (capped at
+   * {@code train.max_steps}) and checkpoints there, so that a later call continues the same run:
+   * a Spark job can run a long training as several segments.
+   */
+  public TrainSummary run(int stopStep) {
+    if (stopStep < 1) {
+      throw new IllegalArgumentException("stop step must be >= 1, got " + stopStep);
+    }
+    int last = Math.min(stopStep, train.maxSteps());
+    List<Parameter> parameters = model.parameters();
+    long parameterCount = parameters.stream().mapToLong(p -> p.value().numel()).sum();
+    CheckpointStore store = new CheckpointStore(runDir);
+    store.removeLeftoverTemps();
+    writeConfig();
+    try (AdamW optimizer = AdamW.of(backend, parameters, train)) {
+      Progress progress = resume(store, parameters, optimizer);
+      int first = progress.step;
+      console.printf("training %,d parameters on %s: steps %d..%d of %d, %,d tokens per step%n",
+          parameterCount, backend.description(), first + 1, last, train.maxSteps(),
+          train.tokensPerStep());
+      TrainStep trainStep = new TrainStep(backend, model, optimizer, LrSchedule.of(train),
+          train.gradClip());
+      try (MetricsLog metrics = MetricsLog.open(runDir.resolve(METRICS_FILE), first)) {
+        long start = System.nanoTime();
+        long lineStart = start;
+        int lineFirstStep = first;
+        while (progress.step < last) {
+          int step = progress.step + 1;
+          long stepStart = System.nanoTime();
+          TrainStep.Result result = trainStep.run(step, nextMicroBatches());
+          long now = System.nanoTime();
+          progress.step = step;
+          progress.tokens += train.tokensPerStep();
+          progress.trainLoss = result.loss();
+          double elapsed = progress.elapsedBefore + (now - start) / 1e9;
+          metrics.step(step, result.loss(), result.lr(), result.gradNorm(), progress.tokens,
+              train.tokensPerStep() / ((now - stepStart) / 1e9), elapsed);
+          if (step % train.logEvery() == 0 || step == last) {
+            double lineSeconds = (now - lineStart) / 1e9;
+            int lineSteps = step - lineFirstStep;
+            console.println(ProgressLine.format(step, train.maxSteps(), result.loss(), result.lr(),
+                lineSteps * train.tokensPerStep() / lineSeconds, elapsed, lineSeconds / lineSteps));
+            lineStart = now;
+            lineFirstStep = step;
+          }
+          if (step % train.evalEvery() == 0 || step == train.maxSteps()) {
+            progress.valLoss = evaluator.evaluate(model);
+            metrics.eval(step, progress.valLoss, progress.tokens,
+                progress.elapsedBefore + (System.nanoTime() - start) / 1e9);
+            console.println(ProgressLine.eval(step, train.maxSteps(), progress.valLoss));
+          }
+          if (step % train.checkpointEvery() == 0 || step == last) {
+            double total = progress.elapsedBefore + (System.nanoTime() - start) / 1e9;
+            checkpoint(store, parameters, optimizer, progress, total);
+          }
+        }
+        double seconds = progress.elapsedBefore + (System.nanoTime() - start) / 1e9;
+        return new TrainSummary(progress.step, progress.step - first, progress.trainLoss,
+            progress.valLoss, progress.tokens, seconds, parameterCount);
+      }
+    }
+  }
+
+  /** The mutable counters of a run, restored from a checkpoint's state. */
+  private static final class Progress {
+    int step;
+    long tokens;
+    double elapsedBefore;
+    double trainLoss = Double.NaN;
+    double valLoss = Double.NaN;
+  }
+
+  private Progress resume(CheckpointStore store, List<Parameter> parameters, AdamW optimizer) {
+    Progress progress = new Progress();
+    Optional<CheckpointStore.Checkpoint> latest = store.latest();
+    if (latest.isEmpty()) {
+      return progress;
+    }
+    Path dir = latest.get().dir();
+    TrainState state = CheckpointFiles.restore(dir, backend, parameters, optimizer.state(),
+        config.modelSection());
+    trainWindows.seek(state.dataCursor());
+    progress.step = state.step();
+    progress.tokens = state.tokensSeen();
+    progress.elapsedBefore = state.elapsedSeconds();
+    progress.trainLoss = state.trainLoss();
+    progress.valLoss = state.valLoss();
+    console.println("resumed from " + dir + " at step " + state.step());
+    return progress;
+  }
+
+  private List<TokenBatch> nextMicroBatches() {
+    List<TokenBatch> batches = new ArrayList<>(train.gradAccum());
+    for (int i = 0; i < train.gradAccum(); i++) {
+      batches.add(TokenBatch.fromWindows(trainWindows.next(), train.batchSize(), train.seqLen(),
+          documentSeparator));
+    }
+    return batches;
+  }
+
+  private void checkpoint(CheckpointStore store, List<Parameter> parameters, AdamW optimizer,
+      Progress progress, double elapsedSeconds) {
+    TrainState state = new TrainState(progress.step, trainWindows.cursor(), progress.tokens,
+        train.seed(), elapsedSeconds, progress.trainLoss, progress.valLoss,
+        Instant.now().toString(), config.toJson());
+    CheckpointStore.Checkpoint saved = store.publish(progress.step,
+        folder -> CheckpointFiles.write(folder, backend, parameters, optimizer.state(), state));
+    store.prune(train.keepCheckpoints());
+    console.println("checkpoint " + saved.dir());
+  }
+
+  private void writeConfig() {
+    try {
+      Files.createDirectories(runDir);
+      Files.writeString(runDir.resolve(CONFIG_FILE), config.toJson() + "\n", StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + runDir.resolve(CONFIG_FILE), e);
+    }
+  }
+}

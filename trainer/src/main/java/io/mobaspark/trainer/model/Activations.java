@@ -1,0 +1,72 @@
+package io.mobaspark.trainer.model;
+
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.IntTensor;
+import io.mobaspark.kernels.Tensor;
+
+/**
+ * The forward pass's buffers for one token count T, allocated once and reused by every micro-batch
+ * of that size (llm.c style): inputs, the residual stream, each block's saved activations, the
+ * final norm and the logits.
+ */
+final class Activations implements AutoCloseable {
+  final int tokens;
+  final IntTensor inputs; // [T]
+  final IntTensor targets; // [T], -1 = not counted
+  /** Position of each token inside its own sequence, for RoPE. */
+  final IntTensor positions; // [T]
+  /** residual[0] = token embeddings, residual[l + 1] = output of block l. */
+  final Tensor[] residual; // L+1 x [T, C]
+  final LayerActivations[] layers;
+  final Tensor finalNormOut; // [T, C]
+  final Tensor finalRstd; // [T]
+  final Tensor logits; // [T, V]
+  final Tensor losses; // [T]
+  /**
+   * Scratch for the flat {@code [T, H*D]} view of a {@code [T, H, D]} tensor: the matmuls take rank-2
+   * operands and the attention ops rank-3 ones, and the backend has no reshape, so values are copied.
+   */
+  final Tensor flatQuery; // [T, H*D]
+  final Tensor flatKeyValue; // [T, Hkv*D]
+
+  Activations(Backend backend, ModelConfig config, int tokens) {
+    this.tokens = tokens;
+    int c = config.dModel();
+    inputs = backend.intTensor("act.inputs", tokens);
+    targets = backend.intTensor("act.targets", tokens);
+    positions = backend.intTensor("act.positions", tokens);
+    residual = new Tensor[config.layers() + 1];
+    for (int l = 0; l <= config.layers(); l++) {
+      residual[l] = backend.tensor("act.residual." + l, tokens, c);
+    }
+    layers = new LayerActivations[config.layers()];
+    for (int l = 0; l < config.layers(); l++) {
+      layers[l] = new LayerActivations(backend, config, l, tokens);
+    }
+    finalNormOut = backend.tensor("act.final_norm_out", tokens, c);
+    finalRstd = backend.tensor("act.final_rstd", tokens);
+    logits = backend.tensor("act.logits", tokens, config.vocabSize());
+    losses = backend.tensor("act.losses", tokens);
+    flatQuery = backend.tensor("act.flat_query", tokens, config.queryDim());
+    flatKeyValue = backend.tensor("act.flat_key_value", tokens, config.keyValueDim());
+  }
+
+  @Override
+  public void close() {
+    inputs.close();
+    targets.close();
+    positions.close();
+    for (Tensor t : residual) {
+      t.close();
+    }
+    for (LayerActivations l : layers) {
+      l.close();
+    }
+    finalNormOut.close();
+    finalRstd.close();
+    logits.close();
+    losses.close();
+    flatQuery.close();
+    flatKeyValue.close();
+  }
+}

@@ -1,0 +1,413 @@
+package io.mobaspark.trainer.model;
+
+import io.mobaspark.kernels.AttentionConfig;
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.SeqLayout;
+import io.mobaspark.kernels.Tensor;
+import io.mobaspark.trainer.Parameter;
+import io.mobaspark.trainer.TrainableModel;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A decoder-only transformer with hybrid attention (dense, sliding window, Mixture of Block Attention
+ * after MoBA, arXiv 2502.13189, with FlashMoBA's key convolution, arXiv 2511.11571 App. C), written
+ * llm.c style: an explicit forward and backward against {@link Backend}, no autograd.
+ *
+ * <pre>
+ * x = tok_embeddings[inputs]                                  // [T, C]
+ * for each block:  x = x + Attention(RMSNorm(x))              // attention kind per layer
+ *                  x = x + w_down(silu(w_gate(h)) * w_up(h)), h = RMSNorm(x)
+ * logits = RMSNorm(x) lm_head^T                               // [T, V], lm_head = tok_embeddings if tied
+ * loss = mean over counted targets of cross-entropy(logits, targets)
+ * </pre>
+ *
+ * {@code docs/model.md} is the exact specification (names, shapes, op order, routing rules) that
+ * {@code tools/torch_reference.py} re-implements. Buffers are allocated once per distinct micro-batch
+ * token count and reused. Not thread-safe: one model serves one training loop.
+ */
+public final class Model implements TrainableModel, AutoCloseable {
+  private final Backend backend;
+  private final ModelConfig config;
+  private final AttentionConfig[] attention;
+  private final Parameter tokEmbeddings; // [V, C]
+  private final LayerWeights[] layers;
+  private final Parameter finalNorm; // [C]
+  /** The same parameter as {@link #tokEmbeddings} when the embeddings are tied. */
+  private final Parameter lmHead; // [V, C]
+  private final List<Parameter> parameters;
+  private final Map<String, Parameter> byName = new HashMap<>();
+  private final Map<Integer, Activations> activationsByTokens = new HashMap<>();
+  private final Map<Integer, ActivationGrads> gradsByTokens = new HashMap<>();
+  /** The buffers of the latest forward pass, for {@link #readRouting}; null before the first. */
+  private Activations latest;
+
+  /**
+   * A freshly initialized model: normal(0, init_std) matrices and embeddings ({@code wo} and
+   * {@code w_down} scaled by {@code 1/sqrt(2 * layers)}, as GPT-2), norms 1, kconv 0 (the identity).
+   * The same seed gives the same weights. Gradients start at zero.
+   */
+  public Model(Backend backend, ModelConfig config, long seed) {
+    if (backend == null || config == null) {
+      throw new IllegalArgumentException("backend and config must be given");
+    }
+    this.backend = backend;
+    this.config = config;
+    attention = new AttentionConfig[config.layers()];
+    for (int l = 0; l < config.layers(); l++) {
+      attention[l] = config.attentionConfig(l);
+    }
+    ParameterFactory factory = new ParameterFactory(backend, seed);
+    tokEmbeddings = factory.normal("tok_embeddings.weight", config.initStd(), config.vocabSize(),
+        config.dModel());
+    layers = new LayerWeights[config.layers()];
+    for (int l = 0; l < config.layers(); l++) {
+      layers[l] = new LayerWeights(factory, config, l);
+    }
+    finalNorm = factory.ones("norm.weight", config.dModel());
+    lmHead = config.tieEmbeddings()
+        ? tokEmbeddings
+        : factory.normal("lm_head.weight", config.initStd(), config.vocabSize(), config.dModel());
+    parameters = factory.created();
+    for (Parameter p : parameters) {
+      byName.put(p.name(), p);
+    }
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public Backend backend() {
+    return backend;
+  }
+
+  // ---- TrainableModel ---------------------------------------------------------------------------
+
+  /**
+   * tok_embeddings, then per layer attn_norm, wq, wk, wv, wo, kconv (MoBA layers with kconv), mlp_norm,
+   * w_gate, w_up, w_down, then norm and lm_head (untied only).
+   */
+  @Override
+  public List<Parameter> parameters() {
+    return parameters;
+  }
+
+  @Override
+  public double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale) {
+    int counted = validateBatch(inputs, targets, layout);
+    if (!Double.isFinite(gradScale)) {
+      throw new IllegalArgumentException("gradScale must be finite, got " + gradScale);
+    }
+    Activations a = activations(inputs.length);
+    ActivationGrads g = grads(inputs.length);
+    forward(a, inputs, targets, layout);
+    // dLogits carry gradScale / counted: every gradient below is then already that of the scaled
+    // mean loss, and no parameter gradient needs a separate scaling pass.
+    backend.crossEntropy(a.losses, g.dLogits, a.logits, a.targets, gradScale / counted);
+    backward(a, g, layout);
+    return meanLoss(a, counted);
+  }
+
+  @Override
+  public double evaluate(int[] inputs, int[] targets, SeqLayout layout) {
+    int counted = validateBatch(inputs, targets, layout);
+    Activations a = activations(inputs.length);
+    forward(a, inputs, targets, layout);
+    backend.crossEntropy(a.losses, null, a.logits, a.targets, 0.0);
+    return meanLoss(a, counted);
+  }
+
+  // ---- forward ----------------------------------------------------------------------------------
+
+  /** Everything up to the logits. */
+  private void forward(Activations a, int[] inputs, int[] targets, SeqLayout layout) {
+    latest = a;
+    backend.write(a.inputs, inputs);
+    backend.write(a.targets, targets);
+    backend.write(a.positions, layout.positions());
+    backend.embeddingForward(a.residual[0], a.inputs, tokEmbeddings.value());
+    for (int l = 0; l < layers.length; l++) {
+      blockForward(l, a, layout);
+    }
+    int last = layers.length;
+    backend.rmsNormForward(a.finalNormOut, a.finalRstd, a.residual[last], finalNorm.value(),
+        config.normEps());
+    backend.matmul(a.logits, a.finalNormOut, lmHead.value(), false, true, false);
+  }
+
+  /** residual[l + 1] = block l (residual[l]). */
+  private void blockForward(int l, Activations a, SeqLayout layout) {
+    LayerWeights w = layers[l];
+    LayerActivations s = a.layers[l];
+    Tensor x = a.residual[l];
+    backend.rmsNormForward(s.attnNormOut, s.attnRstd, x, w.attnNorm.value(), config.normEps());
+    attentionForward(l, a, layout);
+    // mid = x + attn_out wo^T: the residual add rides on the matmul's accumulate.
+    backend.copy(s.mid, x);
+    backend.copy(a.flatQuery, s.attnOut);
+    backend.matmul(s.mid, a.flatQuery, w.wo.value(), false, true, true);
+
+    backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.value(), config.normEps());
+    backend.matmul(s.gate, s.mlpNormOut, w.wGate.value(), false, true, false);
+    backend.matmul(s.up, s.mlpNormOut, w.wUp.value(), false, true, false);
+    backend.swigluForward(s.act, s.gate, s.up);
+    Tensor out = a.residual[l + 1];
+    backend.copy(out, s.mid);
+    backend.matmul(out, s.act, w.wDown.value(), false, true, true);
+  }
+
+  /** attn_out of block l from its attn_norm_out: projections, kconv, RoPE, routing, attention. */
+  private void attentionForward(int l, Activations a, SeqLayout layout) {
+    LayerWeights w = layers[l];
+    LayerActivations s = a.layers[l];
+    backend.matmul(a.flatQuery, s.attnNormOut, w.wq.value(), false, true, false);
+    backend.copy(s.queries, a.flatQuery);
+    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wk.value(), false, true, false);
+    backend.copy(s.rawKeys, a.flatKeyValue);
+    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wv.value(), false, true, false);
+    backend.copy(s.values, a.flatKeyValue);
+    if (w.keyConv != null) {
+      backend.keyConvForward(s.keys, s.rawKeys, w.keyConv.value(), layout);
+    }
+    if (config.usesRope(l)) {
+      backend.ropeForward(s.queries, s.queries, a.positions, config.heads(), config.ropeTheta());
+      backend.ropeForward(s.keys, s.keys, a.positions, config.kvHeads(), config.ropeTheta());
+    }
+    if (s.routing != null) {
+      // The router sees exactly the keys the attention uses (after kconv), as FlashMoBA App. C.
+      backend.mobaRoute(s.routing, s.queries, s.keys, attention[l], layout);
+    }
+    backend.attentionForward(s.attnOut, s.lse, s.queries, s.keys, s.values, s.routing,
+        attention[l], layout);
+  }
+
+  // ---- backward ---------------------------------------------------------------------------------
+
+  /** From dLogits down to the embedding; parameter gradients accumulate. */
+  private void backward(Activations a, ActivationGrads g, SeqLayout layout) {
+    int last = layers.length;
+    backend.matmul(g.dNormOut, g.dLogits, lmHead.value(), false, false, false); // [T, C]
+    backend.matmul(lmHead.grad(), g.dLogits, a.finalNormOut, true, false, true); // [V, C]
+    backend.zero(g.dResidual);
+    backend.rmsNormBackward(g.dResidual, finalNorm.grad(), g.dNormOut, a.residual[last],
+        finalNorm.value(), a.finalRstd);
+    for (int l = last - 1; l >= 0; l--) {
+      blockBackward(l, a, g, layout);
+    }
+    backend.embeddingBackward(tokEmbeddings.grad(), g.dResidual, a.inputs);
+  }
+
+  /**
+   * On entry dResidual = d loss / d residual[l + 1]; on exit d loss / d residual[l]. The RMSNorm
+   * backward accumulates into dResidual, which adds the branch's gradient to the skip path's.
+   */
+  private void blockBackward(int l, Activations a, ActivationGrads g, SeqLayout layout) {
+    LayerWeights w = layers[l];
+    LayerActivations s = a.layers[l];
+    // MLP branch: out = mid + act w_down^T.
+    backend.matmul(g.dAct, g.dResidual, w.wDown.value(), false, false, false); // [T, F]
+    backend.matmul(w.wDown.grad(), g.dResidual, s.act, true, false, true); // [C, F]
+    backend.swigluBackward(g.dGate, g.dUp, g.dAct, s.gate, s.up);
+    backend.matmul(g.dNormOut, g.dGate, w.wGate.value(), false, false, false);
+    backend.matmul(g.dNormOut, g.dUp, w.wUp.value(), false, false, true);
+    backend.matmul(w.wGate.grad(), g.dGate, s.mlpNormOut, true, false, true);
+    backend.matmul(w.wUp.grad(), g.dUp, s.mlpNormOut, true, false, true);
+    backend.rmsNormBackward(g.dResidual, w.mlpNorm.grad(), g.dNormOut, s.mid, w.mlpNorm.value(),
+        s.mlpRstd);
+
+    // Attention branch: mid = x + attn_out wo^T; dResidual now holds d loss / d mid.
+    backend.copy(a.flatQuery, s.attnOut);
+    backend.matmul(w.wo.grad(), g.dResidual, a.flatQuery, true, false, true); // [C, H*D]
+    backend.matmul(g.dFlatQuery, g.dResidual, w.wo.value(), false, false, false); // [T, H*D]
+    backend.copy(g.dAttnOut, g.dFlatQuery);
+    attentionBackward(l, a, g, layout);
+    backend.rmsNormBackward(g.dResidual, w.attnNorm.grad(), g.dNormOut, a.residual[l],
+        w.attnNorm.value(), s.attnRstd);
+  }
+
+  /** From dAttnOut to dNormOut (d loss / d attn_norm_out), accumulating wq, wk, wv, kconv grads. */
+  private void attentionBackward(int l, Activations a, ActivationGrads g, SeqLayout layout) {
+    LayerWeights w = layers[l];
+    LayerActivations s = a.layers[l];
+    backend.attentionBackward(g.dQueries, g.dKeys, g.dValues, g.dAttnOut, s.queries, s.keys,
+        s.values, s.attnOut, s.lse, s.routing, attention[l], layout);
+    if (config.usesRope(l)) {
+      backend.ropeBackward(g.dQueries, g.dQueries, a.positions, config.heads(), config.ropeTheta());
+      backend.ropeBackward(g.dKeys, g.dKeys, a.positions, config.kvHeads(), config.ropeTheta());
+    }
+    Tensor dRawKeys = g.dKeys;
+    if (w.keyConv != null) {
+      backend.keyConvBackward(g.dRawKeys, w.keyConv.grad(), g.dKeys, s.rawKeys, w.keyConv.value(),
+          layout);
+      dRawKeys = g.dRawKeys;
+    }
+    backend.copy(g.dFlatQuery, g.dQueries);
+    backend.matmul(g.dNormOut, g.dFlatQuery, w.wq.value(), false, false, false);
+    backend.matmul(w.wq.grad(), g.dFlatQuery, s.attnNormOut, true, false, true);
+    backend.copy(g.dFlatKeyValue, dRawKeys);
+    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wk.value(), false, false, true);
+    backend.matmul(w.wk.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
+    backend.copy(g.dFlatKeyValue, g.dValues);
+    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wv.value(), false, false, true);
+    backend.matmul(w.wv.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
+  }
+
+  // ---- weights ----------------------------------------------------------------------------------
+
+  /** The parameter with this safetensors name ({@code docs/model.md}). */
+  public Parameter parameter(String name) {
+    Parameter p = byName.get(name);
+    if (p == null) {
+      throw new IllegalArgumentException("model has no parameter named " + name);
+    }
+    return p;
+  }
+
+  /** Replaces one parameter's weights with host values in row-major order. */
+  public void setWeights(String name, double[] values) {
+    Parameter p = parameter(name);
+    if (values == null || values.length != p.value().numel()) {
+      throw new IllegalArgumentException("weights for " + p.value().shape() + " need "
+          + p.value().numel() + " values, got " + (values == null ? "null" : values.length));
+    }
+    backend.write(p.value(), values);
+  }
+
+  /**
+   * Replaces every parameter's weights; {@code weights} must name exactly the model's parameters, so
+   * that a restore cannot silently leave a tensor at its initial values.
+   */
+  public void loadWeights(Map<String, double[]> weights) {
+    if (weights == null) {
+      throw new IllegalArgumentException("weights must be given");
+    }
+    for (String name : weights.keySet()) {
+      parameter(name);
+    }
+    for (Parameter p : parameters) {
+      if (!weights.containsKey(p.name())) {
+        throw new IllegalArgumentException("weights lack parameter " + p.name());
+      }
+    }
+    for (Parameter p : parameters) {
+      setWeights(p.name(), weights.get(p.name()));
+    }
+  }
+
+  /** Host copies of the weights by name, in {@link #parameters()} order. */
+  public Map<String, double[]> readWeights() {
+    Map<String, double[]> m = new LinkedHashMap<>();
+    for (Parameter p : parameters) {
+      m.put(p.name(), backend.read(p.value()));
+    }
+    return m;
+  }
+
+  /** Host copies of the accumulated gradients by name, in {@link #parameters()} order. */
+  public Map<String, double[]> readGradients() {
+    Map<String, double[]> m = new LinkedHashMap<>();
+    for (Parameter p : parameters) {
+      m.put(p.name(), backend.read(p.grad()));
+    }
+    return m;
+  }
+
+  /**
+   * Host copy of the MoBA routing {@code [H, T, topk]} of the latest forward pass on MoBA layer
+   * {@code layer}: the selected key blocks of each query (relative to its sequence start, ascending,
+   * -1 for empty slots). For diagnostics and the PyTorch reference check.
+   */
+  public int[] readRouting(int layer) {
+    if (layer < 0 || layer >= layers.length) {
+      throw new IllegalArgumentException("layer " + layer + " is outside [0, " + layers.length + ")");
+    }
+    if (latest == null) {
+      throw new IllegalStateException("no forward pass has run yet");
+    }
+    LayerActivations s = latest.layers[layer];
+    if (s.routing == null) {
+      throw new IllegalArgumentException("layer " + layer + " is " + config.attentionKind(layer)
+          + ", not MoBA: it has no routing");
+    }
+    return backend.read(s.routing);
+  }
+
+  /** Sets every parameter gradient to zero (the training loop does the same between steps). */
+  public void zeroGradients() {
+    for (Parameter p : parameters) {
+      backend.zero(p.grad());
+    }
+  }
+
+  /** Frees the parameters and every activation buffer (device memory on a GPU backend). */
+  @Override
+  public void close() {
+    for (Activations a : activationsByTokens.values()) {
+      a.close();
+    }
+    for (ActivationGrads g : gradsByTokens.values()) {
+      g.close();
+    }
+    activationsByTokens.clear();
+    gradsByTokens.clear();
+    latest = null;
+    for (Parameter p : parameters) {
+      p.value().close();
+      p.grad().close();
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private Activations activations(int tokens) {
+    return activationsByTokens.computeIfAbsent(tokens, t -> new Activations(backend, config, t));
+  }
+
+  private ActivationGrads grads(int tokens) {
+    return gradsByTokens.computeIfAbsent(tokens, t -> new ActivationGrads(backend, config, t));
+  }
+
+  /** Sum of the per-token losses (0 where not counted) over the counted tokens. */
+  private double meanLoss(Activations a, int counted) {
+    double sum = 0;
+    for (double loss : backend.read(a.losses)) {
+      sum += loss;
+    }
+    return sum / counted;
+  }
+
+  /** Checks ids against the vocabulary and the layout; returns the number of counted targets. */
+  private int validateBatch(int[] inputs, int[] targets, SeqLayout layout) {
+    if (inputs == null || targets == null || layout == null) {
+      throw new IllegalArgumentException("inputs, targets and layout must be given");
+    }
+    if (inputs.length == 0 || inputs.length != targets.length) {
+      throw new IllegalArgumentException("inputs and targets must have the same positive length, got "
+          + inputs.length + " and " + targets.length);
+    }
+    layout.requireTokens(inputs.length, "inputs");
+    int vocab = config.vocabSize();
+    int counted = 0;
+    for (int t = 0; t < inputs.length; t++) {
+      if (inputs[t] < 0 || inputs[t] >= vocab) {
+        throw new IllegalArgumentException(
+            "inputs[" + t + "] = " + inputs[t] + " is outside the vocabulary [0, " + vocab + ")");
+      }
+      if (targets[t] < -1 || targets[t] >= vocab) {
+        throw new IllegalArgumentException("targets[" + t + "] = " + targets[t]
+            + " is neither -1 (not counted) nor in the vocabulary [0, " + vocab + ")");
+      }
+      if (targets[t] != -1) {
+        counted++;
+      }
+    }
+    if (counted == 0) {
+      throw new IllegalArgumentException(
+          "every target is -1: a micro-batch needs at least one counted target for a mean loss");
+    }
+    return counted;
+  }
+}

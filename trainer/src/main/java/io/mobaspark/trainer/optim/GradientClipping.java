@@ -1,0 +1,45 @@
+package io.mobaspark.trainer.optim;
+
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.trainer.Parameter;
+import java.util.List;
+
+/**
+ * Global gradient-norm clipping: all gradients are treated as one vector, and scaled down together
+ * when its L2 norm exceeds the threshold, which keeps the update direction (unlike clipping each
+ * tensor on its own).
+ */
+public final class GradientClipping {
+  private GradientClipping() {}
+
+  /** The L2 norm of all gradients together. */
+  public static double globalNorm(Backend backend, List<Parameter> parameters) {
+    double sumOfSquares = 0;
+    for (Parameter p : parameters) {
+      sumOfSquares += backend.sumOfSquares(p.grad());
+    }
+    return Math.sqrt(sumOfSquares);
+  }
+
+  /**
+   * Scales every gradient by {@code maxNorm / norm} when {@code norm > maxNorm}; {@code maxNorm = 0}
+   * disables clipping.
+   *
+   * @param norm the current global norm, from {@link #globalNorm}
+   * @return whether the gradients were scaled
+   */
+  public static boolean clip(Backend backend, List<Parameter> parameters, double norm,
+      double maxNorm) {
+    if (!(maxNorm >= 0)) {
+      throw new IllegalArgumentException("grad_clip must be >= 0, got " + maxNorm);
+    }
+    if (maxNorm == 0 || !(norm > maxNorm)) {
+      return false;
+    }
+    double factor = maxNorm / norm;
+    for (Parameter p : parameters) {
+      backend.scale(p.grad(), factor);
+    }
+    return true;
+  }
+}

@@ -1,0 +1,162 @@
+package io.mobaspark.trainer.loop;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.mobaspark.kernels.Precision;
+import io.mobaspark.kernels.cpu.CpuBackend;
+import io.mobaspark.trainer.checkpoint.CheckpointFiles;
+import io.mobaspark.trainer.checkpoint.CheckpointStore;
+import io.mobaspark.trainer.config.PretrainConfig;
+import io.mobaspark.trainer.testing.LeastSquaresModel;
+import io.mobaspark.trainer.testing.SyntheticWindows;
+import io.mobaspark.trainer.testing.TestConfigs;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The loop's mechanics on a least-squares stand-in model (the real model: PretrainRunTest). */
+class TrainingLoopTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir Path tmp;
+  private final ByteArrayOutputStream consoleBytes = new ByteArrayOutputStream();
+  private final PrintStream console = new PrintStream(consoleBytes, true, StandardCharsets.UTF_8);
+
+  @Test
+  void aResumedRunRepeatsTheUninterruptedLossCurveBitForBit() throws Exception {
+    Path straight = tmp.resolve("straight");
+    TrainSummary full = segment(straight, Map.of(), 12, -1);
+    assertEquals(12, full.stepsThisRun());
+
+    Path resumed = tmp.resolve("resumed");
+    assertEquals(5, segment(resumed, Map.of(), 5, -1).step(), "stops early and checkpoints at 5");
+    // A crash in step 8: checkpoints 3, 5, 6 exist; metrics already hold step 7.
+    assertThrows(IllegalStateException.class, () -> segment(resumed, Map.of(), 12, 1));
+    // A crash while checkpointing step 9 left a temp folder that looks complete.
+    Path leftover = resumed.resolve("checkpoints/.tmp-step-00000009-dead");
+    Files.createDirectories(leftover);
+    for (String file : List.of(CheckpointFiles.MODEL, CheckpointFiles.OPTIMIZER,
+        CheckpointFiles.STATE)) {
+      Files.writeString(leftover.resolve(file), "torn");
+    }
+    assertEquals(6, new CheckpointStore(resumed).latest().orElseThrow().step());
+    TrainSummary last = segment(resumed, Map.of(), 12, -1);
+
+    assertEquals(6, last.stepsThisRun());
+    assertEquals(full.step(), last.step());
+    assertEquals(full.tokens(), last.tokens());
+    assertEquals(full.trainLoss(), last.trainLoss());
+    assertEquals(full.valLoss(), last.valLoss());
+    assertFalse(Files.exists(leftover), "leftover temp folders are cleaned up");
+    assertEquals(metricsWithoutTimes(straight), metricsWithoutTimes(resumed));
+    Path finalCheckpoint = Path.of("checkpoints", CheckpointStore.folderName(12));
+    for (String file : List.of(CheckpointFiles.MODEL, CheckpointFiles.OPTIMIZER)) {
+      assertEquals(-1, Files.mismatch(straight.resolve(finalCheckpoint).resolve(file),
+          resumed.resolve(finalCheckpoint).resolve(file)), file + " identical");
+    }
+    assertTrue(consoleBytes.toString(StandardCharsets.UTF_8).contains("resumed from "));
+  }
+
+  @Test
+  void keepsTheNewestCheckpointsAndStopsWhenTheRunIsComplete() throws Exception {
+    Path run = tmp.resolve("run");
+    segment(run, Map.of("train.keep_checkpoints", "2"), 12, -1);
+    List<Integer> steps = new ArrayList<>();
+    new CheckpointStore(run).complete().forEach(c -> steps.add(c.step()));
+    assertEquals(List.of(9, 12), steps);
+
+    TrainSummary again = segment(run, Map.of("train.keep_checkpoints", "2"), 12, -1);
+    assertEquals(0, again.stepsThisRun());
+    assertEquals(12, again.step());
+    assertTrue(Double.isFinite(again.valLoss()), "the summary comes from the checkpoint");
+  }
+
+  @Test
+  void metricsHoldOneJsonLinePerStepAndPerEvaluation() throws Exception {
+    Path run = tmp.resolve("metrics");
+    TrainSummary summary = segment(run, Map.of("train.grad_accum", "2"), 12, -1);
+    List<JsonNode> lines = new ArrayList<>();
+    for (String line : Files.readAllLines(run.resolve(TrainingLoop.METRICS_FILE))) {
+      lines.add(JSON.readTree(line));
+    }
+    List<JsonNode> train = lines.stream().filter(n -> n.has("loss")).toList();
+    List<JsonNode> eval = lines.stream().filter(n -> n.has("val_loss")).toList();
+    assertEquals(12, train.size());
+    assertEquals(List.of(4, 8, 12), eval.stream().map(n -> n.get("step").asInt()).toList());
+    for (int i = 0; i < train.size(); i++) {
+      JsonNode n = train.get(i);
+      for (String field : List.of("step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s",
+          "elapsed_s")) {
+        assertTrue(n.get(field).isNumber(), field + " in " + n);
+      }
+      assertEquals(i + 1, n.get("step").asInt());
+      assertEquals(32L * (i + 1), n.get("tokens").asLong(), "2 x 8 tokens x 2 micro-batches");
+    }
+    assertEquals(0.005, train.get(11).get("lr").asDouble(), 1e-12, "min_lr at max_steps");
+    assertEquals(summary.trainLoss(), train.get(11).get("loss").asDouble());
+    assertEquals(summary.valLoss(), eval.get(2).get("val_loss").asDouble());
+    assertEquals(5, summary.parameters());
+
+    String out = consoleBytes.toString(StandardCharsets.UTF_8);
+    assertTrue(out.contains("step  2/12 | loss "), out);
+    assertTrue(out.contains("| lr ") && out.contains(" tok/s | elapsed ") && out.contains("| eta "),
+        out);
+    assertTrue(out.contains("eval  8/12 | val_loss "), out);
+  }
+
+  @Test
+  void aCheckpointOfAnotherModelIsRefusedNamingFileAndKey() {
+    Path run = tmp.resolve("mismatch");
+    segment(run, Map.of(), 3, -1);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> segment(run, Map.of("model.d_model", "64"), 6, -1));
+    assertTrue(e.getMessage().contains("model.d_model"), e.getMessage());
+    assertTrue(e.getMessage().contains(CheckpointFiles.STATE), e.getMessage());
+    assertTrue(e.getMessage().contains(CheckpointStore.folderName(3)), e.getMessage());
+  }
+
+  /**
+   * One process's worth of training: fresh backend, model and data source, as after a restart.
+   *
+   * @param failOnCall when >= 0, the data source fails on that call (a simulated crash)
+   */
+  private TrainSummary segment(Path runDir, Map<String, String> extra, int stopStep,
+      int failOnCall) {
+    PretrainConfig config = TestConfigs.tiny(runDir, extra);
+    try (CpuBackend backend = new CpuBackend(Precision.FLOAT32, 2)) {
+      int window = config.train().windowTokens();
+      SyntheticWindows trainWindows = new SyntheticWindows(config.train().batchSize(), window, 50);
+      if (failOnCall >= 0) {
+        trainWindows.failOnCall(failOnCall);
+      }
+      SyntheticWindows valWindows = new SyntheticWindows(config.train().batchSize(), window, 50);
+      LeastSquaresModel model = new LeastSquaresModel(backend, config.train().seed());
+      return new TrainingLoop(config, backend, model, trainWindows, valWindows, -1, console)
+          .run(stopStep);
+    }
+  }
+
+  /** The metrics lines without the wall-clock fields, which legitimately differ between runs. */
+  private static List<String> metricsWithoutTimes(Path runDir) throws Exception {
+    List<String> lines = new ArrayList<>();
+    for (String line : Files.readAllLines(runDir.resolve(TrainingLoop.METRICS_FILE))) {
+      ObjectNode node = (ObjectNode) JSON.readTree(line);
+      node.remove(List.of("tokens_per_s", "elapsed_s"));
+      lines.add(node.toString());
+    }
+    return lines;
+  }
+}

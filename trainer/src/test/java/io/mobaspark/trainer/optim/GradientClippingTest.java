@@ -1,0 +1,53 @@
+package io.mobaspark.trainer.optim;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mobaspark.kernels.Precision;
+import io.mobaspark.kernels.cpu.CpuBackend;
+import io.mobaspark.trainer.Parameter;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class GradientClippingTest {
+  private final CpuBackend backend = new CpuBackend(Precision.FLOAT64, 2);
+  private final Parameter a = parameter("a", 3.0, 0.0);
+  private final Parameter b = parameter("b", 0.0, 4.0);
+  private final List<Parameter> both = List.of(a, b);
+
+  @AfterEach
+  void close() {
+    backend.close();
+  }
+
+  @Test
+  void theNormSpansAllGradients() {
+    assertEquals(5.0, GradientClipping.globalNorm(backend, both), 1e-15);
+  }
+
+  @Test
+  void aboveTheThresholdAllGradientsScaleTogether() {
+    assertTrue(GradientClipping.clip(backend, both, 5.0, 1.0));
+    assertArrayEquals(new double[] {0.6, 0.0}, backend.read(a.grad()), 1e-15);
+    assertArrayEquals(new double[] {0.0, 0.8}, backend.read(b.grad()), 1e-15);
+    assertEquals(1.0, GradientClipping.globalNorm(backend, both), 1e-15);
+  }
+
+  @Test
+  void belowTheThresholdOrDisabledNothingChanges() {
+    assertFalse(GradientClipping.clip(backend, both, 5.0, 5.0));
+    assertFalse(GradientClipping.clip(backend, both, 5.0, 0.0));
+    assertArrayEquals(new double[] {3.0, 0.0}, backend.read(a.grad()), 0);
+    assertArrayEquals(new double[] {0.0, 4.0}, backend.read(b.grad()), 0);
+  }
+
+  private Parameter parameter(String name, double g0, double g1) {
+    Parameter p = new Parameter(name, backend.tensor(name, 2), backend.tensor(name + ".grad", 2),
+        true);
+    backend.write(p.grad(), new double[] {g0, g1});
+    return p;
+  }
+}
