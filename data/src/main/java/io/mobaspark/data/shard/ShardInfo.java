@@ -1,5 +1,6 @@
 package io.mobaspark.data.shard;
 
+import java.io.Serializable;
 import java.util.regex.Pattern;
 
 /**
@@ -11,7 +12,8 @@ import java.util.regex.Pattern;
  * @param bytes the file's size
  * @param sha256 the file's SHA-256, 64 lowercase hex digits
  */
-public record ShardInfo(String file, long tokens, long documents, long bytes, String sha256) {
+public record ShardInfo(String file, long tokens, long documents, long bytes, String sha256)
+    implements Serializable {
   private static final Pattern FILE_NAME = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]*\\.arrow");
   private static final Pattern SHA256 = Pattern.compile("[0-9a-f]{64}");
 

@@ -47,17 +47,10 @@ public final class PretrainRun {
     }
     TrainSettings train = config.train();
     ModelConfig modelConfig = config.model();
-    try (Dataset trainData = open("data.train", config.data().train());
-        Dataset valData = open("data.val", config.data().val());
+    try (Dataset trainData = open("data.train", config.data().train(), true);
+        Dataset valData = open("data.val", config.data().val(), true);
         Model model = new Model(backend, modelConfig, train.seed())) {
-      requireFits("data.train", trainData, modelConfig);
-      requireFits("data.val", valData, modelConfig);
-      if (valData.eotId() != trainData.eotId()
-          || !valData.tokenizerName().equals(trainData.tokenizerName())) {
-        throw new IllegalArgumentException("data.val (" + valData.directory() + ", tokenizer "
-            + valData.tokenizerName() + ") was not tokenized like data.train ("
-            + trainData.directory() + ", tokenizer " + trainData.tokenizerName() + ")");
-      }
+      requireCompatible(trainData, valData, modelConfig);
       WindowSource trainWindows = new SamplerWindows(new WindowSampler(trainData,
           train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
       WindowSource valWindows = new SamplerWindows(new WindowSampler(valData,
@@ -68,13 +61,37 @@ public final class PretrainRun {
     }
   }
 
-  private static Dataset open(String key, String dir) {
+  /**
+   * Opens both datasets and checks them against the model, as a run would, without training: a
+   * Spark driver calls it before it hands the run to a task, so that a missing or damaged shard is
+   * reported as such rather than as a failed task. Checksums are left to the run, which verifies
+   * them anyway: this check reads manifests and shard headers only.
+   */
+  public static void checkDatasets(PretrainConfig config) {
+    try (Dataset trainData = open("data.train", config.data().train(), false);
+        Dataset valData = open("data.val", config.data().val(), false)) {
+      requireCompatible(trainData, valData, config.model());
+    }
+  }
+
+  private static void requireCompatible(Dataset trainData, Dataset valData, ModelConfig model) {
+    requireFits("data.train", trainData, model);
+    requireFits("data.val", valData, model);
+    if (valData.eotId() != trainData.eotId()
+        || !valData.tokenizerName().equals(trainData.tokenizerName())) {
+      throw new IllegalArgumentException("data.val (" + valData.directory() + ", tokenizer "
+          + valData.tokenizerName() + ") was not tokenized like data.train ("
+          + trainData.directory() + ", tokenizer " + trainData.tokenizerName() + ")");
+    }
+  }
+
+  private static Dataset open(String key, String dir, boolean verifyChecksums) {
     if (dir.isBlank()) {
       throw new IllegalArgumentException(key + " is not set: give the dataset folder written by the "
           + "preprocess job (manifest.json + shards)");
     }
     try {
-      return Dataset.open(Path.of(dir));
+      return Dataset.open(Path.of(dir), verifyChecksums);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open dataset " + key + " = " + dir + ": " + e, e);
     }

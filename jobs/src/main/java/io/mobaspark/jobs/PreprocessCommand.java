@@ -1,0 +1,67 @@
+package io.mobaspark.jobs;
+
+import io.mobaspark.data.tokenizer.Tokenizers;
+import io.mobaspark.jobs.preprocess.PreprocessJob;
+import io.mobaspark.jobs.preprocess.PreprocessOptions;
+import io.mobaspark.jobs.preprocess.PreprocessResult;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code mobaspark preprocess}: text files to train/val Arrow shard datasets. */
+@Command(name = "preprocess", mixinStandardHelpOptions = true,
+    description = "Tokenize text files into Arrow shard datasets OUTPUT/train and OUTPUT/val.")
+final class PreprocessCommand implements Callable<Integer> {
+
+  @Option(names = "--input", required = true, split = ",",
+      description = "Text files or folders (searched recursively for *.txt); repeat or comma-separate.")
+  List<Path> inputs;
+
+  @Option(names = "--output", required = true, description = "Dataset folder to create.")
+  Path output;
+
+  @Option(names = "--tokenizer", defaultValue = Tokenizers.DEFAULT,
+      description = "r50k_base, cl100k_base or bytes (default: ${DEFAULT-VALUE}).")
+  String tokenizer;
+
+  @Option(names = "--val-fraction", defaultValue = "0.05",
+      description = "Share of documents in the validation split, by content hash (default: ${DEFAULT-VALUE}).")
+  double valFraction;
+
+  @Option(names = "--shard-tokens", defaultValue = "100000000",
+      description = "Tokens per shard (default: ${DEFAULT-VALUE}).")
+  long shardTokens;
+
+  @Option(names = "--chunk-chars", defaultValue = "16000",
+      description = "Split longer texts at paragraph breaks into documents of about this many "
+          + "characters; 0 keeps each file whole (default: ${DEFAULT-VALUE}).")
+  int chunkChars;
+
+  @Option(names = "--partitions", defaultValue = "0",
+      description = "Parallel tasks; 0 = Spark's default parallelism (default: ${DEFAULT-VALUE}).")
+  int partitions;
+
+  @Option(names = "--overwrite", description = "Replace a dataset already at --output.")
+  boolean overwrite;
+
+  @Option(names = "--master", description = "Spark master (default: spark-submit's, else local[*]).")
+  String master;
+
+  @Override
+  public Integer call() throws Exception {
+    try (SparkSession spark = SparkSessions.start("mobaspark preprocess", master)) {
+      JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+      int tasks = partitions > 0 ? partitions : jsc.defaultParallelism();
+      PreprocessOptions options = new PreprocessOptions(inputs, output, tokenizer, valFraction,
+          shardTokens, chunkChars, tasks, overwrite);
+      PreprocessResult result = PreprocessJob.run(jsc, options, System.out);
+      System.out.println("[preprocess] " + result.summary());
+      System.out.println("[preprocess] wrote " + options.trainDir() + " and " + options.valDir());
+    }
+    return 0;
+  }
+}

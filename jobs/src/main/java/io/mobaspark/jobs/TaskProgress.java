@@ -1,0 +1,49 @@
+package io.mobaspark.jobs;
+
+import java.io.PrintStream;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.spark.SparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+
+/**
+ * A console line per finished task of a job with many tasks ("7/16 partitions, ETA 41 s"), so a
+ * long preprocessing run is never silent. Register it around one job; it counts every task end.
+ */
+public final class TaskProgress extends SparkListener implements AutoCloseable {
+  private final SparkContext context;
+  private final PrintStream console;
+  private final String label;
+  private final int totalTasks;
+  private final long startNanos = System.nanoTime();
+  private final AtomicInteger done = new AtomicInteger();
+
+  private TaskProgress(SparkContext context, PrintStream console, String label, int totalTasks) {
+    this.context = context;
+    this.console = console;
+    this.label = label;
+    this.totalTasks = totalTasks;
+  }
+
+  /** Starts reporting on {@code context}; close to stop. */
+  public static TaskProgress start(SparkContext context, PrintStream console, String label,
+      int totalTasks) {
+    TaskProgress progress = new TaskProgress(context, console, label, totalTasks);
+    context.addSparkListener(progress);
+    return progress;
+  }
+
+  @Override
+  public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+    int n = done.incrementAndGet();
+    double elapsed = (System.nanoTime() - startNanos) / 1e9;
+    double eta = n >= totalTasks ? 0 : elapsed / n * (totalTasks - n);
+    console.printf("[%s] %d/%d tasks done, %.1f s elapsed, ETA %.0f s%n", label, Math.min(n,
+        totalTasks), totalTasks, elapsed, eta);
+  }
+
+  @Override
+  public void close() {
+    context.removeSparkListener(this);
+  }
+}
