@@ -68,9 +68,9 @@ final class DemoCommand implements Callable<Integer> {
         System.out.println("[demo] reusing the dataset in " + data);
       } else {
         System.out.println("[demo] preprocessing " + corpus + " -> " + data);
-        var options = new PreprocessOptions(List.of(corpus), data, Tokenizers.BYTES, 0.05,
-            1 << 20, 16000, jsc.defaultParallelism(), true);
-        System.out.println("[demo] " + PreprocessJob.run(jsc, options, System.out).summary());
+        var options = PreprocessOptions.textFiles(List.of(corpus.toString()), data,
+            Tokenizers.BYTES, 0.05, 1 << 20, 16000, jsc.defaultParallelism(), true);
+        System.out.println("[demo] " + PreprocessJob.run(spark, options, System.out).summary());
       }
       System.out.printf(Locale.ROOT, "[demo] pretraining a %,d-parameter %s model -> %s%n",
           cfg.model().parameterCount(), cfg.model().toMap().get("attention"), runDir);

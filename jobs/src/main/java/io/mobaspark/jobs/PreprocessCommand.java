@@ -1,6 +1,7 @@
 package io.mobaspark.jobs;
 
 import io.mobaspark.data.tokenizer.Tokenizers;
+import io.mobaspark.jobs.preprocess.InputFormat;
 import io.mobaspark.jobs.preprocess.PreprocessJob;
 import io.mobaspark.jobs.preprocess.PreprocessOptions;
 import io.mobaspark.jobs.preprocess.PreprocessResult;
@@ -14,12 +15,22 @@ import picocli.CommandLine.Option;
 
 /** {@code mobaspark preprocess}: text files to train/val Arrow shard datasets. */
 @Command(name = "preprocess", mixinStandardHelpOptions = true,
-    description = "Tokenize text files into Arrow shard datasets OUTPUT/train and OUTPUT/val.")
+    description = "Clean, deduplicate, split and tokenize documents into Arrow shard datasets "
+        + "OUTPUT/train and OUTPUT/val.")
 final class PreprocessCommand implements Callable<Integer> {
 
   @Option(names = "--input", required = true, split = ",",
-      description = "Text files or folders (searched recursively for *.txt); repeat or comma-separate.")
-  List<Path> inputs;
+      description = "Files or folders, local or any Hadoop FileSystem URI; repeat or comma-separate.")
+  List<String> inputs;
+
+  @Option(names = "--format", defaultValue = "auto",
+      description = "auto (by name: .jsonl/.json, .parquet, else text), text (*.txt under folders), "
+          + "jsonl or parquet (default: ${DEFAULT-VALUE}).")
+  String format;
+
+  @Option(names = "--text-field", defaultValue = "text",
+      description = "JSON field or Parquet column holding the document (default: ${DEFAULT-VALUE}).")
+  String textField;
 
   @Option(names = "--output", required = true, description = "Dataset folder to create.")
   Path output;
@@ -41,6 +52,14 @@ final class PreprocessCommand implements Callable<Integer> {
           + "characters; 0 keeps each file whole (default: ${DEFAULT-VALUE}).")
   int chunkChars;
 
+  @Option(names = "--min-chars", defaultValue = "1",
+      description = "Drop documents shorter than this after cleaning (default: ${DEFAULT-VALUE}).")
+  int minChars;
+
+  @Option(names = "--max-chars", defaultValue = "0",
+      description = "Drop documents longer than this after cleaning; 0 = no limit (default: ${DEFAULT-VALUE}).")
+  int maxChars;
+
   @Option(names = "--partitions", defaultValue = "0",
       description = "Parallel tasks; 0 = Spark's default parallelism (default: ${DEFAULT-VALUE}).")
   int partitions;
@@ -56,9 +75,10 @@ final class PreprocessCommand implements Callable<Integer> {
     try (SparkSession spark = SparkSessions.start("mobaspark preprocess", master)) {
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       int tasks = partitions > 0 ? partitions : jsc.defaultParallelism();
-      PreprocessOptions options = new PreprocessOptions(inputs, output, tokenizer, valFraction,
-          shardTokens, chunkChars, tasks, overwrite);
-      PreprocessResult result = PreprocessJob.run(jsc, options, System.out);
+      PreprocessOptions options = new PreprocessOptions(inputs, InputFormat.parse(format),
+          textField, output, tokenizer, valFraction, shardTokens, chunkChars, minChars, maxChars,
+          tasks, overwrite);
+      PreprocessResult result = PreprocessJob.run(spark, options, System.out);
       System.out.println("[preprocess] " + result.summary());
       System.out.println("[preprocess] wrote " + options.trainDir() + " and " + options.valDir());
     }

@@ -1,14 +1,16 @@
 package io.mobaspark.jobs;
 
 import java.io.PrintStream;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 
 /**
- * A console line per finished task of a job with many tasks ("7/16 partitions, ETA 41 s"), so a
- * long preprocessing run is never silent. Register it around one job; it counts every task end.
+ * A console line per finished task of a job with many tasks ("7/16 tasks done, ETA 41 s"), so a
+ * long preprocessing run is never silent. Register it around one job; it counts the result tasks
+ * (those of the job's last stage).
  */
 public final class TaskProgress extends SparkListener implements AutoCloseable {
   private final SparkContext context;
@@ -35,11 +37,15 @@ public final class TaskProgress extends SparkListener implements AutoCloseable {
 
   @Override
   public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
+    // Shuffle-map tasks before the job's last stage are not what the total counts.
+    if (!"ResultTask".equals(taskEnd.taskType())) {
+      return;
+    }
     int n = done.incrementAndGet();
     double elapsed = (System.nanoTime() - startNanos) / 1e9;
     double eta = n >= totalTasks ? 0 : elapsed / n * (totalTasks - n);
-    console.printf("[%s] %d/%d tasks done, %.1f s elapsed, ETA %.0f s%n", label, Math.min(n,
-        totalTasks), totalTasks, elapsed, eta);
+    console.printf(Locale.ROOT, "[%s] %d/%d tasks done, %.1f s elapsed, ETA %.0f s%n", label,
+        Math.min(n, totalTasks), totalTasks, elapsed, eta);
   }
 
   @Override

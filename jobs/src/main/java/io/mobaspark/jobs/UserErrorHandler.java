@@ -4,6 +4,8 @@ import io.mobaspark.data.shard.ManifestException;
 import io.mobaspark.data.shard.ShardFormatException;
 import java.io.UncheckedIOException;
 import java.nio.file.NoSuchFileException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
@@ -12,11 +14,18 @@ import picocli.CommandLine;
  * trace, exit code 1.
  */
 final class UserErrorHandler implements CommandLine.IExecutionExceptionHandler {
+  /** The task exceptions that are user errors, as a failed job's message quotes them. */
+  private static final Pattern TASK_USER_ERROR = Pattern.compile(
+      "(?:java\\.lang\\.IllegalArgumentException|java\\.nio\\.file\\.NoSuchFileException"
+          + "|io\\.mobaspark\\.data\\.shard\\.\\w+Exception)"
+          + ": ([^\\n]+)");
+
   @Override
   public int handleExecutionException(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
     Throwable userError = findUserError(e);
-    if (userError != null) {
-      cli.getErr().println("mobaspark " + cli.getCommandName() + ": error: " + userError.getMessage());
+    String message = userError != null ? userError.getMessage() : failedTaskUserMessage(e);
+    if (message != null) {
+      cli.getErr().println("mobaspark " + cli.getCommandName() + ": error: " + message);
       return 2;
     }
     e.printStackTrace(cli.getErr());
@@ -35,6 +44,24 @@ final class UserErrorHandler implements CommandLine.IExecutionExceptionHandler {
       }
       if (t instanceof UncheckedIOException && isUserError(t.getCause())) {
         return t;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * A failed Spark job often reaches the driver as a SparkException whose cause is gone: only its
+   * message carries the task's exception, as {@code "...: <class>: <message>\n\tat ..."}. Where that
+   * class is a user error, its message is the one to report.
+   */
+  private static String failedTaskUserMessage(Throwable e) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t.getMessage() == null) {
+        continue;
+      }
+      Matcher m = TASK_USER_ERROR.matcher(t.getMessage());
+      if (m.find()) {
+        return m.group(1);
       }
     }
     return null;

@@ -157,6 +157,17 @@ class CommandLineTest {
     assertTrue(o.err().contains("gpt5") && o.err().contains("r50k_base"), o.err());
   }
 
+  @Test
+  void preprocessRefusesInvalidUtf8NamingTheFile() throws IOException {
+    Path corpus = TestCorpus.write(tmp.resolve("corpus-latin1"), 2, 3);
+    Path bad = corpus.resolve("latin1.txt");
+    Files.write(bad, new byte[] {'c', 'a', 'f', (byte) 0xE9, '\n'});
+    Outcome o = mobaspark("preprocess", "--input", corpus.toString(), "--output",
+        tmp.resolve("never-latin1").toString(), "--tokenizer", "bytes", "--master", "local[2]");
+    assertEquals(2, o.exitCode(), o.err());
+    assertTrue(o.err().contains(bad.toString()) && o.err().contains("not valid UTF-8"), o.err());
+  }
+
   private static Path copyDataset(String name) throws IOException {
     Path copy = tmp.resolve(name);
     for (String split : List.of("train", "val")) {

@@ -1,5 +1,7 @@
 package io.mobaspark.jobs.preprocess;
 
+import static org.apache.spark.sql.functions.col;
+
 import io.mobaspark.data.CorpusPacker;
 import io.mobaspark.data.shard.Manifest;
 import io.mobaspark.data.shard.ShardInfo;
@@ -12,109 +14,112 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
 
 /**
- * Text files to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
+ * Inputs to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
  *
- * <p>The simple local pipeline: the driver lists the input files, Spark spreads them over
- * partitions, and each task decodes (strict UTF-8), normalizes, chunks, splits by content hash and
- * packs its documents into its own shards ({@code part-NNNNN-MMMMM.arrow}, written under temporary
- * names and renamed). The driver then writes each split's manifest, listing shards in partition
- * order, last: a dataset without a manifest is incomplete, and a re-run replaces it.
+ * <p>The DataFrame stages ({@link DocumentPipeline}) clean, filter, deduplicate and split the
+ * documents; then each split is hash-partitioned, sorted by content hash within partitions (so the
+ * output does not depend on how the input was partitioned) and packed, partition by partition, into
+ * shards {@code part-PPPPP-NNNNN.arrow} written under temporary names and renamed. The driver writes
+ * each split's manifest last, listing shards in partition order: a dataset without a manifest is
+ * incomplete, and a re-run clears and replaces it.
  */
 public final class PreprocessJob {
   private PreprocessJob() {}
 
-  public static PreprocessResult run(JavaSparkContext jsc, PreprocessOptions options,
+  public static PreprocessResult run(SparkSession spark, PreprocessOptions options,
       PrintStream console) throws IOException {
     long start = System.nanoTime();
     Tokenizer tokenizer = Tokenizers.byName(options.tokenizer());
-    List<Path> files = InputFiles.resolve(options.inputs());
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     prepareOutput(options);
 
-    List<String> paths = files.stream().map(p -> p.toAbsolutePath().toString()).toList();
-    int partitions = Math.min(options.partitions(), paths.size());
-    String tokenizerName = options.tokenizer();
-    String trainDir = options.trainDir().toAbsolutePath().toString();
-    String valDir = options.valDir().toAbsolutePath().toString();
-    double valFraction = options.valFraction();
-    long shardTokens = options.shardTokens();
-    int chunkChars = options.chunkChars();
+    Dataset<Row> cleaned = DocumentPipeline.cleaned(spark, options)
+        .persist(StorageLevel.MEMORY_AND_DISK());
+    Dataset<Row> documents = null;
+    try {
+      jsc.setJobDescription("preprocess: read, clean and count " + options.inputs());
+      long read = cleaned.count();
+      if (read == 0) {
+        throw new IllegalArgumentException("--input " + options.inputs() + " holds no documents");
+      }
+      jsc.setJobDescription("preprocess: filter by length");
+      long kept = DocumentPipeline.filtered(cleaned, options).count();
+      documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(cleaned, options),
+          options).persist(StorageLevel.MEMORY_AND_DISK());
+      jsc.setJobDescription("preprocess: exact dedup");
+      long unique = documents.count();
+      console.printf(Locale.ROOT, "[preprocess] %,d documents read, %,d outside the length limits, "
+          + "%,d duplicates removed%n", read, read - kept, kept - unique);
+      if (unique == 0) {
+        throw new IllegalArgumentException("--input " + options.inputs() + ": no document is "
+            + "within --min-chars " + options.minChars() + " and --max-chars "
+            + options.maxChars());
+      }
 
-    jsc.setJobDescription(String.format(Locale.ROOT,
-        "preprocess %d files -> %s (%s, val %.3f)", paths.size(), options.output(), tokenizerName,
-        valFraction));
-    List<PartitionShards> parts;
-    try (TaskProgress progress = TaskProgress.start(jsc.sc(), console, "preprocess", partitions)) {
-      parts = new ArrayList<>(jsc.parallelize(paths, partitions)
-          .mapPartitionsWithIndex((index, it) -> List.of(packPartition(index, it, tokenizerName,
-              Path.of(trainDir), Path.of(valDir), valFraction, shardTokens, chunkChars)).iterator(),
-              true)
-          .collect());
+      int valPartitions = (int) Math.max(1, Math.ceil(options.partitions() * options.valFraction()));
+      List<ShardInfo> train = pack(documents, DocumentPipeline.TRAIN, options.trainDir(),
+          options.partitions(), options, console);
+      List<ShardInfo> val = options.valFraction() == 0 ? List.of()
+          : pack(documents, DocumentPipeline.VAL, options.valDir(), valPartitions, options,
+              console);
+      if (train.isEmpty()) {
+        throw new IllegalArgumentException("--input " + options.inputs()
+            + ": every document went to the validation split; lower --val-fraction");
+      }
+      if (options.valFraction() > 0 && val.isEmpty()) {
+        throw new IllegalArgumentException(String.format(Locale.ROOT,
+            "the validation split is empty: none of the %d documents hashed below --val-fraction "
+                + "%.3f; raise it, lower --chunk-chars to get more documents, or pass 0", unique,
+            options.valFraction()));
+      }
+      Manifest valManifest = val.isEmpty() ? null
+          : CorpusPacker.writeManifest(options.valDir(), tokenizer, val);
+      Manifest trainManifest = CorpusPacker.writeManifest(options.trainDir(), tokenizer, train);
+      return new PreprocessResult(trainManifest, valManifest, read, read - kept, kept - unique,
+          (System.nanoTime() - start) / 1e9);
     } finally {
       jsc.clearJobGroup();
-    }
-    parts.sort(Comparator.comparingInt(PartitionShards::partition));
-
-    List<ShardInfo> train = new ArrayList<>();
-    List<ShardInfo> val = new ArrayList<>();
-    long documents = 0;
-    long bytes = 0;
-    for (PartitionShards p : parts) {
-      train.addAll(p.train());
-      val.addAll(p.val());
-      documents += p.documents();
-      bytes += p.bytes();
-    }
-    if (train.isEmpty()) {
-      throw new IllegalArgumentException("--input " + options.inputs()
-          + " holds no text for the training split (every file was empty after normalization)");
-    }
-    if (valFraction > 0 && val.isEmpty()) {
-      throw new IllegalArgumentException(String.format(Locale.ROOT,
-          "the validation split is empty: none of the %d documents hashed below --val-fraction "
-              + "%.3f; raise it, lower --chunk-chars to get more documents, or pass 0", documents,
-          valFraction));
-    }
-    Manifest valManifest = val.isEmpty() ? null
-        : CorpusPacker.writeManifest(options.valDir(), tokenizer, val);
-    Manifest trainManifest = CorpusPacker.writeManifest(options.trainDir(), tokenizer, train);
-    double seconds = (System.nanoTime() - start) / 1e9;
-    return new PreprocessResult(trainManifest, valManifest, paths.size(), documents, bytes,
-        seconds);
-  }
-
-  /** One task: its files, decoded, cleaned, chunked and split, packed into its own shards. */
-  private static PartitionShards packPartition(int partition, Iterator<String> paths,
-      String tokenizerName, Path trainDir, Path valDir, double valFraction, long shardTokens,
-      int chunkChars) throws IOException {
-    List<String> train = new ArrayList<>();
-    List<String> val = new ArrayList<>();
-    long files = 0;
-    long bytes = 0;
-    while (paths.hasNext()) {
-      String path = paths.next();
-      byte[] raw = Files.readAllBytes(Path.of(path));
-      files++;
-      bytes += raw.length;
-      String text = TextDocuments.normalize(TextDocuments.decodeUtf8(raw, path));
-      for (String doc : TextDocuments.chunk(text, chunkChars)) {
-        (SplitAssigner.isValidation(doc, valFraction) ? val : train).add(doc);
+      cleaned.unpersist();
+      if (documents != null) {
+        documents.unpersist();
       }
     }
-    Tokenizer tokenizer = Tokenizers.byName(tokenizerName);
-    String prefix = String.format(Locale.ROOT, "part-%05d", partition);
-    List<ShardInfo> trainShards =
-        CorpusPacker.packPartition(train.iterator(), tokenizer, trainDir, shardTokens, prefix);
-    List<ShardInfo> valShards =
-        CorpusPacker.packPartition(val.iterator(), tokenizer, valDir, shardTokens, prefix);
-    return new PartitionShards(partition, trainShards, valShards, files,
-        train.size() + val.size(), bytes);
+  }
+
+  /** Packs one split's documents into {@code dir}, {@code partitions} tasks, shards in order. */
+  private static List<ShardInfo> pack(Dataset<Row> documents, String split, Path dir,
+      int partitions, PreprocessOptions options, PrintStream console) {
+    String tokenizerName = options.tokenizer();
+    String dirName = dir.toAbsolutePath().toString();
+    long shardTokens = options.shardTokens();
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(documents.sparkSession().sparkContext());
+    jsc.setJobDescription(String.format(Locale.ROOT, "preprocess: tokenize (%s) and pack %s into "
+        + "%d partitions -> %s", tokenizerName, split, partitions, dir));
+    List<ShardInfo> shards = new ArrayList<>();
+    try (TaskProgress progress =
+        TaskProgress.start(jsc.sc(), console, "preprocess " + split, partitions)) {
+      List<List<ShardInfo>> perPartition = documents.filter(col("split").equalTo(split))
+          .repartition(partitions, col("hash"))
+          .sortWithinPartitions("hash", "text")
+          .select("text").as(Encoders.STRING())
+          .javaRDD()
+          .mapPartitionsWithIndex((index, texts) -> List.of(CorpusPacker.packPartition(texts,
+              Tokenizers.byName(tokenizerName), Path.of(dirName), shardTokens,
+              String.format(Locale.ROOT, "part-%05d", index))).iterator(), true)
+          .collect();
+      perPartition.forEach(shards::addAll);
+    }
+    return shards;
   }
 
   /**

@@ -27,26 +27,15 @@ public final class TextDocuments {
   }
 
   /**
-   * Unicode NFC, LF line ends, no byte-order mark, no control characters other than newline and tab,
-   * no trailing whitespace on lines, at most two consecutive newlines, trimmed.
+   * Unicode NFC, LF line ends, no byte-order mark: what must hold before chunking at paragraph
+   * breaks. The rest of the cleaning is SQL ({@link TextCleaning}).
    */
-  public static String normalize(String text) {
+  public static String unifyForm(String text) {
     String s = Normalizer.normalize(text, Normalizer.Form.NFC);
     if (!s.isEmpty() && s.charAt(0) == '\uFEFF') {
       s = s.substring(1);
     }
-    s = s.replace("\r\n", "\n").replace('\r', '\n');
-    StringBuilder out = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '\n' || c == '\t' || !Character.isISOControl(c)) {
-        out.append(c);
-      }
-    }
-    return out.toString()
-        .replaceAll("[ \\t]+\\n", "\n")
-        .replaceAll("\\n{3,}", "\n\n")
-        .strip();
+    return s.replace("\r\n", "\n").replace('\r', '\n');
   }
 
   /**

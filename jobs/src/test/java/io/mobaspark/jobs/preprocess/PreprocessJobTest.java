@@ -2,7 +2,7 @@ package io.mobaspark.jobs.preprocess;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,11 +15,14 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,7 +31,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 class PreprocessJobTest {
   private static SparkSession spark;
-  private static JavaSparkContext jsc;
   private final PrintStream console = new PrintStream(new ByteArrayOutputStream(), true,
       StandardCharsets.UTF_8);
 
@@ -36,7 +38,6 @@ class PreprocessJobTest {
   static void startSpark() {
     spark = SparkSession.builder().master("local[2]").appName("PreprocessJobTest")
         .config("spark.ui.enabled", "false").getOrCreate();
-    jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
   }
 
   @AfterAll
@@ -45,46 +46,99 @@ class PreprocessJobTest {
   }
 
   private static PreprocessOptions options(Path input, Path output, boolean overwrite) {
-    return new PreprocessOptions(List.of(input), output, Tokenizers.BYTES, 0.3, 5000, 2000, 3,
-        overwrite);
+    return PreprocessOptions.textFiles(List.of(input.toString()), output, Tokenizers.BYTES, 0.3,
+        5000, 2000, 3, overwrite);
   }
 
-  @Test
-  void writesTrainAndValDatasetsHoldingEveryByteOfEveryDocument(@TempDir Path tmp)
-      throws Exception {
-    Path corpus = TestCorpus.write(tmp.resolve("corpus"), 5, 30);
-    PreprocessResult result = PreprocessJob.run(jsc, options(corpus, tmp.resolve("out"), false),
-        console);
-
-    long expectedBytes = 0;
-    long expectedDocs = 0;
-    try (Stream<Path> files = Files.list(corpus)) {
-      for (Path f : files.sorted().toList()) {
-        String text = TextDocuments.normalize(Files.readString(f));
-        for (String doc : TextDocuments.chunk(text, 2000)) {
-          expectedBytes += doc.getBytes(StandardCharsets.UTF_8).length;
-          expectedDocs++;
+  /** Every document of a bytes-tokenized dataset, decoded. */
+  static List<String> documents(Path dir) throws Exception {
+    List<String> docs = new ArrayList<>();
+    try (Dataset data = Dataset.open(dir, true)) {
+      ByteArrayOutputStream current = new ByteArrayOutputStream();
+      for (int s = 0; s < data.shardCount(); s++) {
+        var shard = data.shard(s);
+        for (long i = 0; i < shard.tokens(); i++) {
+          int t = shard.token(i);
+          if (t == data.eotId()) {
+            docs.add(current.toString(StandardCharsets.UTF_8));
+            current.reset();
+          } else {
+            current.write(t);
+          }
         }
       }
     }
-    assertNotNull(result.val());
-    assertEquals(5, result.files());
-    assertEquals(expectedDocs, result.documents());
-    // bytes tokenizer: one token per UTF-8 byte plus one end-of-text per document.
-    assertEquals(expectedBytes + expectedDocs,
-        result.train().totalTokens() + result.val().totalTokens());
-    assertEquals(expectedDocs, result.train().totalDocuments() + result.val().totalDocuments());
-    assertTrue(result.val().totalDocuments() > 0 && result.train().totalDocuments() > 0);
+    return docs;
+  }
+
+  @Test
+  void writesEveryDocumentOnceSplitIntoTrainAndVal(@TempDir Path tmp) throws Exception {
+    Path corpus = TestCorpus.write(tmp.resolve("corpus"), 5, 30);
+    PreprocessResult result = PreprocessJob.run(spark, options(corpus, tmp.resolve("out"), false),
+        console);
+
+    List<String> expected = new ArrayList<>();
+    try (Stream<Path> files = Files.list(corpus)) {
+      for (Path f : files.sorted().toList()) {
+        for (String chunk : TextDocuments.chunk(Files.readString(f), 2000)) {
+          expected.add(chunk.strip());
+        }
+      }
+    }
+    List<String> train = documents(tmp.resolve("out/train"));
+    List<String> val = documents(tmp.resolve("out/val"));
+    List<String> all = new ArrayList<>(train);
+    all.addAll(val);
+    assertEquals(new HashSet<>(expected), new HashSet<>(all));
+    assertEquals(expected.size(), all.size(), "each document exactly once");
+    assertFalse(train.isEmpty() || val.isEmpty(), "both splits: " + train.size() + "/" + val.size());
+    assertEquals(expected.size(), result.documentsRead());
+    assertEquals(0, result.duplicates());
     assertTrue(result.train().shards().size() > 1, "5000-token shards: several");
     for (var shard : result.train().shards()) {
       assertTrue(shard.tokens() <= 5000, shard.toString());
     }
-    try (Dataset train = Dataset.open(tmp.resolve("out/train"), true);
-        Dataset val = Dataset.open(tmp.resolve("out/val"), true)) {
-      assertEquals(result.train().totalTokens(), train.totalTokens());
-      assertEquals(result.val().totalTokens(), val.totalTokens());
-      assertEquals(256, train.eotId());
-    }
+  }
+
+  @Test
+  void removesDuplicatesAndDocumentsOutsideTheLengthLimitsAcrossFormats(@TempDir Path tmp)
+      throws Exception {
+    Path jsonl = tmp.resolve("docs.jsonl");
+    Files.writeString(jsonl, String.join("\n",
+        "{\"text\": \"A first document, long enough.\", \"id\": 1}",
+        "{\"text\": \"A first document, long enough.\", \"id\": 2}",
+        "{\"text\": \"  \\r\\n \", \"id\": 3}",
+        "{\"text\": \"tiny\", \"id\": 4}",
+        "{\"id\": 5}",
+        "{\"text\": \"Cafe\\u0301 and control\\u0007 chars,  trailing \\n\\n\\n\\nend\", \"id\": 6}"));
+    Path parquet = tmp.resolve("docs.parquet");
+    spark.createDataFrame(List.of(RowFactory.create("A first document, long enough."),
+            RowFactory.create("A Parquet document of fair length.")),
+        new StructType().add("body", DataTypes.StringType)).write().parquet(parquet.toString());
+
+    PreprocessOptions jsonlOnly = new PreprocessOptions(List.of(jsonl.toString(),
+        parquet.toString()), null, "text", tmp.resolve("out"), Tokenizers.BYTES, 0, 1000, 0, 10,
+        0, 2, false);
+    IllegalArgumentException noField = assertThrows(IllegalArgumentException.class,
+        () -> PreprocessJob.run(spark, jsonlOnly, console));
+    assertTrue(noField.getMessage().contains("'text'") && noField.getMessage().contains("body"),
+        noField.getMessage());
+
+    Path parquetAsText = tmp.resolve("renamed.parquet");
+    spark.read().parquet(parquet.toString()).withColumnRenamed("body", "text").write()
+        .parquet(parquetAsText.toString());
+    PreprocessOptions both = new PreprocessOptions(List.of(jsonl.toString(),
+        parquetAsText.toString()), null, "text", tmp.resolve("out"), Tokenizers.BYTES, 0, 1000, 0,
+        10, 0, 2, false);
+    PreprocessResult result = PreprocessJob.run(spark, both, console);
+
+    assertEquals(7, result.documentsRead(), "the line without a text field has no document");
+    assertEquals(2, result.outsideLimits(), "blank and 'tiny' are under 10 characters");
+    assertEquals(2, result.duplicates(), "the first document three times");
+    assertNull(result.val());
+    assertEquals(Set.of("A first document, long enough.", "A Parquet document of fair length.",
+            "Caf\u00e9 and control chars,  trailing\n\nend"),
+        new HashSet<>(documents(tmp.resolve("out/train"))));
   }
 
   @Test
@@ -92,15 +146,15 @@ class PreprocessJobTest {
       throws Exception {
     Path corpus = TestCorpus.write(tmp.resolve("corpus"), 4, 20);
     Path out = tmp.resolve("out");
-    PreprocessJob.run(jsc, options(corpus, out, false), console);
+    PreprocessJob.run(spark, options(corpus, out, false), console);
     String first = Files.readString(out.resolve("train").resolve(Manifest.FILE_NAME));
 
     IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-        () -> PreprocessJob.run(jsc, options(corpus, out, false), console));
+        () -> PreprocessJob.run(spark, options(corpus, out, false), console));
     assertTrue(refused.getMessage().contains("already holds a dataset"), refused.getMessage());
     assertTrue(refused.getMessage().contains("--overwrite"), refused.getMessage());
 
-    PreprocessJob.run(jsc, options(corpus, out, true), console);
+    PreprocessJob.run(spark, options(corpus, out, true), console);
     assertEquals(first, Files.readString(out.resolve("train").resolve(Manifest.FILE_NAME)));
   }
 
@@ -113,7 +167,7 @@ class PreprocessJobTest {
     Files.writeString(out.resolve("train/part-00099-00000.arrow"), "half written");
     Files.writeString(out.resolve("train/.part-00000-00000.arrow.1234.tmp"), "temp");
 
-    PreprocessResult result = PreprocessJob.run(jsc, options(corpus, out, false), console);
+    PreprocessResult result = PreprocessJob.run(spark, options(corpus, out, false), console);
     Set<String> listed = new HashSet<>();
     result.train().shards().forEach(s -> listed.add(s.file()));
     try (Stream<Path> files = Files.list(out.resolve("train"))) {
@@ -130,7 +184,7 @@ class PreprocessJobTest {
     Path bad = corpus.resolve("latin1.txt");
     Files.write(bad, new byte[] {'c', 'a', 'f', (byte) 0xE9, '\n'});
     Exception e = assertThrows(Exception.class,
-        () -> PreprocessJob.run(jsc, options(corpus, tmp.resolve("out"), false), console));
+        () -> PreprocessJob.run(spark, options(corpus, tmp.resolve("out"), false), console));
     Throwable cause = e;
     while (!(cause instanceof IllegalArgumentException) && cause.getCause() != null) {
       cause = cause.getCause();
@@ -143,19 +197,20 @@ class PreprocessJobTest {
   @Test
   void refusesMissingAndEmptyInputs(@TempDir Path tmp) throws Exception {
     IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
-        () -> PreprocessJob.run(jsc, options(tmp.resolve("nope"), tmp.resolve("out"), false),
+        () -> PreprocessJob.run(spark, options(tmp.resolve("nope"), tmp.resolve("out"), false),
             console));
     assertTrue(missing.getMessage().contains("nope"), missing.getMessage());
 
     Path empty = Files.createDirectories(tmp.resolve("empty"));
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> PreprocessJob.run(jsc, options(empty, tmp.resolve("out"), false), console));
-    assertTrue(none.getMessage().contains("no .txt files"), none.getMessage());
+        () -> PreprocessJob.run(spark, options(empty, tmp.resolve("out"), false), console));
+    assertTrue(none.getMessage().contains("holds no documents"), none.getMessage());
 
     Path blank = Files.createDirectories(tmp.resolve("blank"));
     Files.writeString(blank.resolve("a.txt"), " \n\n \r\n");
     IllegalArgumentException noText = assertThrows(IllegalArgumentException.class,
-        () -> PreprocessJob.run(jsc, options(blank, tmp.resolve("out2"), false), console));
-    assertTrue(noText.getMessage().contains("no text"), noText.getMessage());
+        () -> PreprocessJob.run(spark, options(blank, tmp.resolve("out2"), false), console));
+    assertTrue(noText.getMessage().contains("no document is within --min-chars"),
+        noText.getMessage());
   }
 }

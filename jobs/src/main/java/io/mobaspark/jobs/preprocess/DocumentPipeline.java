@@ -1,0 +1,68 @@
+package io.mobaspark.jobs.preprocess;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.length;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.pmod;
+import static org.apache.spark.sql.functions.when;
+import static org.apache.spark.sql.functions.xxhash64;
+
+import java.io.IOException;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The DataFrame stages of preprocessing, from the read documents to the deduplicated, split
+ * documents {@code (hash LONG, split STRING, text STRING)} that the packing step tokenizes.
+ *
+ * <pre>
+ *   read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length  →  exact dedup
+ *   →  hash, split by hash
+ * </pre>
+ *
+ * Everything after the read is a SQL expression or a hash aggregate, which Spark RAPIDS runs on the
+ * GPU; the RAPIDS explain test pins that.
+ */
+public final class DocumentPipeline {
+  /** Split assignment resolution: the validation fraction is matched to 1 part in a million. */
+  static final long SPLIT_BUCKETS = 1_000_000L;
+  public static final String TRAIN = "train";
+  public static final String VAL = "val";
+
+  private DocumentPipeline() {}
+
+  /** The read documents, cleaned: {@code (source, text)}, one row per chunk, empty ones kept. */
+  public static Dataset<Row> cleaned(SparkSession spark, PreprocessOptions options)
+      throws IOException {
+    Dataset<Row> read = DocumentSources.read(spark, options);
+    return read.select(col("source"), TextCleaning.clean(col("text")).as("text"));
+  }
+
+  /** Documents within the length limits. */
+  public static Dataset<Row> filtered(Dataset<Row> cleaned, PreprocessOptions options) {
+    Column keep = length(col("text")).geq(options.minChars());
+    if (options.maxChars() > 0) {
+      keep = keep.and(length(col("text")).leq(options.maxChars()));
+    }
+    return cleaned.filter(keep);
+  }
+
+  /**
+   * Exact dedup on the whole text (a hash aggregate: no two kept documents are equal), then the
+   * content hash and the split. The same text always gets the same hash and split, on any cluster.
+   */
+  public static Dataset<Row> deduplicated(Dataset<Row> filtered, PreprocessOptions options) {
+    long valBuckets = Math.round(options.valFraction() * SPLIT_BUCKETS);
+    Column hash = xxhash64(col("text"));
+    // Partitioned by the text itself, the dedup needs no second shuffle, and its parallelism is the
+    // job's, not spark.sql.shuffle.partitions (200 tiny tasks on a laptop).
+    return filtered.select(col("text")).repartition(options.partitions(), col("text"))
+        .dropDuplicates("text")
+        .select(hash.as("hash"),
+            when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL)).otherwise(lit(TRAIN))
+                .as("split"),
+            col("text"));
+  }
+}
