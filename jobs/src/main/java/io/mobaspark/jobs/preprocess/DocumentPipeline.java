@@ -42,11 +42,16 @@ public final class DocumentPipeline {
 
   /** Documents within the length limits. */
   public static Dataset<Row> filtered(Dataset<Row> cleaned, PreprocessOptions options) {
+    return cleaned.filter(withinLimits(options));
+  }
+
+  /** True for a cleaned document within {@code --min-chars} and {@code --max-chars}. */
+  static Column withinLimits(PreprocessOptions options) {
     Column keep = length(col("text")).geq(options.minChars());
     if (options.maxChars() > 0) {
       keep = keep.and(length(col("text")).leq(options.maxChars()));
     }
-    return cleaned.filter(keep);
+    return keep;
   }
 
   /**

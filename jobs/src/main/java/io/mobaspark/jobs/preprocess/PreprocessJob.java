@@ -1,6 +1,10 @@
 package io.mobaspark.jobs.preprocess;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.sum;
+import static org.apache.spark.sql.functions.when;
 
 import io.mobaspark.data.CorpusPacker;
 import io.mobaspark.data.shard.Manifest;
@@ -27,8 +31,9 @@ import org.apache.spark.storage.StorageLevel;
  * Inputs to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
  *
  * <p>The DataFrame stages ({@link DocumentPipeline}) clean, filter, deduplicate and split the
- * documents; then each split is hash-partitioned, sorted by content hash within partitions (so the
- * output does not depend on how the input was partitioned) and packed, partition by partition, into
+ * documents; the dedup hash-partitions them by text, so each split is only sorted by content hash
+ * within those partitions (the output does not depend on how the input was partitioned) and packed,
+ * partition by partition, into
  * shards {@code part-PPPPP-NNNNN.arrow} written under temporary names and renamed. The driver writes
  * each split's manifest last, listing shards in partition order: a dataset without a manifest is
  * incomplete, and a re-run clears and replaces it.
@@ -48,30 +53,28 @@ public final class PreprocessJob {
     Dataset<Row> documents = null;
     try {
       jsc.setJobDescription("preprocess: read, clean and count " + options.inputs());
-      long read = cleaned.count();
+      Row counts = cleaned.agg(count(lit(1)),
+          sum(when(DocumentPipeline.withinLimits(options), 1).otherwise(0))).first();
+      long read = counts.getLong(0);
+      long kept = read == 0 ? 0 : counts.getLong(1);
       if (read == 0) {
         throw new IllegalArgumentException("--input " + options.inputs() + " holds no documents");
       }
-      jsc.setJobDescription("preprocess: filter by length");
-      long kept = DocumentPipeline.filtered(cleaned, options).count();
-      documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(cleaned, options),
-          options).persist(StorageLevel.MEMORY_AND_DISK());
-      jsc.setJobDescription("preprocess: exact dedup");
-      long unique = documents.count();
-      console.printf(Locale.ROOT, "[preprocess] %,d documents read, %,d outside the length limits, "
-          + "%,d duplicates removed%n", read, read - kept, kept - unique);
-      if (unique == 0) {
+      if (kept == 0) {
         throw new IllegalArgumentException("--input " + options.inputs() + ": no document is "
             + "within --min-chars " + options.minChars() + " and --max-chars "
             + options.maxChars());
       }
+      documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(cleaned, options),
+          options).persist(StorageLevel.MEMORY_AND_DISK());
 
-      int valPartitions = (int) Math.max(1, Math.ceil(options.partitions() * options.valFraction()));
       List<ShardInfo> train = pack(documents, DocumentPipeline.TRAIN, options.trainDir(),
-          options.partitions(), options, console);
+          options, console);
       List<ShardInfo> val = options.valFraction() == 0 ? List.of()
-          : pack(documents, DocumentPipeline.VAL, options.valDir(), valPartitions, options,
-              console);
+          : pack(documents, DocumentPipeline.VAL, options.valDir(), options, console);
+      long unique = docs(train) + docs(val);
+      console.printf(Locale.ROOT, "[preprocess] %,d documents read, %,d outside the length limits, "
+          + "%,d duplicates removed%n", read, read - kept, kept - unique);
       if (train.isEmpty()) {
         throw new IllegalArgumentException("--input " + options.inputs()
             + ": every document went to the validation split; lower --val-fraction");
@@ -96,20 +99,26 @@ public final class PreprocessJob {
     }
   }
 
-  /** Packs one split's documents into {@code dir}, {@code partitions} tasks, shards in order. */
+  private static long docs(List<ShardInfo> shards) {
+    return shards.stream().mapToLong(ShardInfo::documents).sum();
+  }
+
+  /**
+   * Packs one split's documents into {@code dir}, a task per partition of the dedup (which already
+   * hash-partitioned them by text: no further shuffle), shards in partition order.
+   */
   private static List<ShardInfo> pack(Dataset<Row> documents, String split, Path dir,
-      int partitions, PreprocessOptions options, PrintStream console) {
+      PreprocessOptions options, PrintStream console) {
     String tokenizerName = options.tokenizer();
     String dirName = dir.toAbsolutePath().toString();
     long shardTokens = options.shardTokens();
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(documents.sparkSession().sparkContext());
-    jsc.setJobDescription(String.format(Locale.ROOT, "preprocess: tokenize (%s) and pack %s into "
-        + "%d partitions -> %s", tokenizerName, split, partitions, dir));
+    jsc.setJobDescription(String.format(Locale.ROOT, "preprocess: tokenize (%s) and pack %s -> %s",
+        tokenizerName, split, dir));
     List<ShardInfo> shards = new ArrayList<>();
-    try (TaskProgress progress =
-        TaskProgress.start(jsc.sc(), console, "preprocess " + split, partitions)) {
+    try (TaskProgress progress = TaskProgress.start(jsc.sc(), console, "preprocess " + split,
+        options.partitions())) {
       List<List<ShardInfo>> perPartition = documents.filter(col("split").equalTo(split))
-          .repartition(partitions, col("hash"))
           .sortWithinPartitions("hash", "text")
           .select("text").as(Encoders.STRING())
           .javaRDD()

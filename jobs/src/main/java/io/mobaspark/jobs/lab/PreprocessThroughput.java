@@ -1,0 +1,94 @@
+package io.mobaspark.jobs.lab;
+
+import io.mobaspark.data.tokenizer.Tokenizer;
+import io.mobaspark.data.tokenizer.Tokenizers;
+import io.mobaspark.jobs.preprocess.PreprocessJob;
+import io.mobaspark.jobs.preprocess.PreprocessOptions;
+import io.mobaspark.jobs.preprocess.PreprocessResult;
+import io.mobaspark.jobs.preprocess.TextDocuments;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ForkJoinPool;
+import java.util.stream.Stream;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The preprocess job's end-to-end tokens/s against raw jtokkit on the same text with the same
+ * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads]}.
+ *
+ * <p>Raw: every {@code *.txt} read, unified and chunked as the job does, then encoded by the
+ * tokenizer on a pool of {@code threads}, best of three. Job: {@link PreprocessJob} in
+ * {@code local[threads]} over the same folder into a temporary dataset, best of three (the first
+ * run also warms the JIT and Spark).
+ */
+public final class PreprocessThroughput {
+  private PreprocessThroughput() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 1) {
+      System.err.println("usage: PreprocessThroughput <text folder> [tokenizer] [threads]");
+      System.exit(2);
+    }
+    Path input = Path.of(args[0]);
+    String tokenizerName = args.length > 1 ? args[1] : Tokenizers.DEFAULT;
+    int threads = args.length > 2 ? Integer.parseInt(args[2])
+        : Runtime.getRuntime().availableProcessors();
+    PrintStream out = System.out;
+
+    List<String> documents = documents(input);
+    Tokenizer tokenizer = Tokenizers.byName(tokenizerName);
+    long rawTokens = 0;
+    double rawSeconds = Double.MAX_VALUE;
+    ForkJoinPool pool = new ForkJoinPool(threads);
+    for (int run = 0; run < 3; run++) {
+      long start = System.nanoTime();
+      rawTokens = pool.submit(() -> documents.parallelStream()
+          .mapToLong(d -> tokenizer.encode(d).length + 1L).sum()).get();
+      rawSeconds = Math.min(rawSeconds, (System.nanoTime() - start) / 1e9);
+    }
+    pool.shutdown();
+
+    double jobSeconds = Double.MAX_VALUE;
+    long jobTokens = 0;
+    Path scratch = Files.createTempDirectory("preprocess-throughput");
+    try (SparkSession spark = SparkSession.builder().master("local[" + threads + "]")
+        .appName("PreprocessThroughput").config("spark.ui.enabled", "false").getOrCreate()) {
+      spark.sparkContext().setLogLevel("WARN");
+      PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
+      for (int run = 0; run < 3; run++) {
+        PreprocessResult r = PreprocessJob.run(spark, PreprocessOptions.textFiles(
+            List.of(input.toString()), scratch, tokenizerName, 0.05, 100_000_000L, 16000, threads,
+            true), quiet);
+        jobTokens = r.train().totalTokens() + (r.val() == null ? 0 : r.val().totalTokens());
+        jobSeconds = Math.min(jobSeconds, r.seconds());
+      }
+    }
+    double raw = rawTokens / rawSeconds;
+    double job = jobTokens / jobSeconds;
+    out.printf(Locale.ROOT, "| path | tokens | seconds | tokens/s |%n|---|---|---|---|%n");
+    out.printf(Locale.ROOT, "| raw %s, %d threads | %,d | %.2f | %,.0f |%n", tokenizerName,
+        threads, rawTokens, rawSeconds, raw);
+    out.printf(Locale.ROOT, "| preprocess job, local[%d] | %,d | %.2f | %,.0f |%n", threads,
+        jobTokens, jobSeconds, job);
+    out.printf(Locale.ROOT, "job / raw = %.0f%%%n", 100 * job / raw);
+  }
+
+  /** The folder's text as the job reads it before its SQL cleaning: decoded, unified, chunked. */
+  private static List<String> documents(Path dir) throws IOException {
+    try (Stream<Path> files = Files.walk(dir)) {
+      return files.filter(p -> p.toString().endsWith(".txt")).sorted().flatMap(p -> {
+        try {
+          String text = TextDocuments.decodeUtf8(Files.readAllBytes(p), p.toString());
+          return TextDocuments.chunk(TextDocuments.unifyForm(text), 16000).stream();
+        } catch (IOException e) {
+          throw new UncheckedIOException(e);
+        }
+      }).toList();
+    }
+  }
+}
