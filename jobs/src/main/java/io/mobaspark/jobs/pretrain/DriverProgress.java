@@ -1,0 +1,114 @@
+package io.mobaspark.jobs.pretrain;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.mobaspark.trainer.metrics.ProgressLine;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Progress on the driver's console while the training tasks run on executors: a daemon thread tails
+ * the run's {@code metrics.jsonl} (rank 0 appends one line per step) and prints a progress line every
+ * {@code every} steps and after each evaluation. Reads only whole lines; survives the file not yet
+ * existing and a resumed run appending to it.
+ */
+public final class DriverProgress implements AutoCloseable {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final Path metrics;
+  private final int maxSteps;
+  private final int every;
+  private final PrintStream console;
+  private final Thread thread;
+  private volatile boolean running = true;
+  private long offset;
+  private int lastStep = -1;
+  private double lastElapsed;
+
+  private DriverProgress(Path metrics, int maxSteps, int every, PrintStream console) {
+    this.metrics = metrics;
+    this.maxSteps = maxSteps;
+    this.every = Math.max(1, every);
+    this.console = console;
+    this.thread = new Thread(this::loop, "mobaspark-driver-progress");
+    this.thread.setDaemon(true);
+  }
+
+  /** Starts tailing {@code metrics}, skipping what it already holds (an earlier segment's lines). */
+  public static DriverProgress start(Path metrics, int maxSteps, int every, PrintStream console)
+      throws IOException {
+    DriverProgress progress = new DriverProgress(metrics, maxSteps, every, console);
+    progress.offset = Files.exists(metrics) ? Files.size(metrics) : 0;
+    progress.thread.start();
+    return progress;
+  }
+
+  private void loop() {
+    while (running) {
+      poll();
+      try {
+        Thread.sleep(1000);
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  /** Reads the lines appended since the last poll and prints what is due. */
+  synchronized void poll() {
+    if (!Files.exists(metrics)) {
+      return;
+    }
+    try (RandomAccessFile file = new RandomAccessFile(metrics.toFile(), "r")) {
+      if (file.length() < offset) {
+        offset = 0; // replaced, not appended to
+      }
+      file.seek(offset);
+      byte[] rest = new byte[(int) Math.min(Integer.MAX_VALUE - 8, file.length() - offset)];
+      file.readFully(rest);
+      String text = new String(rest, StandardCharsets.UTF_8);
+      int end = text.lastIndexOf('\n');
+      if (end < 0) {
+        return;
+      }
+      offset += text.substring(0, end + 1).getBytes(StandardCharsets.UTF_8).length;
+      for (String line : text.substring(0, end).split("\n")) {
+        if (!line.isBlank()) {
+          report(JSON.readTree(line));
+        }
+      }
+    } catch (IOException e) {
+      console.println("[pretrain] cannot read " + metrics + " for progress: " + e.getMessage());
+    }
+  }
+
+  private void report(JsonNode line) {
+    int step = line.path("step").asInt();
+    double elapsed = line.path("elapsed_s").asDouble();
+    if (line.has("val_loss")) {
+      console.println("[pretrain] " + ProgressLine.eval(step, maxSteps, line.get("val_loss").asDouble()));
+      return;
+    }
+    if (!line.has("loss") || (step % every != 0 && step != maxSteps)) {
+      return;
+    }
+    double secondsPerStep = lastStep >= 0 && step > lastStep
+        ? (elapsed - lastElapsed) / (step - lastStep) : elapsed / Math.max(1, step);
+    console.println("[pretrain] " + ProgressLine.format(step, maxSteps, line.get("loss").asDouble(),
+        line.path("lr").asDouble(), line.path("tokens_per_s").asDouble(), elapsed,
+        secondsPerStep));
+    lastStep = step;
+    lastElapsed = elapsed;
+  }
+
+  @Override
+  public void close() {
+    running = false;
+    thread.interrupt();
+    poll();
+  }
+}
