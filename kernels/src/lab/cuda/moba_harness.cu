@@ -1,0 +1,504 @@
+// Kernel lab for the MoBA CUDA kernels (router, key-block lists, forward, backward): validates
+// every kernel against a float64 CPU reference of docs/moba.md at awkward sizes with MOBA.md's
+// tolerance policy, then times routing, forward and backward at the paper's configuration.
+//
+// Build (from the repository root):
+//   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
+//        -o kernels/target-moba/moba_harness kernels/src/lab/cuda/moba_harness.cu
+// Run: moba_harness            all checks, then the benchmark table
+//      moba_harness --small    one small varlen GQA case (for compute-sanitizer)
+//      moba_harness --check    checks only
+//
+// The kernels are included as source so that the lab launches exactly the production entry points.
+#include "moba_router.cu"
+#include "moba_fwd.cu"
+#include "moba_bwd.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#define CK(x)                                                                               \
+  do {                                                                                      \
+    cudaError_t e_ = (x);                                                                   \
+    if (e_ != cudaSuccess) {                                                                \
+      fprintf(stderr, "CUDA error %s at %s:%d: %s\n", cudaGetErrorString(e_), __FILE__,     \
+              __LINE__, #x);                                                                \
+      exit(2);                                                                              \
+    }                                                                                       \
+  } while (0)
+#define LAUNCHED(name) CK(cudaGetLastError())
+
+// ---- host helpers --------------------------------------------------------------------------------
+
+static uint16_t to_bf16(float f) {  // round to nearest even
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return uint16_t(u >> 16);
+}
+static float from_bf16(uint16_t h) {
+  uint32_t u = uint32_t(h) << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+static float round_bf16(float f) { return from_bf16(to_bf16(f)); }
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  double uniform() {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    return ((s >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+  }
+  float normal() { return float(sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform())); }
+};
+
+// Trivial fp32 centroid kernel for the lab (the product's is centroids.cu): one CTA per global block,
+// threads over Hkv*D channels, keys summed in order. centroids [NB, Hkv, D].
+__global__ void lab_centroids(const bf16* k, float* centroids, const int* cu_seqlens,
+                              const int* cu_blocks, int seqs, int kv_heads, int dim, int block_size) {
+  int b = blockIdx.x, s = find_segment(cu_blocks, seqs, b);
+  int lo = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
+  int hi = min(lo + block_size, cu_seqlens[s + 1]);
+  int width = kv_heads * dim;
+  for (int c = threadIdx.x; c < width; c += blockDim.x) {
+    float sum = 0.f;
+    for (int t = lo; t < hi; t++) sum += __bfloat162float(k[(size_t)t * width + c]);
+    centroids[(size_t)b * width + c] = sum / (hi - lo);
+  }
+}
+
+struct Config {
+  std::vector<int> seqlens;
+  int heads, kv_heads, dim, block_size, topk;
+  std::string name;
+};
+
+struct Layout {
+  std::vector<int> cu_seqlens, cu_blocks, cu_qtiles, pos;
+  int tokens = 0, blocks = 0, qtiles = 0, max_blocks = 0;
+  explicit Layout(const Config& c) {
+    cu_seqlens = {0}; cu_blocks = {0}; cu_qtiles = {0};
+    for (int n : c.seqlens) {
+      for (int i = 0; i < n; i++) pos.push_back(i);
+      tokens += n;
+      int nb = (n + c.block_size - 1) / c.block_size;
+      blocks += nb;
+      max_blocks = std::max(max_blocks, nb);
+      qtiles += (n + kTile - 1) / kTile;
+      cu_seqlens.push_back(tokens); cu_blocks.push_back(blocks); cu_qtiles.push_back(qtiles);
+    }
+  }
+  int seq_of(int t) const { return int(std::upper_bound(cu_seqlens.begin(), cu_seqlens.end(), t) - cu_seqlens.begin()) - 1; }
+};
+
+template <typename T>
+struct Dev {
+  T* p = nullptr;
+  size_t n = 0;
+  static size_t allocated;
+  void alloc(size_t count) { n = std::max<size_t>(count, 1); CK(cudaMalloc(&p, n * sizeof(T))); allocated += n * sizeof(T); }
+  void put(const std::vector<T>& h) { alloc(h.size()); CK(cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice)); }
+  std::vector<T> get() const { std::vector<T> h(n); CK(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost)); return h; }
+  void free() { if (p) { CK(cudaFree(p)); allocated -= n * sizeof(T); } p = nullptr; }
+};
+template <typename T> size_t Dev<T>::allocated = 0;
+
+// Device state of one configuration and the launch sequence of the three phases.
+struct Moba {
+  Config c;
+  Layout L;
+  int T, H, Hkv, D, B, K;
+  Dev<int> cu_seqlens, cu_blocks, cu_qtiles;
+  Dev<uint16_t> q, k, v, o, dout, dq, dk, dv, part_o;
+  Dev<float> centroids, lse, part_lse, delta, dq_acc;
+  Dev<int> routing, hist, lists, list_off, chunks, chunk_off, scan_tmp;
+  size_t io_bytes = 0;  // q, k, v, o, dO and the gradients
+
+  Moba(const Config& cfg) : c(cfg), L(cfg) {
+    T = L.tokens; H = c.heads; Hkv = c.kv_heads; D = c.dim; B = c.block_size; K = c.topk;
+    cu_seqlens.put(L.cu_seqlens); cu_blocks.put(L.cu_blocks); cu_qtiles.put(L.cu_qtiles);
+    size_t qn = (size_t)T * H * D, kn = (size_t)T * Hkv * D;
+    q.alloc(qn); o.alloc(qn); dout.alloc(qn); dq.alloc(qn);
+    k.alloc(kn); v.alloc(kn); dk.alloc(kn); dv.alloc(kn);
+    io_bytes = 2 * (4 * qn + 4 * kn);
+    part_o.alloc((size_t)H * T * (K - 1) * D);
+    part_lse.alloc((size_t)H * T * (K - 1));
+    centroids.alloc((size_t)L.blocks * Hkv * D);
+    lse.alloc((size_t)H * T); delta.alloc((size_t)H * T); dq_acc.alloc(qn);
+    routing.alloc((size_t)H * T * K);
+    hist.alloc((size_t)H * L.blocks * kListTiles + 1);
+    lists.alloc((size_t)H * T * K);
+    list_off.alloc((size_t)H * L.blocks + 1);
+    chunks.alloc((size_t)H * L.blocks);
+    chunk_off.alloc((size_t)H * L.blocks + 1);
+    scan_tmp.alloc(hist.n / kScanChunk + 2);
+    CK(cudaFuncSetAttribute(D == 64 ? moba_route_d64 : moba_route_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_own_d64 : moba_fwd_own_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_bwd_main_d64 : moba_bwd_main_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+  }
+  ~Moba() {
+    for (auto* d : {&cu_seqlens, &cu_blocks, &cu_qtiles, &routing, &hist, &lists, &list_off, &chunks, &chunk_off, &scan_tmp}) d->free();
+    for (auto* d : {&q, &k, &v, &o, &dout, &dq, &dk, &dv, &part_o}) d->free();
+    for (auto* d : {&centroids, &lse, &part_lse, &delta, &dq_acc}) d->free();
+  }
+  size_t workspace_bytes() const {
+    return part_o.n * 2 + part_lse.n * 4 + centroids.n * 4 + lse.n * 4 + delta.n * 4 + dq_acc.n * 4 +
+           (routing.n + hist.n + lists.n + list_off.n + chunks.n + chunk_off.n + scan_tmp.n) * 4;
+  }
+
+  void scan(const int* in, int* out, int n) {
+    int parts = (n + kScanChunk - 1) / kScanChunk;
+    moba_scan_partials<<<parts, kScanThreads>>>(in, scan_tmp.p, n); LAUNCHED();
+    moba_scan_bases<<<1, kScanThreads>>>(scan_tmp.p, parts); LAUNCHED();
+    moba_scan_apply<<<parts, kScanThreads>>>(in, out, scan_tmp.p, n); LAUNCHED();
+  }
+
+  void route() {
+    int S = int(c.seqlens.size());
+    lab_centroids<<<L.blocks, 256>>>((const bf16*)k.p, centroids.p, cu_seqlens.p, cu_blocks.p, S, Hkv, D, B); LAUNCHED();
+    dim3 grid(L.qtiles, H);
+    size_t sm = D == 64 ? RouteSmem<64>::bytes(K) : RouteSmem<128>::bytes(K);
+    if (D == 64) moba_route_d64<<<grid, kThreads, sm>>>((const bf16*)q.p, centroids.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
+    else moba_route_d128<<<grid, kThreads, sm>>>((const bf16*)q.p, centroids.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
+    LAUNCHED();
+    dim3 lg(kListTiles, S, H);
+    size_t lsm = (L.max_blocks + kListRows * K) * sizeof(int);
+    moba_list_count<<<lg, 32, lsm>>>(routing.p, hist.p, cu_seqlens.p, cu_blocks.p, T, L.blocks, K); LAUNCHED();
+    int n = H * L.blocks * kListTiles;
+    scan(hist.p, hist.p, n);
+    moba_list_scatter<<<lg, 32, lsm>>>(routing.p, hist.p, lists.p, cu_seqlens.p, cu_blocks.p, T, L.blocks, K); LAUNCHED();
+    int pairs = H * L.blocks;
+    moba_list_offsets<<<(pairs + 256) / 256, 256>>>(hist.p, list_off.p, chunks.p, cu_seqlens.p, cu_blocks.p, S, H, L.blocks, B); LAUNCHED();
+    scan(chunks.p, chunk_off.p, pairs);
+  }
+
+  void forward() {
+    int S = int(c.seqlens.size());
+    float scale = 1.f / sqrtf(float(D));
+    long long bound = (long long)H * L.blocks + (long long)H * T * (K - 1) / kTile;
+    if (K > 1) {
+      if (D == 64) moba_fwd_past_d64<<<(unsigned)bound, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)part_o.p, part_lse.p, lists.p, list_off.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, K, scale);
+      else moba_fwd_past_d128<<<(unsigned)bound, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)part_o.p, part_lse.p, lists.p, list_off.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, K, scale);
+      LAUNCHED();
+    }
+    dim3 grid(L.qtiles, H);
+    if (D == 64) moba_fwd_own_d64<<<grid, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, (const bf16*)part_o.p, part_lse.p, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale);
+    else moba_fwd_own_d128<<<grid, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, (const bf16*)part_o.p, part_lse.p, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale);
+    LAUNCHED();
+  }
+
+  void backward() {
+    int S = int(c.seqlens.size());
+    float scale = 1.f / sqrtf(float(D));
+    CK(cudaMemsetAsync(dq_acc.p, 0, dq_acc.n * 4));
+    moba_bwd_delta<<<(T * H + 3) / 4, 128>>>((const bf16*)o.p, (const bf16*)dout.p, delta.p, T, H, D); LAUNCHED();
+    dim3 grid(L.blocks * ((B + kTile - 1) / kTile), Hkv);
+    if (D == 64) moba_bwd_main_d64<<<grid, kThreads, BwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
+    else moba_bwd_main_d128<<<grid, kThreads, BwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
+    LAUNCHED();
+    int n = T * H * D;
+    moba_bwd_dq_convert<<<(n / 4 + 255) / 256, 256>>>(dq_acc.p, (bf16*)dq.p, n, scale); LAUNCHED();
+  }
+
+  void fill_inputs(uint64_t seed) {
+    Rng r(seed);
+    auto gen = [&](size_t n) { std::vector<uint16_t> x(n); for (auto& e : x) e = to_bf16(r.normal()); return x; };
+    auto hq = gen(q.n), hk = gen(k.n), hv = gen(v.n), hd = gen(dout.n);
+    CK(cudaMemcpy(q.p, hq.data(), q.n * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(k.p, hk.data(), k.n * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(v.p, hv.data(), v.n * 2, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dout.p, hd.data(), dout.n * 2, cudaMemcpyHostToDevice));
+  }
+  void poison() {  // every output must be written: NaN everywhere first
+    for (auto* d : {&o, &dq, &dk, &dv}) CK(cudaMemset(d->p, 0xff, d->n * 2));
+    CK(cudaMemset(lse.p, 0xff, lse.n * 4));
+    CK(cudaMemset(routing.p, 0x7f, routing.n * 4));
+  }
+};
+
+// ---- CPU references ------------------------------------------------------------------------------
+
+struct Host {
+  const Config& c;
+  const Layout& L;
+  std::vector<float> q, k, v, dout;  // bf16 values as float
+  Host(const Config& c, const Layout& L, Moba& m) : c(c), L(L) {
+    auto f = [](const Dev<uint16_t>& d) { auto h = d.get(); std::vector<float> x(h.size()); for (size_t i = 0; i < h.size(); i++) x[i] = from_bf16(h[i]); return x; };
+    q = f(m.q); k = f(m.k); v = f(m.v); dout = f(m.dout);
+  }
+  // float64 centroids [NB, Hkv, D]
+  std::vector<double> centroids() const {
+    int W = c.kv_heads * c.dim;
+    std::vector<double> cen((size_t)L.blocks * W, 0.0);
+    for (size_t s = 0; s + 1 < L.cu_seqlens.size(); s++)
+      for (int b = L.cu_blocks[s]; b < L.cu_blocks[s + 1]; b++) {
+        int lo = L.cu_seqlens[s] + (b - L.cu_blocks[s]) * c.block_size, hi = std::min(lo + c.block_size, L.cu_seqlens[s + 1]);
+        for (int t = lo; t < hi; t++) for (int i = 0; i < W; i++) cen[(size_t)b * W + i] += k[(size_t)t * W + i];
+        for (int i = 0; i < W; i++) cen[(size_t)b * W + i] /= (hi - lo);
+      }
+    return cen;
+  }
+  double score(const std::vector<double>& cen, int h, int t, int j) const {
+    int g = h / (c.heads / c.kv_heads), D = c.dim;
+    int b = L.cu_blocks[L.seq_of(t)] + j;
+    double s = 0;
+    for (int d = 0; d < D; d++) s += double(q[((size_t)t * c.heads + h) * D + d]) * cen[((size_t)b * c.kv_heads + g) * D + d];
+    return s;
+  }
+  // MobaRouterCpu's rules, float64 scores.
+  std::vector<int> route(const std::vector<double>& cen) const {
+    int T = L.tokens, K = c.topk;
+    std::vector<int> out((size_t)c.heads * T * K, -1);
+    for (int h = 0; h < c.heads; h++)
+      for (int t = 0; t < T; t++) {
+        int own = L.pos[t] / c.block_size;
+        std::vector<std::pair<double, int>> cand;
+        for (int j = 0; j < own; j++) cand.push_back({score(cen, h, t, j), j});
+        std::stable_sort(cand.begin(), cand.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second > b.second); });
+        std::vector<int> chosen;
+        for (int i = 0; i < (int)cand.size() && i < K - 1; i++) chosen.push_back(cand[i].second);
+        std::sort(chosen.begin(), chosen.end());
+        chosen.push_back(own);
+        for (size_t i = 0; i < chosen.size(); i++) out[((size_t)h * T + t) * K + i] = chosen[i];
+      }
+    return out;
+  }
+  // Keys of row (h, t) under routing, ascending.
+  std::vector<int> keys(const std::vector<int>& routing, int h, int t, bool dense) const {
+    std::vector<int> ks;
+    int start = t - L.pos[t];
+    if (dense) { for (int j = start; j <= t; j++) ks.push_back(j); return ks; }
+    for (int i = 0; i < c.topk; i++) {
+      int j = routing[((size_t)h * L.tokens + t) * c.topk + i];
+      if (j < 0) break;
+      int lo = start + j * c.block_size, hi = std::min(lo + c.block_size, t + 1);
+      for (int key = lo; key < hi; key++) ks.push_back(key);
+    }
+    return ks;
+  }
+  // Forward and backward in precision R (double: reference; float: naive). Outputs as double;
+  // the naive path rounds P, dS, O and the gradients to bf16 where the kernels do.
+  template <typename R>
+  void attention(const std::vector<int>& routing, bool dense, std::vector<double>& o, std::vector<double>& lse,
+                 std::vector<double>& dq, std::vector<double>& dk, std::vector<double>& dv) const {
+    int T = L.tokens, H = c.heads, Hkv = c.kv_heads, D = c.dim, G = H / Hkv;
+    R scale = R(1) / std::sqrt(R(D));
+    bool naive = sizeof(R) == 4;
+    auto rb = [&](R x) { return naive ? double(round_bf16(float(x))) : double(x); };
+    o.assign((size_t)T * H * D, 0); lse.assign((size_t)H * T, 0);
+    dq.assign(o.size(), 0); dk.assign((size_t)T * Hkv * D, 0); dv.assign(dk.size(), 0);
+    std::vector<R> acc_dk(dk.size(), 0), acc_dv(dk.size(), 0);
+    for (int h = 0; h < H; h++)
+      for (int t = 0; t < T; t++) {
+        int g = h / G;
+        auto ks = keys(routing, h, t, dense);
+        const float* qr = &q[((size_t)t * H + h) * D];
+        std::vector<R> s(ks.size()), p(ks.size()), out(D, 0), dqr(D, 0);
+        R mx = -INFINITY;
+        for (size_t i = 0; i < ks.size(); i++) {
+          const float* kr = &k[((size_t)ks[i] * Hkv + g) * D];
+          R d = 0;
+          for (int x = 0; x < D; x++) d += R(qr[x]) * R(kr[x]);
+          s[i] = d * scale;
+          mx = std::max(mx, s[i]);
+        }
+        R sum = 0;
+        for (size_t i = 0; i < ks.size(); i++) sum += std::exp(s[i] - mx);
+        R l = mx + std::log(sum);
+        for (size_t i = 0; i < ks.size(); i++) {
+          p[i] = std::exp(s[i] - l);
+          if (naive) p[i] = R(rb(p[i]));  // the kernels feed P to the tensor cores as bf16
+          const float* vr = &v[((size_t)ks[i] * Hkv + g) * D];
+          for (int x = 0; x < D; x++) out[x] += p[i] * R(vr[x]);
+        }
+        lse[(size_t)h * T + t] = double(l);
+        const float* dor = &dout[((size_t)t * H + h) * D];
+        R delta = 0;
+        for (int x = 0; x < D; x++) {
+          o[((size_t)t * H + h) * D + x] = rb(out[x]);
+          delta += R(dor[x]) * (naive ? R(rb(out[x])) : out[x]);
+        }
+        for (size_t i = 0; i < ks.size(); i++) {
+          const float* kr = &k[((size_t)ks[i] * Hkv + g) * D];
+          const float* vr = &v[((size_t)ks[i] * Hkv + g) * D];
+          R dp = 0;
+          for (int x = 0; x < D; x++) dp += R(dor[x]) * R(vr[x]);
+          R ds = p[i] * (dp - delta);
+          if (naive) ds = R(rb(ds));  // and dS
+          size_t kb = ((size_t)ks[i] * Hkv + g) * D;
+          for (int x = 0; x < D; x++) {
+            dqr[x] += scale * ds * R(kr[x]);
+            acc_dk[kb + x] += scale * ds * R(qr[x]);
+            acc_dv[kb + x] += p[i] * R(dor[x]);
+          }
+        }
+        for (int x = 0; x < D; x++) dq[((size_t)t * H + h) * D + x] = rb(dqr[x]);
+      }
+    for (size_t i = 0; i < dk.size(); i++) { dk[i] = rb(acc_dk[i]); dv[i] = rb(acc_dv[i]); }
+  }
+};
+
+static double max_err(const std::vector<double>& a, const std::vector<double>& ref) {
+  double m = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    double d = std::fabs(a[i] - ref[i]);
+    if (!(d <= m)) m = d;  // NaN sticks
+  }
+  return m;
+}
+static std::vector<double> as_double(const std::vector<uint16_t>& h) { std::vector<double> x(h.size()); for (size_t i = 0; i < h.size(); i++) x[i] = from_bf16(h[i]); return x; }
+static std::vector<double> as_double(const std::vector<float>& h) { return std::vector<double>(h.begin(), h.end()); }
+
+static bool verdict(const char* what, double kernel, double naive, double factor) {
+  bool ok = kernel <= factor * naive + 1e-5;
+  printf("    %-4s kernel %.3e  naive %.3e  %s\n", what, kernel, naive, ok ? "ok" : "FAIL");
+  return ok;
+}
+
+static bool check(const Config& cfg, uint64_t seed) {
+  Moba m(cfg);
+  m.fill_inputs(seed);
+  m.poison();
+  m.route(); m.forward(); m.backward();
+  CK(cudaDeviceSynchronize());
+  Host host(cfg, m.L, m);
+  int T = m.T, K = m.K;
+  printf("  %-34s T=%d H=%d Hkv=%d D=%d B=%d k=%d\n", cfg.name.c_str(), T, m.H, m.Hkv, m.D, m.B, K);
+
+  // Routing: equal sets, or differing only on near-ties of the float64 scores.
+  auto cen = host.centroids();
+  auto ref = host.route(cen);
+  auto got = m.routing.get();
+  got.resize((size_t)m.H * T * K);
+  long differ = 0, bad = 0;
+  for (int h = 0; h < m.H; h++)
+    for (int t = 0; t < T; t++) {
+      const int* a = &got[((size_t)h * T + t) * K];
+      const int* r = &ref[((size_t)h * T + t) * K];
+      if (std::equal(a, a + K, r)) continue;
+      differ++;
+      int own = m.L.pos[t] / m.B;
+      std::vector<int> ra, rr;
+      for (int i = 0; i < K; i++) { if (a[i] >= 0 && a[i] != own) ra.push_back(a[i]); if (r[i] >= 0 && r[i] != own) rr.push_back(r[i]); }
+      // structure: ascending, own block last, -1 padding
+      bool shape_ok = ra.size() == rr.size();
+      for (int i = 0; i < K && shape_ok; i++) shape_ok = (i < (int)ra.size()) ? a[i] == ra[i] : (i == (int)ra.size() ? a[i] == own : a[i] == -1);
+      double thr = INFINITY;
+      for (int j : rr) thr = std::min(thr, host.score(cen, h, t, j));
+      std::vector<int> sym;
+      std::set_symmetric_difference(ra.begin(), ra.end(), rr.begin(), rr.end(), std::back_inserter(sym));
+      for (int j : sym) {
+        double s = host.score(cen, h, t, j);
+        if (std::fabs(s - thr) > 1e-3 * std::max(std::fabs(s), std::fabs(thr)) + 1e-6) shape_ok = false;
+      }
+      if (!shape_ok) bad++;
+    }
+  bool ok = bad == 0;
+  printf("    routing rows %ld, differing %ld (near-ties allowed), wrong %ld  %s\n", (long)m.H * T, differ, bad, ok ? "ok" : "FAIL");
+
+  // Attention against the float64 and the naive fp32 reference, both on the kernel's routing.
+  std::vector<double> o64, l64, dq64, dk64, dv64, o32, l32, dq32, dk32, dv32;
+  host.attention<double>(got, false, o64, l64, dq64, dk64, dv64);
+  host.attention<float>(got, false, o32, l32, dq32, dk32, dv32);
+  auto go = as_double(m.o.get()), gl = as_double(m.lse.get());
+  auto gdq = as_double(m.dq.get()), gdk = as_double(m.dk.get()), gdv = as_double(m.dv.get());
+  ok &= verdict("O", max_err(go, o64), max_err(o32, o64), 2);
+  ok &= verdict("LSE", max_err(gl, l64), max_err(l32, l64), 2);
+  ok &= verdict("dQ", max_err(gdq, dq64), max_err(dq32, dq64), 3);
+  ok &= verdict("dK", max_err(gdk, dk64), max_err(dk32, dk64), 3);
+  ok &= verdict("dV", max_err(gdv, dv64), max_err(dv32, dv64), 3);
+  if (K >= m.L.max_blocks) {  // MOBA.md 5: exactly dense causal attention
+    std::vector<double> od, ld, a, b, cc;
+    host.attention<double>(got, true, od, ld, a, b, cc);
+    ok &= verdict("Oden", max_err(go, od), max_err(o32, od), 2);
+  }
+  // Backward again: dK, dV bitwise equal; dQ only atomic-order rounding.
+  auto dk1 = m.dk.get(), dv1 = m.dv.get(), dq1 = m.dq.get();
+  m.backward();
+  CK(cudaDeviceSynchronize());
+  bool same = dk1 == m.dk.get() && dv1 == m.dv.get();
+  double dqd = max_err(as_double(m.dq.get()), as_double(dq1));
+  printf("    backward twice: dK dV %s, max |dQ1 - dQ2| %.2e\n", same ? "bitwise equal" : "DIFFER", dqd);
+  ok &= same && dqd <= 1e-2;
+  return ok;
+}
+
+static float median(std::vector<float> x) { std::sort(x.begin(), x.end()); return x[x.size() / 2]; }
+
+static void bench(int seqlen, int batch, int reps) {
+  Config cfg{std::vector<int>(batch, seqlen), 16, 16, 128, 128, 8, "paper"};
+  Moba m(cfg);
+  m.fill_inputs(7);
+  cudaEvent_t e0, e1, e2, e3;
+  CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1)); CK(cudaEventCreate(&e2)); CK(cudaEventCreate(&e3));
+  std::vector<float> tr, tf, tb;
+  for (int i = 0; i < reps + 2; i++) {
+    CK(cudaEventRecord(e0)); m.route();
+    CK(cudaEventRecord(e1)); m.forward();
+    CK(cudaEventRecord(e2)); m.backward();
+    CK(cudaEventRecord(e3)); CK(cudaEventSynchronize(e3));
+    float a, b, c;
+    CK(cudaEventElapsedTime(&a, e0, e1)); CK(cudaEventElapsedTime(&b, e1, e2)); CK(cudaEventElapsedTime(&c, e2, e3));
+    if (i >= 2) { tr.push_back(a); tf.push_back(b); tb.push_back(c); }
+  }
+  // Attended (query, key) pairs from the routing: 4*D flops each forward, 10*D backward.
+  auto r = m.routing.get();
+  double pairs = 0;
+  for (int h = 0; h < m.H; h++)
+    for (int t = 0; t < m.T; t++) {
+      int p = m.L.pos[t], own = p / m.B;
+      for (int i = 0; i < m.K; i++) {
+        int j = r[((size_t)h * m.T + t) * m.K + i];
+        if (j < 0) break;
+        pairs += j == own ? p - own * m.B + 1 : m.B;
+      }
+    }
+  double ff = 4.0 * m.D * pairs, fb = 10.0 * m.D * pairs;
+  float R = median(tr), F = median(tf), Bw = median(tb);
+  size_t free_b, total_b;
+  CK(cudaMemGetInfo(&free_b, &total_b));
+  printf("BENCH N=%d batch=%d H=16 D=128 B=128 k=8 | router %.3f ms | fwd %.3f ms (%.0f TFLOP/s) | "
+         "route+fwd %.3f ms | bwd %.3f ms (%.0f TFLOP/s) | route+fwd+bwd %.3f ms | io %.2f GiB, "
+         "workspace %.2f GiB (%.0f%% of QKV)\n",
+         seqlen, batch, R, F, ff / F / 1e9, R + F, Bw, fb / Bw / 1e9, R + F + Bw,
+         m.io_bytes / 1073741824.0, m.workspace_bytes() / 1073741824.0,
+         100.0 * m.workspace_bytes() / (2.0 * (m.q.n + m.k.n + m.v.n)));
+  fflush(stdout);
+}
+
+int main(int argc, char** argv) {
+  bool small = argc > 1 && !strcmp(argv[1], "--small");
+  bool check_only = argc > 1 && !strcmp(argv[1], "--check");
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  std::vector<Config> cases = {
+      {{300, 1, 517, 64}, 4, 1, 64, 32, 5, "varlen with 1-token doc, GQA 4:1"},
+      {{1}, 2, 1, 64, 64, 4, "N=1"},
+      {{113}, 2, 2, 128, 16, 3, "N=113, B=16"},
+      {{1023}, 1, 1, 64, 64, 8, "N=1023, 1 head"},
+      {{1023}, 4, 2, 128, 128, 2, "N=1023 (partial block), GQA 2:1"},
+      {{500}, 2, 2, 64, 64, 1, "k=1 (own block only)"},
+      {{700}, 2, 2, 128, 128, 8, "k >= blocks (dense causal)"},
+      {{1500}, 2, 1, 128, 256, 4, "B=256"},
+      {{1300, 777}, 2, 2, 64, 512, 2, "B=512, batch 2"},
+      {{400}, 2, 2, 64, 80, 3, "B=80"},
+      {{2000}, 1, 1, 64, 16, 64, "k=64, B=16"},
+      {{2048}, 2, 2, 128, 128, 8, "paper shape, N=2048"},
+  };
+  if (small) cases.resize(1);
+  int failed = 0;
+  for (size_t i = 0; i < cases.size(); i++) failed += !check(cases[i], 1000 + i);
+  printf("CHECKS: %zu cases, %d failed\n", cases.size(), failed);
+  if (small || check_only) return failed ? 1 : 0;
+  for (int n : {8192, 32768, 65536}) bench(n, 2, 10);
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,274 @@
+// MoBA attention backward (docs/moba.md, "Backward"), FlashAttention-2 style, key-block-centric:
+//   moba_bwd_delta: delta [H, T] = rowsum(dO * O) in fp32.
+//   moba_bwd_main_d{64,128}: a CTA owns a 64-key tile of one key block and one KV head. For each
+//     query head of the GQA group it walks the key block's list (moba_router.cu) in chunks of 32
+//     gathered query rows, recomputes P = exp(s - lse) from the saved LSE, and accumulates
+//     dV += P^T dO and dK += dS^T Q in registers; dQ += dS K goes to an fp32 buffer
+//     dq_acc [T, H, D] with atomics (the only non-deterministic sum; dK and dV are bitwise
+//     reproducible: one CTA owns each element and visits heads and rows in a fixed order).
+//   moba_bwd_dq_convert: dq = bf16(scale * dq_acc).
+// The list of a block starts with its own rows t = block_start + i; a key tile starting at
+// block_start + 64*sub skips the first 64*sub of them, which cannot see any of its keys.
+#include "moba_common.cuh"
+
+namespace moba {
+
+constexpr int kChunk = 32;  // gathered query rows per step
+
+template <int D>
+struct BwdSmem {
+  static constexpr size_t k = 0;                              // [64][D] bf16
+  static constexpr size_t v = k + kTile * D * 2;              // [64][D] bf16
+  static constexpr size_t q = v + kTile * D * 2;              // [2][32][D] bf16
+  static constexpr size_t dout = q + 2 * kChunk * D * 2;      // [2][32][D] bf16
+  static constexpr size_t ds = dout + 2 * kChunk * D * 2;     // [64][32] bf16, dS^T of the step
+  static constexpr size_t tok = ds + kTile * kChunk * 2;      // [2][32] int, -1 = empty row
+  static constexpr size_t lse2 = tok + 2 * kChunk * 4;        // [2][32] fp32, lse * log2(e)
+  static constexpr size_t delta = lse2 + 2 * kChunk * 4;      // [2][32] fp32
+  static constexpr size_t bytes = delta + 2 * kChunk * 4;
+};
+
+// grid (NB * ceil(B/64), Hkv), 128 threads.
+template <int D>
+__device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
+                         const bf16* __restrict__ v, const bf16* __restrict__ dout,
+                         const float* __restrict__ lse, const float* __restrict__ delta,
+                         const int* __restrict__ lists, const int* __restrict__ list_off,
+                         float* __restrict__ dq_acc, bf16* __restrict__ dk, bf16* __restrict__ dv,
+                         const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
+                         int seqs, int tokens, int heads, int kv_heads, int total_blocks,
+                         int block_size, float scale) {
+  constexpr int CH = D / 8;
+  extern __shared__ __align__(128) unsigned char smem[];
+  bf16* sk = reinterpret_cast<bf16*>(smem + BwdSmem<D>::k);
+  bf16* sv = reinterpret_cast<bf16*>(smem + BwdSmem<D>::v);
+  bf16* sds = reinterpret_cast<bf16*>(smem + BwdSmem<D>::ds);
+  int* stok = reinterpret_cast<int*>(smem + BwdSmem<D>::tok);
+  float* slse = reinterpret_cast<float*>(smem + BwdSmem<D>::lse2);
+  float* sdelta = reinterpret_cast<float*>(smem + BwdSmem<D>::delta);
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int tiles_per_block = (block_size + kTile - 1) / kTile;
+  const int b = blockIdx.x / tiles_per_block, sub = blockIdx.x % tiles_per_block, g = blockIdx.y;
+  const int s = find_segment(cu_blocks, seqs, b);
+  const int block_start = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
+  const int block_end = min(block_start + block_size, cu_seqlens[s + 1]);
+  const int kt0 = block_start + sub * kTile;
+  if (kt0 >= block_end) return;
+  const int kt_hi = min(kt0 + kTile, block_end);
+  const size_t kv_stride = (size_t)kv_heads * D;
+  const int group = heads / kv_heads;
+  const float scale_log2 = scale * kLog2e;
+
+  for (int i = tid; i < kTile * CH; i += kThreads) {
+    int r = i / CH, c = i % CH, key = kt0 + r;
+    bool valid = key < kt_hi;
+    size_t src = (size_t)(valid ? key : kt0) * kv_stride + (size_t)g * D + c * 8;
+    cp_async16(reinterpret_cast<char*>(sk) + swz<CH>(r, c), k + src, valid);
+    cp_async16(reinterpret_cast<char*>(sv) + swz<CH>(r, c), v + src, valid);
+  }
+  cp_async_commit();
+
+  // Gathers rows lists[e .. e+32) of head h (q, dO, lse, delta) into stage st.
+  auto load_chunk = [&](int st, int h, int e, int e_end) {
+    const int nq = min(kChunk, e_end - e);
+    if (tid < kChunk) {
+      int t = tid < nq ? lists[e + tid] >> kSlotBits : -1;
+      stok[st * kChunk + tid] = t;
+      slse[st * kChunk + tid] = t >= 0 ? lse[(size_t)h * tokens + t] * kLog2e : 0.f;
+      sdelta[st * kChunk + tid] = t >= 0 ? delta[(size_t)h * tokens + t] : 0.f;
+    }
+    for (int i = tid; i < kChunk * CH; i += kThreads) {
+      int r = i / CH, c = i % CH;
+      bool valid = r < nq;
+      int t = valid ? lists[e + r] >> kSlotBits : 0;
+      size_t src = ((size_t)t * heads + h) * D + c * 8;
+      int dst = st * kChunk * D * 2 + swz<CH>(r, c);
+      cp_async16(smem + BwdSmem<D>::q + dst, q + src, valid);
+      cp_async16(smem + BwdSmem<D>::dout + dst, dout + src, valid);
+    }
+    cp_async_commit();
+  };
+
+  float dk_acc[D / 8][4], dv_acc[D / 8][4];  // keys warp*16 + lane/4 (+8) x D
+#pragma unroll
+  for (int n = 0; n < D / 8; n++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) dk_acc[n][e] = dv_acc[n][e] = 0.f;
+
+  const int key_r = kt0 + warp * 16 + (lane >> 2);  // the thread's keys: key_r, key_r + 8
+  for (int hh = 0; hh < group; hh++) {
+    const int h = g * group + hh, idx = h * total_blocks + b;
+    const int e_begin = list_off[idx] + sub * kTile, e_end = list_off[idx + 1];
+    if (e_begin >= e_end) continue;
+    load_chunk(0, h, e_begin, e_end);
+    int st = 0;
+    for (int e = e_begin; e < e_end; e += kChunk, st ^= 1) {
+      if (e + kChunk < e_end) {
+        load_chunk(st ^ 1, h, e + kChunk, e_end);
+        cp_async_wait<1>();
+      } else {
+        cp_async_wait<0>();
+      }
+      __syncthreads();
+      const bf16* sq = reinterpret_cast<const bf16*>(smem + BwdSmem<D>::q) + st * kChunk * D;
+      const bf16* sdo = reinterpret_cast<const bf16*>(smem + BwdSmem<D>::dout) + st * kChunk * D;
+      const int* tk = stok + st * kChunk;
+
+      // S^T = K Q^T and dP^T = V dO^T for the warp's 16 keys x 32 rows.
+      float p[4][4], ds[4][4];
+#pragma unroll
+      for (int n = 0; n < 4; n++)
+#pragma unroll
+        for (int e2 = 0; e2 < 4; e2++) p[n][e2] = ds[n][e2] = 0.f;
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ks++) {
+        uint32_t ka[4], va[4];
+        ldsm_x4(ka, frag_a<CH>(sk, warp * 16, ks * 2, lane));
+        ldsm_x4(va, frag_a<CH>(sv, warp * 16, ks * 2, lane));
+#pragma unroll
+        for (int np = 0; np < 2; np++) {
+          uint32_t bq[4], bo[4];
+          ldsm_x4(bq, frag_b<CH>(sq, np * 16, ks * 2, lane));
+          ldsm_x4(bo, frag_b<CH>(sdo, np * 16, ks * 2, lane));
+          mma(p[2 * np], ka, bq[0], bq[1]);
+          mma(p[2 * np + 1], ka, bq[2], bq[3]);
+          mma(ds[2 * np], va, bo[0], bo[1]);
+          mma(ds[2 * np + 1], va, bo[2], bo[3]);
+        }
+      }
+      // P = exp(s - lse) where the row sees the key; dS = P (dP - delta).
+#pragma unroll
+      for (int n = 0; n < 4; n++) {
+#pragma unroll
+        for (int e2 = 0; e2 < 4; e2++) {
+          int qi = n * 8 + (lane & 3) * 2 + (e2 & 1), key = key_r + 8 * (e2 >> 1), t = tk[qi];
+          bool ok = t >= 0 && key < kt_hi && key <= t;
+          float pv = ok ? exp2f(p[n][e2] * scale_log2 - slse[st * kChunk + qi]) : 0.f;
+          p[n][e2] = pv;
+          ds[n][e2] = pv * (ds[n][e2] - sdelta[st * kChunk + qi]);
+        }
+      }
+      // dV += P^T dO, dK += dS^T Q: the accumulators of row tiles 2kk, 2kk+1 are A fragments.
+#pragma unroll
+      for (int kk = 0; kk < 2; kk++) {
+        uint32_t pa[4] = {pack_bf16(p[2 * kk][0], p[2 * kk][1]), pack_bf16(p[2 * kk][2], p[2 * kk][3]),
+                          pack_bf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                          pack_bf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+        uint32_t da[4] = {pack_bf16(ds[2 * kk][0], ds[2 * kk][1]),
+                          pack_bf16(ds[2 * kk][2], ds[2 * kk][3]),
+                          pack_bf16(ds[2 * kk + 1][0], ds[2 * kk + 1][1]),
+                          pack_bf16(ds[2 * kk + 1][2], ds[2 * kk + 1][3])};
+#pragma unroll
+        for (int dp = 0; dp < D / 16; dp++) {
+          uint32_t bo[4], bq[4];
+          ldsm_x4_t(bo, frag_bt<CH>(sdo, kk * 16, dp * 2, lane));
+          ldsm_x4_t(bq, frag_bt<CH>(sq, kk * 16, dp * 2, lane));
+          mma(dv_acc[2 * dp], pa, bo[0], bo[1]);
+          mma(dv_acc[2 * dp + 1], pa, bo[2], bo[3]);
+          mma(dk_acc[2 * dp], da, bq[0], bq[1]);
+          mma(dk_acc[2 * dp + 1], da, bq[2], bq[3]);
+        }
+      }
+      // dS^T [64 keys][32 rows] to shared memory: dQ needs it with rows as the M dimension.
+      {
+        const int row = warp * 16 + (lane >> 2);
+        char* base = reinterpret_cast<char*>(sds) + (lane & 3) * 4;
+#pragma unroll
+        for (int n = 0; n < 4; n++) {
+          *reinterpret_cast<uint32_t*>(base + swz<4>(row, n)) = pack_bf16(ds[n][0], ds[n][1]);
+          *reinterpret_cast<uint32_t*>(base + swz<4>(row + 8, n)) = pack_bf16(ds[n][2], ds[n][3]);
+        }
+      }
+      __syncthreads();
+      // dQ [32 rows][D] += dS K: warp w takes rows 16*(w&1).. and columns (w>>1)*D/2 ...
+      {
+        const int mt = warp & 1, d0 = (warp >> 1) * (D / 2);
+        float dq[D / 16][4];
+#pragma unroll
+        for (int n = 0; n < D / 16; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+          uint32_t a[4];
+          ldsm_x4_t(a, frag_at<4>(sds, kk * 16, mt * 2, lane));
+#pragma unroll
+          for (int np = 0; np < D / 32; np++) {
+            uint32_t bk[4];
+            ldsm_x4_t(bk, frag_bt<CH>(sk, kk * 16, (d0 + np * 16) / 8, lane));
+            mma(dq[2 * np], a, bk[0], bk[1]);
+            mma(dq[2 * np + 1], a, bk[2], bk[3]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < 2; i++) {
+          const int t = tk[mt * 16 + (lane >> 2) + 8 * i];
+          if (t < 0) continue;
+          float* dst = dq_acc + ((size_t)t * heads + h) * D + d0 + (lane & 3) * 2;
+#pragma unroll
+          for (int n = 0; n < D / 16; n++) {
+            atomicAdd(dst + n * 8, dq[n][2 * i]);
+            atomicAdd(dst + n * 8 + 1, dq[n][2 * i + 1]);
+          }
+        }
+      }
+      __syncthreads();
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int key = key_r + 8 * i;
+    if (key >= kt_hi) continue;
+    const size_t row = ((size_t)key * kv_heads + g) * D + (lane & 3) * 2;
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+      *reinterpret_cast<uint32_t*>(dk + row + n * 8) =
+          pack_bf16(dk_acc[n][2 * i] * scale, dk_acc[n][2 * i + 1] * scale);
+      *reinterpret_cast<uint32_t*>(dv + row + n * 8) = pack_bf16(dv_acc[n][2 * i], dv_acc[n][2 * i + 1]);
+    }
+  }
+}
+
+}  // namespace moba
+
+using namespace moba;
+
+// One warp per row (t, h): delta [H, T] = sum_d dO[t, h, d] * O[t, h, d]. grid ceil(T*H/4), 128.
+extern "C" __global__ void moba_bwd_delta(const bf16* o, const bf16* dout, float* delta, int tokens,
+                                          int heads, int dim) {
+  const int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (row >= tokens * heads) return;
+  const __nv_bfloat162* a = reinterpret_cast<const __nv_bfloat162*>(o + (size_t)row * dim);
+  const __nv_bfloat162* b = reinterpret_cast<const __nv_bfloat162*>(dout + (size_t)row * dim);
+  float sum = 0.f;
+  for (int i = lane; i < dim / 2; i += 32) {
+    float2 x = __bfloat1622float2(a[i]), y = __bfloat1622float2(b[i]);
+    sum += x.x * y.x + x.y * y.y;
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (lane == 0) delta[(size_t)(row % heads) * tokens + row / heads] = sum;
+}
+
+// dq [n] = bf16(scale * dq_acc [n]); n a multiple of 4.
+extern "C" __global__ void moba_bwd_dq_convert(const float* dq_acc, bf16* dq, int n, float scale) {
+  int i = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
+  if (i >= n) return;
+  float4 x = *reinterpret_cast<const float4*>(dq_acc + i);
+  uint2 y;
+  y.x = pack_bf16(x.x * scale, x.y * scale);
+  y.y = pack_bf16(x.z * scale, x.w * scale);
+  *reinterpret_cast<uint2*>(dq + i) = y;
+}
+
+#define MOBA_BWD(D)                                                                              \
+  extern "C" __global__ void __launch_bounds__(kThreads) moba_bwd_main_d##D(                    \
+      const bf16* q, const bf16* k, const bf16* v, const bf16* dout, const float* lse,          \
+      const float* delta, const int* lists, const int* list_off, float* dq_acc, bf16* dk,       \
+      bf16* dv, const int* cu_seqlens, const int* cu_blocks, int seqs, int tokens, int heads,   \
+      int kv_heads, int total_blocks, int block_size, float scale) {                            \
+    bwd_main<D>(q, k, v, dout, lse, delta, lists, list_off, dq_acc, dk, dv, cu_seqlens,         \
+                cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale);     \
+  }
+MOBA_BWD(64)
+MOBA_BWD(128)

@@ -1,0 +1,322 @@
+// MoBA attention forward (docs/moba.md, "Forward and the LSE convention"), a hybrid of the two
+// designs FlashMoBA's paper weighs (docs/moba-cuda.md says why):
+//   moba_fwd_past_d{64,128}: key-block-centric gather-and-densify over the *past* blocks. A CTA
+//     takes one chunk of 64 query rows that all selected key block b (from the key-block lists of
+//     moba_router.cu), gathers their q rows into a dense tile, and runs a FlashAttention-2 inner loop
+//     over b's keys. Each (row, past block) result is written once, normalized, as a partial:
+//     part_o [H, T, topk-1, D] bf16 and part_lse [H, T, topk-1] fp32, at the routing slot of b.
+//     Every chunk costs the same (64 rows x B keys), so the grid load-balances by itself.
+//   moba_fwd_own_d{64,128}: query-centric over the *own* block. A CTA owns 64 consecutive rows of one
+//     head, attends to their own block causally with O in registers, then merges the partials of
+//     each row's past blocks with the log-sum-exp rule and writes O (bf16) and LSE (fp32, natural
+//     log of the softmax denominator of the scaled scores, [H, T]).
+// A row's output therefore depends only on its own q row and its selected keys, in a fixed order:
+// the forward is deterministic whatever the list order.
+#include "moba_common.cuh"
+
+namespace moba {
+
+template <int D>
+struct FwdSmem {
+  static constexpr size_t q = 0;                       // [64][D] bf16, rows of the tile
+  static constexpr size_t k = q + kTile * D * 2;       // [2][64][D] bf16, double-buffered keys
+  static constexpr size_t v = k + 2 * kTile * D * 2;   // [2][64][D] bf16
+  static constexpr size_t tok = v + 2 * kTile * D * 2; // [64] int: query token, -1 = empty row
+  static constexpr size_t lo = tok + kTile * 4;        // [64] int: first key the row may see
+  static constexpr size_t slot = lo + kTile * 4;       // [64] int: routing slot (past kernel)
+  static constexpr size_t bytes = slot + kTile * 4;
+};
+
+// Online-softmax attention of the tile's 64 query rows (sq, already issued as a cp.async group)
+// over keys [key_lo, key_hi) of KV head g; row r sees key j iff lo[r] <= j <= tok[r]. Leaves, for the
+// thread's rows warp*16 + lane/4 (+8): acc = sum p v, m = running max (log2 units), l = sum p.
+template <int D>
+__device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restrict__ k,
+                                       const bf16* __restrict__ v, int kv_heads, int g, int key_lo,
+                                       int key_hi, float scale_log2, float acc[D / 8][4],
+                                       float m[2], float l[2]) {
+  constexpr int CH = D / 8;
+  const bf16* sq = reinterpret_cast<const bf16*>(smem + FwdSmem<D>::q);
+  bf16* sk = reinterpret_cast<bf16*>(smem + FwdSmem<D>::k);
+  bf16* sv = reinterpret_cast<bf16*>(smem + FwdSmem<D>::v);
+  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D>::tok);
+  const int* lo = reinterpret_cast<const int*>(smem + FwdSmem<D>::lo);
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const size_t stride = (size_t)kv_heads * D;  // between consecutive tokens of k, v
+
+  auto load_kv = [&](int stage, int k0) {
+    for (int i = tid; i < kTile * CH; i += kThreads) {
+      int r = i / CH, c = i % CH, key = k0 + r;
+      bool valid = key < key_hi;
+      size_t src = (size_t)(valid ? key : key_lo) * stride + (size_t)g * D + c * 8;
+      int dst = stage * kTile * D * 2 + swz<CH>(r, c);
+      cp_async16(reinterpret_cast<char*>(sk) + dst, k + src, valid);
+      cp_async16(reinterpret_cast<char*>(sv) + dst, v + src, valid);
+    }
+    cp_async_commit();
+  };
+
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+  m[0] = m[1] = -INFINITY;
+  l[0] = l[1] = 0.f;
+  const int ra = warp * 16 + (lane >> 2);
+  const int tok_r[2] = {tok[ra], tok[ra + 8]};
+  const int lo_r[2] = {lo[ra], lo[ra + 8]};
+  uint32_t qf[D / 16][4];
+
+  const int tiles = (key_hi - key_lo + kTile - 1) / kTile;
+  load_kv(0, key_lo);
+  for (int it = 0; it < tiles; it++) {
+    const int k0 = key_lo + it * kTile;
+    if (it + 1 < tiles) {
+      load_kv((it + 1) & 1, k0 + kTile);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (it == 0) {
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
+    }
+    const bf16* tk = sk + (it & 1) * kTile * D;
+    const bf16* tv = sv + (it & 1) * kTile * D;
+
+    float s[8][4];  // scores of the warp's 16 rows x 64 keys
+#pragma unroll
+    for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ks++) {
+#pragma unroll
+      for (int np = 0; np < 4; np++) {
+        uint32_t b[4];
+        ldsm_x4(b, frag_b<CH>(tk, np * 16, ks * 2, lane));
+        mma(s[2 * np], qf[ks], b[0], b[1]);
+        mma(s[2 * np + 1], qf[ks], b[2], b[3]);
+      }
+    }
+
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        int key = k0 + n * 8 + (lane & 3) * 2 + (e & 1), i = e >> 1;
+        bool ok = key >= lo_r[i] && key <= tok_r[i] && key < key_hi;
+        s[n][e] = ok ? s[n][e] * scale_log2 : -INFINITY;
+        mx[i] = fmaxf(mx[i], s[n][e]);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
+      mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 2));
+    }
+    float alpha[2], base[2];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      float mn = fmaxf(m[i], mx[i]);
+      // A row with nothing visible yet keeps m = -inf; subtracting 0 then keeps exp2 from NaN.
+      base[i] = mn == -INFINITY ? 0.f : mn;
+      alpha[i] = exp2f(m[i] - base[i]);
+      m[i] = mn;
+    }
+    float rs[2] = {0.f, 0.f};
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        s[n][e] = exp2f(s[n][e] - base[e >> 1]);
+        rs[e >> 1] += s[n][e];
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < 2; i++) l[i] = l[i] * alpha[i] + rs[i];
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+      acc[n][0] *= alpha[0];
+      acc[n][1] *= alpha[0];
+      acc[n][2] *= alpha[1];
+      acc[n][3] *= alpha[1];
+    }
+    // O += P V: the score accumulators of key tiles 2kk, 2kk+1 are the A fragment of P.
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
+                       pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                       pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int dp = 0; dp < D / 16; dp++) {
+        uint32_t b[4];
+        ldsm_x4_t(b, frag_bt<CH>(tv, kk * 16, dp * 2, lane));
+        mma(acc[2 * dp], a, b[0], b[1]);
+        mma(acc[2 * dp + 1], a, b[2], b[3]);
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 1);
+    l[i] += __shfl_xor_sync(0xffffffffu, l[i], 2);
+  }
+}
+
+// Issues the cp.async group that gathers q rows tok[r] of head h into the tile (zeros for tok < 0).
+template <int D>
+__device__ __forceinline__ void load_q(unsigned char* smem, const bf16* __restrict__ q, int heads,
+                                       int h) {
+  constexpr int CH = D / 8;
+  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D>::tok);
+  for (int i = threadIdx.x; i < kTile * CH; i += kThreads) {
+    int r = i / CH, c = i % CH, t = tok[r];
+    cp_async16(smem + FwdSmem<D>::q + swz<CH>(r, c),
+               q + ((size_t)max(t, 0) * heads + h) * D + c * 8, t >= 0);
+  }
+  cp_async_commit();
+}
+
+// grid: an upper bound of the chunk count (H*NB + H*T*(topk-1)/64); CTAs past chunk_off[H*NB] exit.
+template <int D>
+__device__ void fwd_past(const bf16* __restrict__ q, const bf16* __restrict__ k,
+                         const bf16* __restrict__ v, bf16* __restrict__ part_o,
+                         float* __restrict__ part_lse, const int* __restrict__ lists,
+                         const int* __restrict__ list_off, const int* __restrict__ chunk_off,
+                         const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
+                         int seqs, int tokens, int heads, int kv_heads, int total_blocks,
+                         int block_size, int topk, float scale) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int pairs = heads * total_blocks;
+  const int item = blockIdx.x;
+  if (item >= chunk_off[pairs]) return;
+  const int idx = find_segment(chunk_off, pairs, item);
+  const int h = idx / total_blocks, b = idx % total_blocks, chunk = item - chunk_off[idx];
+  const int s = find_segment(cu_blocks, seqs, b);
+  const int key_lo = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
+  const int key_hi = min(key_lo + block_size, cu_seqlens[s + 1]);
+  const int e0 = list_off[idx] + (key_hi - key_lo) + chunk * kTile;  // past rows follow own rows
+  const int rows = min(kTile, list_off[idx + 1] - e0);
+
+  int* tok = reinterpret_cast<int*>(smem + FwdSmem<D>::tok);
+  int* lo = reinterpret_cast<int*>(smem + FwdSmem<D>::lo);
+  int* slot = reinterpret_cast<int*>(smem + FwdSmem<D>::slot);
+  if (threadIdx.x < kTile) {
+    int r = threadIdx.x, e = r < rows ? lists[e0 + r] : -1;
+    tok[r] = r < rows ? e >> kSlotBits : -1;
+    slot[r] = e & ((1 << kSlotBits) - 1);
+    lo[r] = key_lo;
+  }
+  __syncthreads();
+  load_q<D>(smem, q, heads, h);
+
+  float acc[D / 8][4], m[2], l[2];
+  attend<D>(smem, k, v, kv_heads, h / (heads / kv_heads), key_lo, key_hi, scale * kLog2e, acc, m,
+            l);
+
+  const int lane = threadIdx.x & 31, ra = (threadIdx.x >> 5) * 16 + (lane >> 2);
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int r = ra + 8 * i, t = tok[r];
+    if (t < 0) continue;
+    const size_t p = ((size_t)h * tokens + t) * (topk - 1) + slot[r];
+    const float inv = 1.f / l[i];
+    uint32_t* dst = reinterpret_cast<uint32_t*>(part_o + p * D) + (lane & 3);
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) dst[n * 4] = pack_bf16(acc[n][2 * i] * inv, acc[n][2 * i + 1] * inv);
+    if ((lane & 3) == 0) part_lse[p] = (m[i] + log2f(l[i])) * kLn2;
+  }
+}
+
+// grid (sum over sequences of ceil(n_s/64), H).
+template <int D>
+__device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
+                        const bf16* __restrict__ v, bf16* __restrict__ o, float* __restrict__ lse,
+                        const bf16* __restrict__ part_o, const float* __restrict__ part_lse,
+                        const int* __restrict__ routing, const int* __restrict__ cu_seqlens,
+                        const int* __restrict__ cu_qtiles, int seqs, int tokens, int heads,
+                        int kv_heads, int block_size, int topk, float scale) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int h = blockIdx.y;
+  const int s = find_segment(cu_qtiles, seqs, blockIdx.x);
+  const int seq_start = cu_seqlens[s];
+  const int t0 = seq_start + (blockIdx.x - cu_qtiles[s]) * kTile;
+  const int rows = min(kTile, cu_seqlens[s + 1] - t0);
+  int* tok = reinterpret_cast<int*>(smem + FwdSmem<D>::tok);
+  int* lo = reinterpret_cast<int*>(smem + FwdSmem<D>::lo);
+  if (threadIdx.x < kTile) {
+    int r = threadIdx.x, t = t0 + min(r, rows - 1);
+    tok[r] = r < rows ? t : -1;
+    lo[r] = seq_start + (t - seq_start) / block_size * block_size;  // own block start
+  }
+  __syncthreads();
+  load_q<D>(smem, q, heads, h);
+  const int key_lo = seq_start + (t0 - seq_start) / block_size * block_size;
+
+  float acc[D / 8][4], m[2], l[2];
+  attend<D>(smem, k, v, kv_heads, h / (heads / kv_heads), key_lo, t0 + rows, scale * kLog2e, acc,
+            m, l);
+
+  const int lane = threadIdx.x & 31, ra = (threadIdx.x >> 5) * 16 + (lane >> 2);
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const int r = ra + 8 * i, t = tok[r];
+    if (t < 0) continue;
+    // Merge the own block (lse0, acc / l) with the normalized past partials by their LSEs.
+    const float lse0 = (m[i] + log2f(l[i])) * kLn2;
+    const int own = (t - seq_start) / block_size;
+    const int* rt = routing + ((size_t)h * tokens + t) * topk;
+    const size_t p0 = ((size_t)h * tokens + t) * (topk - 1);
+    int past = 0;
+    float mx = lse0;
+    while (past < topk - 1 && rt[past] >= 0 && rt[past] != own) mx = fmaxf(mx, part_lse[p0 + past++]);
+    float w = expf(lse0 - mx), total = w;
+    w /= l[i];
+    float out[D / 8][2];
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+      out[n][0] = acc[n][2 * i] * w;
+      out[n][1] = acc[n][2 * i + 1] * w;
+    }
+    for (int sl = 0; sl < past; sl++) {
+      float ws = expf(part_lse[p0 + sl] - mx);
+      total += ws;
+      const __nv_bfloat162* src =
+          reinterpret_cast<const __nv_bfloat162*>(part_o + (p0 + sl) * D) + (lane & 3);
+#pragma unroll
+      for (int n = 0; n < D / 8; n++) {
+        float2 x = __bfloat1622float2(src[n * 4]);
+        out[n][0] += ws * x.x;
+        out[n][1] += ws * x.y;
+      }
+    }
+    const float inv = 1.f / total;
+    uint32_t* dst = reinterpret_cast<uint32_t*>(o + ((size_t)t * heads + h) * D) + (lane & 3);
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) dst[n * 4] = pack_bf16(out[n][0] * inv, out[n][1] * inv);
+    if ((lane & 3) == 0) lse[(size_t)h * tokens + t] = mx + logf(total);
+  }
+}
+
+}  // namespace moba
+
+using namespace moba;
+
+#define MOBA_FWD(D)                                                                              \
+  extern "C" __global__ void __launch_bounds__(kThreads) moba_fwd_past_d##D(                    \
+      const bf16* q, const bf16* k, const bf16* v, bf16* part_o, float* part_lse,               \
+      const int* lists, const int* list_off, const int* chunk_off, const int* cu_seqlens,       \
+      const int* cu_blocks, int seqs, int tokens, int heads, int kv_heads, int total_blocks,    \
+      int block_size, int topk, float scale) {                                                  \
+    fwd_past<D>(q, k, v, part_o, part_lse, lists, list_off, chunk_off, cu_seqlens, cu_blocks,   \
+                seqs, tokens, heads, kv_heads, total_blocks, block_size, topk, scale);          \
+  }                                                                                             \
+  extern "C" __global__ void __launch_bounds__(kThreads) moba_fwd_own_d##D(                     \
+      const bf16* q, const bf16* k, const bf16* v, bf16* o, float* lse, const bf16* part_o,     \
+      const float* part_lse, const int* routing, const int* cu_seqlens, const int* cu_qtiles,   \
+      int seqs, int tokens, int heads, int kv_heads, int block_size, int topk, float scale) {   \
+    fwd_own<D>(q, k, v, o, lse, part_o, part_lse, routing, cu_seqlens, cu_qtiles, seqs, tokens, \
+               heads, kv_heads, block_size, topk, scale);                                       \
+  }
+MOBA_FWD(64)
+MOBA_FWD(128)

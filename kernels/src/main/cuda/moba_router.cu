@@ -1,0 +1,332 @@
+// MoBA routing on the GPU (docs/moba.md, "Routing"; MOBA.md semantics 2-3, 7):
+//   1. moba_route_d{64,128}: fused tiled top-k. A CTA holds 64 query rows of one head of one
+//      sequence, streams that sequence's centroids in tiles of 64 blocks, scores them on tensor
+//      cores and keeps each row's best topk-1 past blocks in shared memory; the [T, T/B] score
+//      matrix never reaches device memory. Output routing [H, T, topk] exactly as MobaRouterCpu.
+//   2. Key-block-centric lists, deterministic, no sort, no host sync: moba_list_count (a histogram
+//      per (head, block, row tile)), moba_scan_* (exclusive scan of that histogram in its
+//      row-major order, which is also the list order), moba_list_scatter (each row tile writes its
+//      entries in token order at the scanned offsets). For every (head h, global block b) the list
+//      lists[list_off[h*NB + b] .. list_off[h*NB + b + 1]) holds (t << 6 | slot) for every query
+//      row t that selected b, ascending in t; the block's own rows come first (they are the
+//      smallest tokens that can select it), the rows that chose it as a past block after them.
+//
+// Scores: q is bf16 and the centroid fp32. Each centroid is split into two bf16 halves,
+// c = hi + lo (hi = bf16(c), lo = bf16(c - hi)), and both are multiplied on the tensor cores into one
+// fp32 accumulator: the score keeps ~16 mantissa bits of c (error ~2^-17 relative, against ~2^-9 if
+// c were just rounded to bf16), so only genuine near-ties can differ from the float64 reference.
+#include "moba_common.cuh"
+
+namespace moba {
+
+// Rows of the histogram per sequence: the lists of one (head, block) are cut into this many row
+// tiles, each counted and scattered by one warp in token order.
+constexpr int kListTiles = 32;
+// Rows of the routing staged in shared memory per step of a list warp.
+constexpr int kListRows = 32;
+
+template <int D>
+struct RouteSmem {
+  static constexpr int CH = D / 8;
+  static constexpr size_t q = 0;                                  // [64][D] bf16
+  static constexpr size_t chi = q + kTile * D * 2;                // [64][D] bf16
+  static constexpr size_t clo = chi + kTile * D * 2;              // [64][D] bf16
+  static constexpr size_t score = clo + kTile * D * 2;            // [64][65] fp32
+  static constexpr size_t best = score + kTile * 65 * 4;          // [64][topk-1] fp32 + int
+  static size_t bytes(int topk) { return best + size_t(kTile) * (topk - 1) * 8; }
+};
+
+// q [T, H, D] bf16, centroids [NB, Hkv, D] fp32, routing [H, T, topk] int.
+// cu_seqlens, cu_blocks, cu_qtiles: [S+1]; grid (sum of ceil(n_s/64), H), 128 threads.
+template <int D>
+__device__ void route(const bf16* __restrict__ q, const float* __restrict__ centroids,
+                      int* __restrict__ routing, const int* __restrict__ cu_seqlens,
+                      const int* __restrict__ cu_blocks, const int* __restrict__ cu_qtiles,
+                      int seqs, int tokens, int heads, int kv_heads, int block_size, int topk) {
+  constexpr int CH = D / 8;
+  extern __shared__ __align__(128) unsigned char smem[];
+  bf16* sq = reinterpret_cast<bf16*>(smem + RouteSmem<D>::q);
+  bf16* chi = reinterpret_cast<bf16*>(smem + RouteSmem<D>::chi);
+  bf16* clo = reinterpret_cast<bf16*>(smem + RouteSmem<D>::clo);
+  float* score = reinterpret_cast<float*>(smem + RouteSmem<D>::score);
+  const int cap = topk - 1;
+  float* best_score = reinterpret_cast<float*>(smem + RouteSmem<D>::best);  // [64][cap]
+  int* best_block = reinterpret_cast<int*>(best_score + kTile * cap);       // [64][cap]
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int h = blockIdx.y, g = h / (heads / kv_heads);
+  const int s = find_segment(cu_qtiles, seqs, blockIdx.x);
+  const int seq_start = cu_seqlens[s], seq_end = cu_seqlens[s + 1];
+  const int t0 = seq_start + (blockIdx.x - cu_qtiles[s]) * kTile;
+  const int rows = min(kTile, seq_end - t0);
+  const int first_block = cu_blocks[s];
+  // Blocks before the own block of the tile's last row are all that any row may score.
+  const int scored = (t0 + rows - 1 - seq_start) / block_size;
+
+  for (int i = tid; i < kTile * CH; i += kThreads) {
+    int r = i / CH, c = i % CH;
+    const bf16* src = q + ((size_t)(t0 + min(r, rows - 1)) * heads + h) * D + c * 8;
+    cp_async16(reinterpret_cast<char*>(sq) + swz<CH>(r, c), src, r < rows);
+  }
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t qf[D / 16][4];  // this warp's 16 query rows as A fragments
+#pragma unroll
+  for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
+
+  const int row = tid;  // threads 0..63 own one query row each for the selection
+  const int own = row < rows ? (t0 + row - seq_start) / block_size : 0;
+  int kept = 0;
+
+  for (int j0 = 0; j0 < scored; j0 += kTile) {
+    // Centroids j0..j0+63 of KV head g, split into bf16 hi and lo halves; [64][D] each.
+    for (int i = tid; i < kTile * D / 4; i += kThreads) {
+      int r = i / (D / 4), d = (i % (D / 4)) * 4;
+      float4 c = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (j0 + r < scored)
+        c = *reinterpret_cast<const float4*>(
+            centroids + ((size_t)(first_block + j0 + r) * kv_heads + g) * D + d);
+      uint2 hi, lo;
+      hi.x = pack_bf16(c.x, c.y);
+      hi.y = pack_bf16(c.z, c.w);
+      __nv_bfloat162 h01 = *reinterpret_cast<__nv_bfloat162*>(&hi.x);
+      __nv_bfloat162 h23 = *reinterpret_cast<__nv_bfloat162*>(&hi.y);
+      lo.x = pack_bf16(c.x - __low2float(h01), c.y - __high2float(h01));
+      lo.y = pack_bf16(c.z - __low2float(h23), c.w - __high2float(h23));
+      int off = swz<CH>(r, d / 8) + (d % 8) * 2;
+      *reinterpret_cast<uint2*>(reinterpret_cast<char*>(chi) + off) = hi;
+      *reinterpret_cast<uint2*>(reinterpret_cast<char*>(clo) + off) = lo;
+    }
+    __syncthreads();
+
+    float acc[8][4];  // scores of rows 16w.. against blocks j0.. : [16][64]
+#pragma unroll
+    for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ks++) {
+#pragma unroll
+      for (int np = 0; np < 4; np++) {
+        uint32_t b[4];
+        ldsm_x4(b, frag_b<CH>(chi, np * 16, ks * 2, lane));
+        mma(acc[2 * np], qf[ks], b[0], b[1]);
+        mma(acc[2 * np + 1], qf[ks], b[2], b[3]);
+        ldsm_x4(b, frag_b<CH>(clo, np * 16, ks * 2, lane));
+        mma(acc[2 * np], qf[ks], b[0], b[1]);
+        mma(acc[2 * np + 1], qf[ks], b[2], b[3]);
+      }
+    }
+    const int r0 = warp * 16 + (lane >> 2), c0 = (lane & 3) * 2;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+      score[r0 * 65 + n * 8 + c0] = acc[n][0];
+      score[r0 * 65 + n * 8 + c0 + 1] = acc[n][1];
+      score[(r0 + 8) * 65 + n * 8 + c0] = acc[n][2];
+      score[(r0 + 8) * 65 + n * 8 + c0 + 1] = acc[n][3];
+    }
+    __syncthreads();
+
+    if (row < rows && cap > 0) {
+      // Best-first insertion in ascending block order: a block ranks above every listed block of
+      // equal score, which is the tie rule (higher index wins), as in MobaRouterCpu.offer.
+      float* bs = best_score + row * cap;
+      int* bb = best_block + row * cap;
+      const int last = min(kTile, own - j0);
+      for (int c = 0; c < last; c++) {
+        float sc = score[row * 65 + c];
+        bool full = kept == cap;
+        if (full && sc < bs[cap - 1]) continue;
+        int slot = full ? cap - 1 : kept;
+        while (slot > 0 && bs[slot - 1] <= sc) {
+          bs[slot] = bs[slot - 1];
+          bb[slot] = bb[slot - 1];
+          slot--;
+        }
+        bs[slot] = sc;
+        bb[slot] = j0 + c;
+        if (!full) kept++;
+      }
+    }
+    __syncthreads();
+  }
+
+  if (row < rows) {
+    int* bb = best_block + row * cap;
+    for (int i = 1; i < kept; i++) {  // ascending block order; kept <= 63
+      int v = bb[i], k = i;
+      while (k > 0 && bb[k - 1] > v) { bb[k] = bb[k - 1]; k--; }
+      bb[k] = v;
+    }
+    int* out = routing + ((size_t)h * tokens + t0 + row) * topk;
+    for (int i = 0; i < topk; i++) out[i] = i < kept ? bb[i] : (i == kept ? own : -1);
+  }
+}
+
+// ---- key-block-centric lists -------------------------------------------------------------------
+
+// Shared body of count and scatter: one warp per (row tile, sequence, head) walks its rows in token
+// order with lanes over routing slots; ctr[j] is the running position of the sequence's block j.
+template <bool SCATTER>
+__device__ void list_walk(const int* __restrict__ routing, int* __restrict__ hist,
+                          int* __restrict__ lists, const int* __restrict__ cu_seqlens,
+                          const int* __restrict__ cu_blocks, int tokens, int total_blocks, int topk) {
+  extern __shared__ int ctr[];  // [blocks of the sequence] then [kListRows][topk] staged routing
+  const int tile = blockIdx.x, s = blockIdx.y, h = blockIdx.z, lane = threadIdx.x;
+  const int seq_start = cu_seqlens[s], n = cu_seqlens[s + 1] - seq_start;
+  const int first_block = cu_blocks[s], blocks = cu_blocks[s + 1] - first_block;
+  int* staged = ctr + blocks;
+  const int per_tile = (n + kListTiles - 1) / kListTiles;
+  const int lo = seq_start + min(n, tile * per_tile), hi = seq_start + min(n, (tile + 1) * per_tile);
+  // hist [H, NB, kListTiles]: after the scan, the offset of this tile's first entry of each block.
+  int* column = hist + ((size_t)h * total_blocks + first_block) * kListTiles + tile;
+
+  for (int j = lane; j < blocks; j += 32) ctr[j] = SCATTER ? column[(size_t)j * kListTiles] : 0;
+  for (int r0 = lo; r0 < hi; r0 += kListRows) {
+    const int nr = min(kListRows, hi - r0);
+    __syncwarp();
+    const int* src = routing + ((size_t)h * tokens + r0) * topk;
+    for (int i = lane; i < nr * topk; i += 32) staged[i] = src[i];
+    __syncwarp();
+    for (int r = 0; r < nr; r++) {
+      // A row never lists a block twice, so the lanes of one row touch distinct counters.
+      for (int slot = lane; slot < topk; slot += 32) {
+        int j = staged[r * topk + slot];
+        if (j >= 0) {
+          int pos = ctr[j]++;
+          if (SCATTER) lists[pos] = ((r0 + r) << kSlotBits) | slot;
+        }
+      }
+      __syncwarp();
+    }
+  }
+  __syncwarp();
+  if (!SCATTER)
+    for (int j = lane; j < blocks; j += 32) column[(size_t)j * kListTiles] = ctr[j];
+}
+
+// Exclusive scan of n ints in chunks of 4096 (1024 threads x 4): partial sums, one CTA over the
+// partials, then each chunk again with its base. out has n+1 entries; out[n] is the total.
+constexpr int kScanThreads = 1024, kScanChunk = 4096;
+
+__device__ int block_exclusive_scan(int v, int* warp_sums, int* total) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int x = v;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    int y = __shfl_up_sync(0xffffffffu, x, o);
+    if (lane >= o) x += y;
+  }
+  if (lane == 31) warp_sums[warp] = x;
+  __syncthreads();
+  if (warp == 0) {
+    int w = warp_sums[lane];
+#pragma unroll
+    for (int o = 1; o < 32; o <<= 1) {
+      int y = __shfl_up_sync(0xffffffffu, w, o);
+      if (lane >= o) w += y;
+    }
+    warp_sums[lane] = w;
+  }
+  __syncthreads();
+  int result = x - v + (warp > 0 ? warp_sums[warp - 1] : 0);
+  if (total) *total = warp_sums[31];
+  __syncthreads();
+  return result;
+}
+
+}  // namespace moba
+
+using namespace moba;
+
+#define MOBA_ROUTE(D)                                                                           \
+  extern "C" __global__ void __launch_bounds__(kThreads) moba_route_d##D(                      \
+      const bf16* q, const float* centroids, int* routing, const int* cu_seqlens,              \
+      const int* cu_blocks, const int* cu_qtiles, int seqs, int tokens, int heads,             \
+      int kv_heads, int block_size, int topk) {                                                \
+    route<D>(q, centroids, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs, tokens, heads,     \
+             kv_heads, block_size, topk);                                                      \
+  }
+MOBA_ROUTE(64)
+MOBA_ROUTE(128)
+
+// grid (kListTiles, S, H), 32 threads, dynamic smem (max blocks per sequence + 32*topk) ints.
+// hist [H, NB, kListTiles] gets each tile's count of every block of its sequence.
+extern "C" __global__ void moba_list_count(const int* routing, int* hist, const int* cu_seqlens,
+                                           const int* cu_blocks, int tokens, int total_blocks,
+                                           int topk) {
+  list_walk<false>(routing, hist, nullptr, cu_seqlens, cu_blocks, tokens, total_blocks, topk);
+}
+
+// Same grid; hist now holds the exclusive scan of the counts. lists [total entries].
+extern "C" __global__ void moba_list_scatter(const int* routing, const int* hist_scanned,
+                                             int* lists, const int* cu_seqlens,
+                                             const int* cu_blocks, int tokens, int total_blocks,
+                                             int topk) {
+  list_walk<true>(routing, const_cast<int*>(hist_scanned), lists, cu_seqlens, cu_blocks, tokens,
+                  total_blocks, topk);
+}
+
+// Per (head, block): list_off [H*NB + 1] (list start of each (h, b), from the scanned histogram)
+// and chunks [H*NB], the number of 64-row chunks of its past rows (the rows after the own rows).
+extern "C" __global__ void moba_list_offsets(const int* hist_scanned, int* list_off, int* chunks,
+                                             const int* cu_seqlens, const int* cu_blocks, int seqs,
+                                             int heads, int total_blocks, int block_size) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  int entries = heads * total_blocks;
+  if (i > entries) return;
+  int start = hist_scanned[(size_t)i * kListTiles];  // i == entries reads the grand total
+  list_off[i] = start;
+  if (i == entries) return;
+  int b = i % total_blocks;
+  int s = find_segment(cu_blocks, seqs, b);
+  int block_start = (b - cu_blocks[s]) * block_size;
+  int own_rows = min(block_size, cu_seqlens[s + 1] - cu_seqlens[s] - block_start);
+  int end = hist_scanned[(size_t)(i + 1) * kListTiles];
+  chunks[i] = (end - start - own_rows + kTile - 1) / kTile;
+}
+
+extern "C" __global__ void __launch_bounds__(kScanThreads) moba_scan_partials(const int* in,
+                                                                              int* partials, int n) {
+  __shared__ int warp_sums[32];
+  int base = blockIdx.x * kScanChunk + threadIdx.x * 4, v = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++) v += base + i < n ? in[base + i] : 0;
+  int total;
+  block_exclusive_scan(v, warp_sums, &total);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+// One CTA: partials [parts] -> exclusive scan in place, partials[parts] = grand total.
+extern "C" __global__ void __launch_bounds__(kScanThreads) moba_scan_bases(int* partials,
+                                                                           int parts) {
+  __shared__ int warp_sums[32];
+  int carry = 0;
+  for (int p0 = 0; p0 < parts; p0 += kScanThreads) {
+    int i = p0 + threadIdx.x;
+    int v = i < parts ? partials[i] : 0, total;
+    int x = block_exclusive_scan(v, warp_sums, &total);
+    if (i < parts) partials[i] = carry + x;
+    carry += total;
+  }
+  if (threadIdx.x == 0) partials[parts] = carry;
+}
+
+// out [n+1] may alias in.
+extern "C" __global__ void __launch_bounds__(kScanThreads) moba_scan_apply(const int* in, int* out,
+                                                                           const int* partials, int n) {
+  __shared__ int warp_sums[32];
+  int base = blockIdx.x * kScanChunk + threadIdx.x * 4;
+  int v[4], sum = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    v[i] = base + i < n ? in[base + i] : 0;
+    sum += v[i];
+  }
+  int x = partials[blockIdx.x] + block_exclusive_scan(sum, warp_sums, nullptr);
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    if (base + i < n) out[base + i] = x;
+    x += v[i];
+  }
+  if (blockIdx.x == gridDim.x - 1 && threadIdx.x == 0) out[n] = partials[gridDim.x];
+}
