@@ -1,6 +1,8 @@
 package io.mobaspark.kernels;
 
 import io.mobaspark.kernels.cpu.CpuBackend;
+import io.mobaspark.kernels.cuda.CudaBackend;
+import io.mobaspark.kernels.cuda.CudaDevice;
 import java.util.Locale;
 
 /**
@@ -10,6 +12,9 @@ import java.util.Locale;
 public final class Backends {
   /** System property that overrides the configured backend, e.g. {@code -Dmobaspark.backend=cpu}. */
   public static final String PROPERTY = "mobaspark.backend";
+
+  /** System property: the CUDA device ordinal of the {@code cuda} backend (default 0). */
+  public static final String DEVICE_PROPERTY = "mobaspark.cuda.device";
 
   private Backends() {}
 
@@ -25,12 +30,22 @@ public final class Backends {
     }
     int workers = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
     return switch (chosen == null ? "" : chosen.trim().toLowerCase(Locale.ROOT)) {
-      // The CUDA backend is not part of this build yet, so auto resolves to the CPU reference.
-      case "auto", "cpu" -> new CpuBackend(Precision.FLOAT32, workers);
-      case "cuda" -> throw new IllegalArgumentException(
-          "run.backend = cuda: this build has no CUDA backend yet; use cpu or auto");
+      case "cpu" -> new CpuBackend(Precision.FLOAT32, workers);
+      case "auto" -> CudaDevice.available() ? cuda() : new CpuBackend(Precision.FLOAT32, workers);
+      case "cuda" -> {
+        if (!CudaDevice.available()) {
+          throw new IllegalArgumentException("run.backend = cuda, but no CUDA device is usable here"
+              + " (no NVIDIA driver, or no GPU visible to this process); use cpu, or auto to fall"
+              + " back to the CPU when there is no GPU");
+        }
+        yield cuda();
+      }
       default -> throw new IllegalArgumentException(
           "run.backend must be auto, cpu or cuda, got '" + chosen + "'");
     };
+  }
+
+  private static Backend cuda() {
+    return new CudaBackend(Integer.getInteger(DEVICE_PROPERTY, 0));
   }
 }

@@ -1,0 +1,301 @@
+package io.mobaspark.kernels.cuda;
+
+import io.mobaspark.kernels.AttentionConfig;
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.IntTensor;
+import io.mobaspark.kernels.OpChecks;
+import io.mobaspark.kernels.SeqLayout;
+import io.mobaspark.kernels.Shape;
+import io.mobaspark.kernels.Tensor;
+
+/**
+ * The CUDA backend: tensors in device memory (bf16 by default, fp32 on request for master weights,
+ * parameter gradients and centroids), fp32 arithmetic, every op on one stream of one device.
+ * Implemented so far: the memory ops, kconv forward and backward, and the MoBA block centroids;
+ * the other ops throw {@link UnsupportedOperationException} naming the issue that brings them
+ * (docs/backend.md, "The CUDA backend").
+ */
+public final class CudaBackend implements Backend {
+  private final CudaContext context;
+  private final CudaMemoryOps memory;
+  private final KeyConvCuda keyConv;
+  private final CentroidsCuda centroids;
+  private DeviceLayout layout; // the last packed layout, reused while it does not change
+
+  /** Opens device {@code ordinal}; fails with the driver's error when there is none. */
+  public CudaBackend(int ordinal) {
+    this.context = CudaContext.open(ordinal);
+    this.memory = new CudaMemoryOps(context);
+    this.keyConv = new KeyConvCuda(context, memory);
+    this.centroids = new CentroidsCuda(context);
+  }
+
+  public CudaContext context() {
+    return context;
+  }
+
+  @Override
+  public String description() {
+    return "cuda(bf16/fp32, " + context.device() + ")";
+  }
+
+  // ---- memory -----------------------------------------------------------------------------------
+
+  /** A zero-filled bf16 tensor: the storage of activations. */
+  @Override
+  public Tensor tensor(String name, int... dims) {
+    return tensor(name, DType.BF16, dims);
+  }
+
+  /** A zero-filled tensor of the given dtype. */
+  public CudaTensor tensor(String name, DType dtype, int... dims) {
+    Shape shape = new Shape(name, dims);
+    CudaTensor t = new CudaTensor(shape, dtype, context.allocate(shape.numel() * dtype.bytes()));
+    t.buffer().zero();
+    return t;
+  }
+
+  @Override
+  public IntTensor intTensor(String name, int... dims) {
+    Shape shape = new Shape(name, dims);
+    CudaIntTensor t = new CudaIntTensor(shape, context.allocate(4 * shape.numel()));
+    t.buffer().zero();
+    return t;
+  }
+
+  /** Rounds each value to the tensor's dtype (round-to-nearest-even) and copies it to the device. */
+  @Override
+  public void write(Tensor dst, double[] src) {
+    dst.shape().requireNumel(src.length);
+    CudaTensor d = cuda(dst);
+    if (d.dtype() == DType.BF16) {
+      d.buffer().write(Bf16.fromDoubles(src));
+    } else {
+      float[] f = new float[src.length];
+      for (int i = 0; i < f.length; i++) {
+        f[i] = (float) src[i];
+      }
+      d.buffer().write(f);
+    }
+  }
+
+  @Override
+  public void write(IntTensor dst, int[] src) {
+    dst.shape().requireNumel(src.length);
+    cuda(dst).buffer().write(src);
+  }
+
+  @Override
+  public double[] read(Tensor src) {
+    CudaTensor s = cuda(src);
+    int n = hostLength(src.shape());
+    if (s.dtype() == DType.BF16) {
+      short[] bits = new short[n];
+      s.buffer().read(bits);
+      return Bf16.toDoubles(bits);
+    }
+    float[] f = new float[n];
+    s.buffer().read(f);
+    double[] out = new double[n];
+    for (int i = 0; i < n; i++) {
+      out[i] = f[i];
+    }
+    return out;
+  }
+
+  @Override
+  public int[] read(IntTensor src) {
+    int[] out = new int[hostLength(src.shape())];
+    cuda(src).buffer().read(out);
+    return out;
+  }
+
+  @Override
+  public void zero(Tensor t) {
+    cuda(t).buffer().zero();
+  }
+
+  /** {@code dst = src}, converting when the dtypes differ. */
+  @Override
+  public void copy(Tensor dst, Tensor src) {
+    OpChecks.sameNumel(dst.shape(), src.shape());
+    memory.copy(cuda(dst), cuda(src));
+  }
+
+  @Override
+  public void addInPlace(Tensor dst, Tensor src) {
+    OpChecks.sameNumel(dst.shape(), src.shape());
+    memory.add(cuda(dst), cuda(src));
+  }
+
+  @Override
+  public void scale(Tensor t, double factor) {
+    memory.scale(cuda(t), factor);
+  }
+
+  @Override
+  public double sumOfSquares(Tensor t) {
+    return memory.sumOfSquares(cuda(t));
+  }
+
+  @Override
+  public boolean allFinite(Tensor t) {
+    return memory.allFinite(cuda(t));
+  }
+
+  // ---- kconv and centroids ----------------------------------------------------------------------
+
+  /** k, out bf16 {@code [T, Hkv, D]}; weight fp32 or bf16 {@code [Hkv, W, D]}, W at most 5. */
+  @Override
+  public void keyConvForward(Tensor out, Tensor k, Tensor weight, SeqLayout layout) {
+    keyConv.forward(cuda(out), cuda(k), cuda(weight), deviceLayout(layout));
+  }
+
+  /** dk, dOut, k bf16; weight and dWeight (accumulated) fp32 or bf16. */
+  @Override
+  public void keyConvBackward(Tensor dk, Tensor dWeight, Tensor dOut, Tensor k, Tensor weight,
+      SeqLayout layout) {
+    keyConv.backward(cuda(dk), cuda(dWeight), cuda(dOut), cuda(k), cuda(weight),
+        deviceLayout(layout));
+  }
+
+  /**
+   * The MoBA block centroids of bf16 keys {@code k [T, Hkv, D]}: out fp32 {@code [blocks, Hkv, D]},
+   * blocks of {@code blockSize} keys restarting at every sequence start, numbered across the batch
+   * (the router's first stage; docs/moba.md, Routing, rules 1-2).
+   */
+  public void blockCentroids(Tensor out, Tensor k, int blockSize, SeqLayout layout) {
+    centroids.compute(cuda(out), cuda(k), blockSize, deviceLayout(layout));
+  }
+
+  // ---- ops that later issues bring --------------------------------------------------------------
+
+  @Override
+  public void embeddingForward(Tensor out, IntTensor tokens, Tensor table) {
+    throw notYet("embeddingForward", 5);
+  }
+
+  @Override
+  public void embeddingBackward(Tensor dTable, Tensor dOut, IntTensor tokens) {
+    throw notYet("embeddingBackward", 5);
+  }
+
+  @Override
+  public void rmsNormForward(Tensor out, Tensor rstd, Tensor x, Tensor weight, double eps) {
+    throw notYet("rmsNormForward", 5);
+  }
+
+  @Override
+  public void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOut, Tensor x, Tensor weight,
+      Tensor rstd) {
+    throw notYet("rmsNormBackward", 5);
+  }
+
+  @Override
+  public void ropeForward(Tensor out, Tensor x, IntTensor positions, int heads, double theta) {
+    throw notYet("ropeForward", 5);
+  }
+
+  @Override
+  public void ropeBackward(Tensor dx, Tensor dOut, IntTensor positions, int heads, double theta) {
+    throw notYet("ropeBackward", 5);
+  }
+
+  @Override
+  public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB,
+      boolean accumulate) {
+    throw notYet("matmul", 5);
+  }
+
+  @Override
+  public void swigluForward(Tensor out, Tensor gate, Tensor up) {
+    throw notYet("swigluForward", 5);
+  }
+
+  @Override
+  public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up) {
+    throw notYet("swigluBackward", 5);
+  }
+
+  @Override
+  public void crossEntropy(Tensor losses, Tensor dLogits, Tensor logits, IntTensor targets,
+      double gradScale) {
+    throw notYet("crossEntropy", 5);
+  }
+
+  @Override
+  public void mobaRoute(IntTensor routing, Tensor q, Tensor k, AttentionConfig config,
+      SeqLayout layout) {
+    throw notYet("mobaRoute", 3);
+  }
+
+  @Override
+  public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v,
+      IntTensor routing, AttentionConfig config, SeqLayout layout) {
+    throw notYet("attentionForward", 3);
+  }
+
+  @Override
+  public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dOut, Tensor q, Tensor k,
+      Tensor v, Tensor out, Tensor lse, IntTensor routing, AttentionConfig config,
+      SeqLayout layout) {
+    throw notYet("attentionBackward", 3);
+  }
+
+  @Override
+  public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1,
+      double beta2, double eps, double weightDecay, int step) {
+    throw notYet("adamw", 5);
+  }
+
+  @Override
+  public void close() {
+    context.synchronize();
+    if (layout != null) {
+      layout.close();
+    }
+    keyConv.close();
+    memory.close();
+    context.close();
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  static UnsupportedOperationException notYet(String op, int issue) {
+    return new UnsupportedOperationException("the CUDA backend has no " + op + " yet (it comes with"
+        + " issue " + issue + "); run this op on the cpu backend (run.backend = cpu)");
+  }
+
+  private DeviceLayout deviceLayout(SeqLayout l) {
+    if (layout == null || !layout.layout().equals(l)) {
+      if (layout != null) {
+        layout.close();
+      }
+      layout = new DeviceLayout(context, l);
+    }
+    return layout;
+  }
+
+  private static int hostLength(Shape shape) {
+    if (shape.numel() > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("tensor " + shape + " is too large to copy into one Java array");
+    }
+    return (int) shape.numel();
+  }
+
+  private static CudaTensor cuda(Tensor t) {
+    if (t instanceof CudaTensor c) {
+      return c;
+    }
+    throw new IllegalArgumentException("tensor " + t.shape() + " does not belong to the CUDA backend ("
+        + t.getClass().getName() + ")");
+  }
+
+  private static CudaIntTensor cuda(IntTensor t) {
+    if (t instanceof CudaIntTensor c) {
+      return c;
+    }
+    throw new IllegalArgumentException("tensor " + t.shape() + " does not belong to the CUDA backend ("
+        + t.getClass().getName() + ")");
+  }
+}

@@ -1,0 +1,93 @@
+package io.mobaspark.kernels.cuda;
+
+/**
+ * Launchers of {@code memory.cu}: conversion, add, scale, sum of squares and the finiteness test on
+ * bf16 or fp32 tensors. Every launch uses {@link #THREADS}-thread blocks and a grid that depends on
+ * the element count alone, so the reductions add in the same order on every run and every GPU.
+ */
+final class CudaMemoryOps {
+  static final int THREADS = 256;
+  /** At most this many blocks; each thread then strides over several elements. */
+  static final int MAX_BLOCKS = 1024;
+
+  private final CudaContext context;
+  // Kept for the backend's life: an allocation synchronizes the device.
+  private final DeviceBuffer partials; // [MAX_BLOCKS] double
+  private final DeviceBuffer total; // [1] double
+  private final DeviceBuffer flag; // [1] int
+
+  CudaMemoryOps(CudaContext context) {
+    this.context = context;
+    this.partials = context.allocate(8L * MAX_BLOCKS);
+    this.total = context.allocate(8);
+    this.flag = context.allocate(4);
+  }
+
+  /** Blocks of a grid-stride launch over {@code n} elements, four elements per thread at least. */
+  static int blocks(long n) {
+    long wanted = (n + 4L * THREADS - 1) / (4L * THREADS);
+    return (int) Math.max(1, Math.min(MAX_BLOCKS, wanted));
+  }
+
+  /** dst = src, converting between dtypes; same element count. */
+  void copy(CudaTensor dst, CudaTensor src) {
+    long n = src.numel();
+    if (dst.dtype() == src.dtype()) {
+      dst.buffer().copyFrom(src.buffer(), n * src.dtype().bytes());
+      return;
+    }
+    launch("convert_" + dst.dtype().kernelSuffix() + "_" + src.dtype().kernelSuffix(), n,
+        new KernelArgs().ptr(dst.buffer()).ptr(src.buffer()).i64(n));
+  }
+
+  /** dst += src, summed in fp32 and rounded once to dst's dtype. */
+  void add(CudaTensor dst, CudaTensor src) {
+    long n = dst.numel();
+    launch("add_" + dst.dtype().kernelSuffix() + "_" + src.dtype().kernelSuffix(), n,
+        new KernelArgs().ptr(dst.buffer()).ptr(src.buffer()).i64(n));
+  }
+
+  void scale(CudaTensor t, double factor) {
+    long n = t.numel();
+    launch("scale_" + t.dtype().kernelSuffix(), n,
+        new KernelArgs().ptr(t.buffer()).f64(factor).i64(n));
+  }
+
+  /** Sum of squares in double: per-block partials, then one block adds them in a fixed tree. */
+  double sumOfSquares(CudaTensor t) {
+    long n = t.numel();
+    if (n == 0) {
+      return 0;
+    }
+    launch("sum_squares_" + t.dtype().kernelSuffix(), n,
+        new KernelArgs().ptr(partials).ptr(t.buffer()).i64(n));
+    context.kernel("memory", "sum_partials").launch(LaunchShape.of(1, 1024),
+        new KernelArgs().ptr(total).ptr(partials).i32(blocks(n)));
+    double[] result = new double[1];
+    total.read(result);
+    return result[0];
+  }
+
+  boolean allFinite(CudaTensor t) {
+    long n = t.numel();
+    flag.zero();
+    launch("find_non_finite_" + t.dtype().kernelSuffix(), n,
+        new KernelArgs().ptr(flag).ptr(t.buffer()).i64(n));
+    int[] found = new int[1];
+    flag.read(found);
+    return found[0] == 0;
+  }
+
+  private void launch(String kernel, long n, KernelArgs args) {
+    if (n == 0) {
+      return;
+    }
+    context.kernel("memory", kernel).launch(LaunchShape.of(blocks(n), THREADS), args);
+  }
+
+  void close() {
+    partials.close();
+    total.close();
+    flag.close();
+  }
+}

@@ -1,0 +1,44 @@
+package io.mobaspark.kernels.cuda;
+
+import java.util.ArrayList;
+import java.util.List;
+import jcuda.Pointer;
+
+/**
+ * The parameters of one kernel launch, in the order of the kernel's C signature. Types must match
+ * the signature exactly ({@code long} for a C {@code long}, {@code int} for {@code int}): the driver
+ * copies raw bytes and cannot check.
+ */
+public final class KernelArgs {
+  private final List<Pointer> values = new ArrayList<>();
+
+  public KernelArgs ptr(DeviceBuffer buffer) {
+    values.add(Pointer.to(buffer.pointer()));
+    return this;
+  }
+
+  public KernelArgs i32(int value) {
+    values.add(Pointer.to(new int[] {value}));
+    return this;
+  }
+
+  public KernelArgs i64(long value) {
+    values.add(Pointer.to(new long[] {value}));
+    return this;
+  }
+
+  public KernelArgs f32(float value) {
+    values.add(Pointer.to(new float[] {value}));
+    return this;
+  }
+
+  public KernelArgs f64(double value) {
+    values.add(Pointer.to(new double[] {value}));
+    return this;
+  }
+
+  /** The {@code void**} array {@code cuLaunchKernel} takes. */
+  Pointer toPointer() {
+    return Pointer.to(values.toArray(new Pointer[0]));
+  }
+}

@@ -1,0 +1,70 @@
+package io.mobaspark.kernels.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.mobaspark.kernels.cpu.CpuBackend;
+import io.mobaspark.kernels.lab.CentroidParity;
+import io.mobaspark.kernels.lab.KeyConvParity;
+import io.mobaspark.kernels.lab.MemoryParity;
+import io.mobaspark.kernels.lab.ParityCheck;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CUDA kernels against the CPU reference (MOBA.md's tolerance policy), through the same checks
+ * as {@code CudaParityLab}. Reported as skipped, not passed, where there is no GPU (CI).
+ */
+class CudaKernelParityTest {
+  private static CudaBackend gpu;
+  private static CpuBackend cpu;
+
+  @BeforeAll
+  static void open() {
+    if (CudaDevice.available()) {
+      gpu = new CudaBackend(0);
+      cpu = CpuBackend.float64();
+    }
+  }
+
+  /** Per test, so that each one is reported as skipped (an assumption in BeforeAll reports none). */
+  @BeforeEach
+  void requireDevice() {
+    assumeTrue(gpu != null, "no CUDA device");
+  }
+
+  @AfterAll
+  static void close() {
+    if (gpu != null) {
+      gpu.close();
+      cpu.close();
+    }
+  }
+
+  private static void assertPassed(ParityCheck check) {
+    assertTrue(check.passed(), check.row());
+  }
+
+  @Test
+  void memoryOps() {
+    MemoryParity.run(gpu, 300_001, 11).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void keyConvForwardAndBackward() {
+    long seed = 21;
+    for (KeyConvParity.Case c : KeyConvParity.CASES) {
+      KeyConvParity.run(gpu, cpu, c, seed++).forEach(CudaKernelParityTest::assertPassed);
+    }
+  }
+
+  @Test
+  void blockCentroids() {
+    long seed = 31;
+    for (CentroidParity.Case c : CentroidParity.CASES) {
+      assertPassed(CentroidParity.run(gpu, c, seed++));
+    }
+  }
+}
