@@ -8,6 +8,7 @@
 // Run: moba_harness            all checks, then the benchmark table
 //      moba_harness --small    one small varlen GQA case (for compute-sanitizer)
 //      moba_harness --check    checks only
+//      moba_harness --bench N  the benchmark at one sequence length
 //
 // The kernels are included as source so that the lab launches exactly the production entry points.
 #include "moba_router.cu"
@@ -116,7 +117,7 @@ struct Moba {
   Layout L;
   int T, H, Hkv, D, B, K;
   Dev<int> cu_seqlens, cu_blocks, cu_qtiles;
-  Dev<uint16_t> q, k, v, o, dout, dq, dk, dv, part_o;
+  Dev<uint16_t> q, k, v, o, dout, dq, dk, dv, part_o, cen_hi, cen_lo;
   Dev<float> centroids, lse, part_lse, delta, dq_acc;
   Dev<int> routing, hist, lists, list_off, chunks, chunk_off, scan_tmp;
   size_t io_bytes = 0;  // q, k, v, o, dO and the gradients
@@ -131,6 +132,7 @@ struct Moba {
     part_o.alloc((size_t)H * T * (K - 1) * D);
     part_lse.alloc((size_t)H * T * (K - 1));
     centroids.alloc((size_t)L.blocks * Hkv * D);
+    cen_hi.alloc(centroids.n); cen_lo.alloc(centroids.n);
     lse.alloc((size_t)H * T); delta.alloc((size_t)H * T); dq_acc.alloc(qn);
     routing.alloc((size_t)H * T * K);
     hist.alloc((size_t)H * L.blocks * kListTiles + 1);
@@ -139,18 +141,19 @@ struct Moba {
     chunks.alloc((size_t)H * L.blocks);
     chunk_off.alloc((size_t)H * L.blocks + 1);
     scan_tmp.alloc(hist.n / kScanChunk + 2);
-    CK(cudaFuncSetAttribute(D == 64 ? moba_route_d64 : moba_route_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
-    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
-    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_own_d64 : moba_fwd_own_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
-    CK(cudaFuncSetAttribute(D == 64 ? moba_bwd_main_d64 : moba_bwd_main_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 200 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_route_d64 : moba_route_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_own_d64 : moba_fwd_own_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
+    for (auto f : {moba_bwd_main_d64_k64, moba_bwd_main_d64_k128, moba_bwd_main_d128_k64, moba_bwd_main_d128_k128})
+      CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
   }
   ~Moba() {
     for (auto* d : {&cu_seqlens, &cu_blocks, &cu_qtiles, &routing, &hist, &lists, &list_off, &chunks, &chunk_off, &scan_tmp}) d->free();
-    for (auto* d : {&q, &k, &v, &o, &dout, &dq, &dk, &dv, &part_o}) d->free();
+    for (auto* d : {&q, &k, &v, &o, &dout, &dq, &dk, &dv, &part_o, &cen_hi, &cen_lo}) d->free();
     for (auto* d : {&centroids, &lse, &part_lse, &delta, &dq_acc}) d->free();
   }
   size_t workspace_bytes() const {
-    return part_o.n * 2 + part_lse.n * 4 + centroids.n * 4 + lse.n * 4 + delta.n * 4 + dq_acc.n * 4 +
+    return (part_o.n + cen_hi.n + cen_lo.n) * 2 + part_lse.n * 4 + centroids.n * 4 + lse.n * 4 + delta.n * 4 + dq_acc.n * 4 +
            (routing.n + hist.n + lists.n + list_off.n + chunks.n + chunk_off.n + scan_tmp.n) * 4;
   }
 
@@ -164,11 +167,17 @@ struct Moba {
   void route() {
     int S = int(c.seqlens.size());
     lab_centroids<<<L.blocks, 256>>>((const bf16*)k.p, centroids.p, cu_seqlens.p, cu_blocks.p, S, Hkv, D, B); LAUNCHED();
+    int cn = int(centroids.n);
+    moba_centroid_split<<<(cn / 2 + 255) / 256, 256>>>(centroids.p, (bf16*)cen_hi.p, (bf16*)cen_lo.p, cn); LAUNCHED();
     dim3 grid(L.qtiles, H);
     size_t sm = D == 64 ? RouteSmem<64>::bytes(K) : RouteSmem<128>::bytes(K);
-    if (D == 64) moba_route_d64<<<grid, kThreads, sm>>>((const bf16*)q.p, centroids.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
-    else moba_route_d128<<<grid, kThreads, sm>>>((const bf16*)q.p, centroids.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
+    if (D == 64) moba_route_d64<<<grid, kThreads, sm>>>((const bf16*)q.p, (const bf16*)cen_hi.p, (const bf16*)cen_lo.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
+    else moba_route_d128<<<grid, kThreads, sm>>>((const bf16*)q.p, (const bf16*)cen_hi.p, (const bf16*)cen_lo.p, routing.p, cu_seqlens.p, cu_blocks.p, cu_qtiles.p, S, T, H, Hkv, B, K);
     LAUNCHED();
+  }
+
+  void build_lists() {
+    int S = int(c.seqlens.size());
     dim3 lg(kListTiles, S, H);
     size_t lsm = (L.max_blocks + kListRows * K) * sizeof(int);
     moba_list_count<<<lg, 32, lsm>>>(routing.p, hist.p, cu_seqlens.p, cu_blocks.p, T, L.blocks, K); LAUNCHED();
@@ -200,9 +209,14 @@ struct Moba {
     float scale = 1.f / sqrtf(float(D));
     CK(cudaMemsetAsync(dq_acc.p, 0, dq_acc.n * 4));
     moba_bwd_delta<<<(T * H + 3) / 4, 128>>>((const bf16*)o.p, (const bf16*)dout.p, delta.p, T, H, D); LAUNCHED();
-    dim3 grid(L.blocks * ((B + kTile - 1) / kTile), Hkv);
-    if (D == 64) moba_bwd_main_d64<<<grid, kThreads, BwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
-    else moba_bwd_main_d128<<<grid, kThreads, BwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
+    // 128-key tiles where the block size is a multiple of 128, else 64.
+    const int kt = B % 128 == 0 ? 128 : 64;
+    dim3 grid(L.blocks * ((B + kt - 1) / kt), Hkv);
+    auto kern = D == 64 ? (kt == 64 ? moba_bwd_main_d64_k64 : moba_bwd_main_d64_k128)
+                        : (kt == 64 ? moba_bwd_main_d128_k64 : moba_bwd_main_d128_k128);
+    size_t sm = D == 64 ? (kt == 64 ? BwdSmem<64, 64>::bytes : BwdSmem<64, 128>::bytes)
+                        : (kt == 64 ? BwdSmem<128, 64>::bytes : BwdSmem<128, 128>::bytes);
+    kern<<<grid, 2 * kt, sm>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
     LAUNCHED();
     int n = T * H * D;
     moba_bwd_dq_convert<<<(n / 4 + 255) / 256, 256>>>(dq_acc.p, (bf16*)dq.p, n, scale); LAUNCHED();
@@ -367,7 +381,7 @@ static bool check(const Config& cfg, uint64_t seed) {
   Moba m(cfg);
   m.fill_inputs(seed);
   m.poison();
-  m.route(); m.forward(); m.backward();
+  m.route(); m.build_lists(); m.forward(); m.backward();
   CK(cudaDeviceSynchronize());
   Host host(cfg, m.L, m);
   int T = m.T, K = m.K;
@@ -437,17 +451,18 @@ static void bench(int seqlen, int batch, int reps) {
   Config cfg{std::vector<int>(batch, seqlen), 16, 16, 128, 128, 8, "paper"};
   Moba m(cfg);
   m.fill_inputs(7);
-  cudaEvent_t e0, e1, e2, e3;
-  CK(cudaEventCreate(&e0)); CK(cudaEventCreate(&e1)); CK(cudaEventCreate(&e2)); CK(cudaEventCreate(&e3));
-  std::vector<float> tr, tf, tb;
+  cudaEvent_t ev[5];
+  for (auto& e : ev) CK(cudaEventCreate(&e));
+  std::vector<float> tr, tl, tf, tb;
   for (int i = 0; i < reps + 2; i++) {
-    CK(cudaEventRecord(e0)); m.route();
-    CK(cudaEventRecord(e1)); m.forward();
-    CK(cudaEventRecord(e2)); m.backward();
-    CK(cudaEventRecord(e3)); CK(cudaEventSynchronize(e3));
-    float a, b, c;
-    CK(cudaEventElapsedTime(&a, e0, e1)); CK(cudaEventElapsedTime(&b, e1, e2)); CK(cudaEventElapsedTime(&c, e2, e3));
-    if (i >= 2) { tr.push_back(a); tf.push_back(b); tb.push_back(c); }
+    CK(cudaEventRecord(ev[0])); m.route();
+    CK(cudaEventRecord(ev[1])); m.build_lists();
+    CK(cudaEventRecord(ev[2])); m.forward();
+    CK(cudaEventRecord(ev[3])); m.backward();
+    CK(cudaEventRecord(ev[4])); CK(cudaEventSynchronize(ev[4]));
+    float t[4];
+    for (int j = 0; j < 4; j++) CK(cudaEventElapsedTime(&t[j], ev[j], ev[j + 1]));
+    if (i >= 2) { tr.push_back(t[0]); tl.push_back(t[1]); tf.push_back(t[2]); tb.push_back(t[3]); }
   }
   // Attended (query, key) pairs from the routing: 4*D flops each forward, 10*D backward.
   auto r = m.routing.get();
@@ -462,19 +477,23 @@ static void bench(int seqlen, int batch, int reps) {
       }
     }
   double ff = 4.0 * m.D * pairs, fb = 10.0 * m.D * pairs;
-  float R = median(tr), F = median(tf), Bw = median(tb);
+  float Rt = median(tr), Li = median(tl), F = median(tf), Bw = median(tb), R = Rt + Li;
   size_t free_b, total_b;
   CK(cudaMemGetInfo(&free_b, &total_b));
-  printf("BENCH N=%d batch=%d H=16 D=128 B=128 k=8 | router %.3f ms | fwd %.3f ms (%.0f TFLOP/s) | "
+  printf("BENCH N=%d batch=%d H=16 D=128 B=128 k=8 | router %.3f ms (top-k %.3f, lists %.3f) | fwd %.3f ms (%.0f TFLOP/s) | "
          "route+fwd %.3f ms | bwd %.3f ms (%.0f TFLOP/s) | route+fwd+bwd %.3f ms | io %.2f GiB, "
          "workspace %.2f GiB (%.0f%% of QKV)\n",
-         seqlen, batch, R, F, ff / F / 1e9, R + F, Bw, fb / Bw / 1e9, R + F + Bw,
+         seqlen, batch, R, Rt, Li, F, ff / F / 1e9, R + F, Bw, fb / Bw / 1e9, R + F + Bw,
          m.io_bytes / 1073741824.0, m.workspace_bytes() / 1073741824.0,
          100.0 * m.workspace_bytes() / (2.0 * (m.q.n + m.k.n + m.v.n)));
   fflush(stdout);
 }
 
 int main(int argc, char** argv) {
+  if (argc > 2 && !strcmp(argv[1], "--bench")) {  // one size only, for profilers
+    bench(atoi(argv[2]), 2, 3);
+    return 0;
+  }
   bool small = argc > 1 && !strcmp(argv[1], "--small");
   bool check_only = argc > 1 && !strcmp(argv[1], "--check");
   cudaDeviceProp prop;

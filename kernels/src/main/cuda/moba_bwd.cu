@@ -1,6 +1,8 @@
 // MoBA attention backward (docs/moba.md, "Backward"), FlashAttention-2 style, key-block-centric:
 //   moba_bwd_delta: delta [H, T] = rowsum(dO * O) in fp32.
-//   moba_bwd_main_d{64,128}: a CTA owns a 64-key tile of one key block and one KV head. For each
+//   moba_bwd_main_d{64,128}_k{64,128}: a CTA owns a tile of KT = 64 or 128 keys (KT/16 warps,
+//     16 keys each) of one key block and one KV head; KT = 128 where B allows it halves the dQ
+//     atomics and the gathers of Q and dO per key. For each
 //     query head of the GQA group it walks the key block's list (moba_router.cu) in chunks of 32
 //     gathered query rows, recomputes P = exp(s - lse) from the saved LSE, and accumulates
 //     dV += P^T dO and dK += dS^T Q in registers; dQ += dS K goes to an fp32 buffer
@@ -8,28 +10,28 @@
 //     reproducible: one CTA owns each element and visits heads and rows in a fixed order).
 //   moba_bwd_dq_convert: dq = bf16(scale * dq_acc).
 // The list of a block starts with its own rows t = block_start + i; a key tile starting at
-// block_start + 64*sub skips the first 64*sub of them, which cannot see any of its keys.
+// block_start + KT*sub skips the first KT*sub of them, which cannot see any of its keys.
 #include "moba_common.cuh"
 
 namespace moba {
 
 constexpr int kChunk = 32;  // gathered query rows per step
 
-template <int D>
+template <int D, int KT>
 struct BwdSmem {
-  static constexpr size_t k = 0;                              // [64][D] bf16
-  static constexpr size_t v = k + kTile * D * 2;              // [64][D] bf16
-  static constexpr size_t q = v + kTile * D * 2;              // [2][32][D] bf16
+  static constexpr size_t k = 0;                              // [KT][D] bf16
+  static constexpr size_t v = k + KT * D * 2;                 // [KT][D] bf16
+  static constexpr size_t q = v + KT * D * 2;                 // [2][32][D] bf16
   static constexpr size_t dout = q + 2 * kChunk * D * 2;      // [2][32][D] bf16
-  static constexpr size_t ds = dout + 2 * kChunk * D * 2;     // [64][32] bf16, dS^T of the step
-  static constexpr size_t tok = ds + kTile * kChunk * 2;      // [2][32] int, -1 = empty row
+  static constexpr size_t ds = dout + 2 * kChunk * D * 2;     // [KT][32] bf16, dS^T of the step
+  static constexpr size_t tok = ds + KT * kChunk * 2;         // [2][32] int, -1 = empty row
   static constexpr size_t lse2 = tok + 2 * kChunk * 4;        // [2][32] fp32, lse * log2(e)
   static constexpr size_t delta = lse2 + 2 * kChunk * 4;      // [2][32] fp32
   static constexpr size_t bytes = delta + 2 * kChunk * 4;
 };
 
-// grid (NB * ceil(B/64), Hkv), 128 threads.
-template <int D>
+// grid (NB * ceil(B/KT), Hkv), 2*KT threads.
+template <int D, int KT>
 __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const bf16* __restrict__ v, const bf16* __restrict__ dout,
                          const float* __restrict__ lse, const float* __restrict__ delta,
@@ -38,29 +40,29 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
                          int seqs, int tokens, int heads, int kv_heads, int total_blocks,
                          int block_size, float scale) {
-  constexpr int CH = D / 8;
+  constexpr int CH = D / 8, NT = 2 * KT;
   extern __shared__ __align__(128) unsigned char smem[];
-  bf16* sk = reinterpret_cast<bf16*>(smem + BwdSmem<D>::k);
-  bf16* sv = reinterpret_cast<bf16*>(smem + BwdSmem<D>::v);
-  bf16* sds = reinterpret_cast<bf16*>(smem + BwdSmem<D>::ds);
-  int* stok = reinterpret_cast<int*>(smem + BwdSmem<D>::tok);
-  float* slse = reinterpret_cast<float*>(smem + BwdSmem<D>::lse2);
-  float* sdelta = reinterpret_cast<float*>(smem + BwdSmem<D>::delta);
+  bf16* sk = reinterpret_cast<bf16*>(smem + BwdSmem<D, KT>::k);
+  bf16* sv = reinterpret_cast<bf16*>(smem + BwdSmem<D, KT>::v);
+  bf16* sds = reinterpret_cast<bf16*>(smem + BwdSmem<D, KT>::ds);
+  int* stok = reinterpret_cast<int*>(smem + BwdSmem<D, KT>::tok);
+  float* slse = reinterpret_cast<float*>(smem + BwdSmem<D, KT>::lse2);
+  float* sdelta = reinterpret_cast<float*>(smem + BwdSmem<D, KT>::delta);
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int tiles_per_block = (block_size + kTile - 1) / kTile;
+  const int tiles_per_block = (block_size + KT - 1) / KT;
   const int b = blockIdx.x / tiles_per_block, sub = blockIdx.x % tiles_per_block, g = blockIdx.y;
   const int s = find_segment(cu_blocks, seqs, b);
   const int block_start = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
   const int block_end = min(block_start + block_size, cu_seqlens[s + 1]);
-  const int kt0 = block_start + sub * kTile;
+  const int kt0 = block_start + sub * KT;
   if (kt0 >= block_end) return;
-  const int kt_hi = min(kt0 + kTile, block_end);
+  const int kt_hi = min(kt0 + KT, block_end);
   const size_t kv_stride = (size_t)kv_heads * D;
   const int group = heads / kv_heads;
   const float scale_log2 = scale * kLog2e;
 
-  for (int i = tid; i < kTile * CH; i += kThreads) {
+  for (int i = tid; i < KT * CH; i += NT) {
     int r = i / CH, c = i % CH, key = kt0 + r;
     bool valid = key < kt_hi;
     size_t src = (size_t)(valid ? key : kt0) * kv_stride + (size_t)g * D + c * 8;
@@ -78,14 +80,14 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       slse[st * kChunk + tid] = t >= 0 ? lse[(size_t)h * tokens + t] * kLog2e : 0.f;
       sdelta[st * kChunk + tid] = t >= 0 ? delta[(size_t)h * tokens + t] : 0.f;
     }
-    for (int i = tid; i < kChunk * CH; i += kThreads) {
+    for (int i = tid; i < kChunk * CH; i += NT) {
       int r = i / CH, c = i % CH;
       bool valid = r < nq;
       int t = valid ? lists[e + r] >> kSlotBits : 0;
       size_t src = ((size_t)t * heads + h) * D + c * 8;
       int dst = st * kChunk * D * 2 + swz<CH>(r, c);
-      cp_async16(smem + BwdSmem<D>::q + dst, q + src, valid);
-      cp_async16(smem + BwdSmem<D>::dout + dst, dout + src, valid);
+      cp_async16(smem + BwdSmem<D, KT>::q + dst, q + src, valid);
+      cp_async16(smem + BwdSmem<D, KT>::dout + dst, dout + src, valid);
     }
     cp_async_commit();
   };
@@ -99,7 +101,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
   const int key_r = kt0 + warp * 16 + (lane >> 2);  // the thread's keys: key_r, key_r + 8
   for (int hh = 0; hh < group; hh++) {
     const int h = g * group + hh, idx = h * total_blocks + b;
-    const int e_begin = list_off[idx] + sub * kTile, e_end = list_off[idx + 1];
+    const int e_begin = list_off[idx] + sub * KT, e_end = list_off[idx + 1];
     if (e_begin >= e_end) continue;
     load_chunk(0, h, e_begin, e_end);
     int st = 0;
@@ -111,8 +113,8 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         cp_async_wait<0>();
       }
       __syncthreads();
-      const bf16* sq = reinterpret_cast<const bf16*>(smem + BwdSmem<D>::q) + st * kChunk * D;
-      const bf16* sdo = reinterpret_cast<const bf16*>(smem + BwdSmem<D>::dout) + st * kChunk * D;
+      const bf16* sq = reinterpret_cast<const bf16*>(smem + BwdSmem<D, KT>::q) + st * kChunk * D;
+      const bf16* sdo = reinterpret_cast<const bf16*>(smem + BwdSmem<D, KT>::dout) + st * kChunk * D;
       const int* tk = stok + st * kChunk;
 
       // S^T = K Q^T and dP^T = V dO^T for the warp's 16 keys x 32 rows.
@@ -170,7 +172,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
           mma(dk_acc[2 * dp + 1], da, bq[2], bq[3]);
         }
       }
-      // dS^T [64 keys][32 rows] to shared memory: dQ needs it with rows as the M dimension.
+      // dS^T [KT keys][32 rows] to shared memory: dQ needs it with rows as the M dimension.
       {
         const int row = warp * 16 + (lane >> 2);
         char* base = reinterpret_cast<char*>(sds) + (lane & 3) * 4;
@@ -181,18 +183,19 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         }
       }
       __syncthreads();
-      // dQ [32 rows][D] += dS K: warp w takes rows 16*(w&1).. and columns (w>>1)*D/2 ...
+      // dQ [32 rows][D] += dS K: warp w takes rows 16*(w&1).. and a W-wide column group.
       {
-        const int mt = warp & 1, d0 = (warp >> 1) * (D / 2);
-        float dq[D / 16][4];
+        constexpr int W = D / (KT / 32);
+        const int mt = warp & 1, d0 = (warp >> 1) * W;
+        float dq[W / 8][4];
 #pragma unroll
-        for (int n = 0; n < D / 16; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
+        for (int n = 0; n < W / 8; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
 #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
+        for (int kk = 0; kk < KT / 16; kk++) {
           uint32_t a[4];
           ldsm_x4_t(a, frag_at<4>(sds, kk * 16, mt * 2, lane));
 #pragma unroll
-          for (int np = 0; np < D / 32; np++) {
+          for (int np = 0; np < W / 16; np++) {
             uint32_t bk[4];
             ldsm_x4_t(bk, frag_bt<CH>(sk, kk * 16, (d0 + np * 16) / 8, lane));
             mma(dq[2 * np], a, bk[0], bk[1]);
@@ -205,9 +208,13 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
           if (t < 0) continue;
           float* dst = dq_acc + ((size_t)t * heads + h) * D + d0 + (lane & 3) * 2;
 #pragma unroll
-          for (int n = 0; n < D / 16; n++) {
+          for (int n = 0; n < W / 8; n++) {
+#if __CUDA_ARCH__ >= 900  // one 8-byte reduction instead of two 4-byte ones
+            atomicAdd(reinterpret_cast<float2*>(dst + n * 8), make_float2(dq[n][2 * i], dq[n][2 * i + 1]));
+#else
             atomicAdd(dst + n * 8, dq[n][2 * i]);
             atomicAdd(dst + n * 8 + 1, dq[n][2 * i + 1]);
+#endif
           }
         }
       }
@@ -261,14 +268,16 @@ extern "C" __global__ void moba_bwd_dq_convert(const float* dq_acc, bf16* dq, in
   *reinterpret_cast<uint2*>(dq + i) = y;
 }
 
-#define MOBA_BWD(D)                                                                              \
-  extern "C" __global__ void __launch_bounds__(kThreads) moba_bwd_main_d##D(                    \
+#define MOBA_BWD(D, KT)                                                                          \
+  extern "C" __global__ void __launch_bounds__(2 * KT) moba_bwd_main_d##D##_k##KT(              \
       const bf16* q, const bf16* k, const bf16* v, const bf16* dout, const float* lse,          \
       const float* delta, const int* lists, const int* list_off, float* dq_acc, bf16* dk,       \
       bf16* dv, const int* cu_seqlens, const int* cu_blocks, int seqs, int tokens, int heads,   \
       int kv_heads, int total_blocks, int block_size, float scale) {                            \
-    bwd_main<D>(q, k, v, dout, lse, delta, lists, list_off, dq_acc, dk, dv, cu_seqlens,         \
-                cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale);     \
+    bwd_main<D, KT>(q, k, v, dout, lse, delta, lists, list_off, dq_acc, dk, dv, cu_seqlens,     \
+                    cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale); \
   }
-MOBA_BWD(64)
-MOBA_BWD(128)
+MOBA_BWD(64, 64)
+MOBA_BWD(64, 128)
+MOBA_BWD(128, 64)
+MOBA_BWD(128, 128)

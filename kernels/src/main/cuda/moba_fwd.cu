@@ -16,12 +16,17 @@
 
 namespace moba {
 
+// Keys per inner step. 32 rather than 64 keeps the score tile at 16 registers and the K/V stages
+// at 32 KB (D = 128), so three CTAs (12 warps) fit on an SM instead of two: these kernels wait on
+// their gathers more than on the tensor cores, and more resident warps hide that.
+constexpr int kKeys = 32;
+
 template <int D>
 struct FwdSmem {
   static constexpr size_t q = 0;                       // [64][D] bf16, rows of the tile
-  static constexpr size_t k = q + kTile * D * 2;       // [2][64][D] bf16, double-buffered keys
-  static constexpr size_t v = k + 2 * kTile * D * 2;   // [2][64][D] bf16
-  static constexpr size_t tok = v + 2 * kTile * D * 2; // [64] int: query token, -1 = empty row
+  static constexpr size_t k = q + kTile * D * 2;       // [2][32][D] bf16, double-buffered keys
+  static constexpr size_t v = k + 2 * kKeys * D * 2;   // [2][32][D] bf16
+  static constexpr size_t tok = v + 2 * kKeys * D * 2; // [64] int: query token, -1 = empty row
   static constexpr size_t lo = tok + kTile * 4;        // [64] int: first key the row may see
   static constexpr size_t slot = lo + kTile * 4;       // [64] int: routing slot (past kernel)
   static constexpr size_t bytes = slot + kTile * 4;
@@ -45,11 +50,11 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
   const size_t stride = (size_t)kv_heads * D;  // between consecutive tokens of k, v
 
   auto load_kv = [&](int stage, int k0) {
-    for (int i = tid; i < kTile * CH; i += kThreads) {
+    for (int i = tid; i < kKeys * CH; i += kThreads) {
       int r = i / CH, c = i % CH, key = k0 + r;
       bool valid = key < key_hi;
       size_t src = (size_t)(valid ? key : key_lo) * stride + (size_t)g * D + c * 8;
-      int dst = stage * kTile * D * 2 + swz<CH>(r, c);
+      int dst = stage * kKeys * D * 2 + swz<CH>(r, c);
       cp_async16(reinterpret_cast<char*>(sk) + dst, k + src, valid);
       cp_async16(reinterpret_cast<char*>(sv) + dst, v + src, valid);
     }
@@ -65,12 +70,12 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
   const int lo_r[2] = {lo[ra], lo[ra + 8]};
   uint32_t qf[D / 16][4];
 
-  const int tiles = (key_hi - key_lo + kTile - 1) / kTile;
+  const int tiles = (key_hi - key_lo + kKeys - 1) / kKeys;
   load_kv(0, key_lo);
   for (int it = 0; it < tiles; it++) {
-    const int k0 = key_lo + it * kTile;
+    const int k0 = key_lo + it * kKeys;
     if (it + 1 < tiles) {
-      load_kv((it + 1) & 1, k0 + kTile);
+      load_kv((it + 1) & 1, k0 + kKeys);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
@@ -80,16 +85,16 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
 #pragma unroll
       for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
     }
-    const bf16* tk = sk + (it & 1) * kTile * D;
-    const bf16* tv = sv + (it & 1) * kTile * D;
+    const bf16* tk = sk + (it & 1) * kKeys * D;
+    const bf16* tv = sv + (it & 1) * kKeys * D;
 
-    float s[8][4];  // scores of the warp's 16 rows x 64 keys
+    float s[kKeys / 8][4];  // scores of the warp's 16 rows x 32 keys
 #pragma unroll
-    for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+    for (int n = 0; n < kKeys / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
     for (int ks = 0; ks < D / 16; ks++) {
 #pragma unroll
-      for (int np = 0; np < 4; np++) {
+      for (int np = 0; np < kKeys / 16; np++) {
         uint32_t b[4];
         ldsm_x4(b, frag_b<CH>(tk, np * 16, ks * 2, lane));
         mma(s[2 * np], qf[ks], b[0], b[1]);
@@ -99,7 +104,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
 
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < kKeys / 8; n++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         int key = k0 + n * 8 + (lane & 3) * 2 + (e & 1), i = e >> 1;
@@ -124,7 +129,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
     }
     float rs[2] = {0.f, 0.f};
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
+    for (int n = 0; n < kKeys / 8; n++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         s[n][e] = exp2f(s[n][e] - base[e >> 1]);
@@ -142,7 +147,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
     }
     // O += P V: the score accumulators of key tiles 2kk, 2kk+1 are the A fragment of P.
 #pragma unroll
-    for (int kk = 0; kk < 4; kk++) {
+    for (int kk = 0; kk < kKeys / 16; kk++) {
       uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
                        pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                        pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
@@ -303,7 +308,7 @@ __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
 using namespace moba;
 
 #define MOBA_FWD(D)                                                                              \
-  extern "C" __global__ void __launch_bounds__(kThreads) moba_fwd_past_d##D(                    \
+  extern "C" __global__ void __launch_bounds__(kThreads, 3) moba_fwd_past_d##D(                    \
       const bf16* q, const bf16* k, const bf16* v, bf16* part_o, float* part_lse,               \
       const int* lists, const int* list_off, const int* chunk_off, const int* cu_seqlens,       \
       const int* cu_blocks, int seqs, int tokens, int heads, int kv_heads, int total_blocks,    \
@@ -311,7 +316,7 @@ using namespace moba;
     fwd_past<D>(q, k, v, part_o, part_lse, lists, list_off, chunk_off, cu_seqlens, cu_blocks,   \
                 seqs, tokens, heads, kv_heads, total_blocks, block_size, topk, scale);          \
   }                                                                                             \
-  extern "C" __global__ void __launch_bounds__(kThreads) moba_fwd_own_d##D(                     \
+  extern "C" __global__ void __launch_bounds__(kThreads, 3) moba_fwd_own_d##D(                     \
       const bf16* q, const bf16* k, const bf16* v, bf16* o, float* lse, const bf16* part_o,     \
       const float* part_lse, const int* routing, const int* cu_seqlens, const int* cu_qtiles,   \
       int seqs, int tokens, int heads, int kv_heads, int block_size, int topk, float scale) {   \

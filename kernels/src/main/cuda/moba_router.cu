@@ -1,8 +1,10 @@
 // MoBA routing on the GPU (docs/moba.md, "Routing"; MOBA.md semantics 2-3, 7):
 //   1. moba_route_d{64,128}: fused tiled top-k. A CTA holds 64 query rows of one head of one
-//      sequence, streams that sequence's centroids in tiles of 64 blocks, scores them on tensor
-//      cores and keeps each row's best topk-1 past blocks in shared memory; the [T, T/B] score
-//      matrix never reaches device memory. Output routing [H, T, topk] exactly as MobaRouterCpu.
+//      sequence, streams that sequence's centroids in tiles of 64 blocks (cp.async, two stages),
+//      scores them on tensor cores and keeps each row's best topk-1 past blocks in shared memory;
+//      a candidate is first compared in registers with the row's current worst kept entry, so the
+//      list is touched only by the few that enter it. The [T, T/B] score matrix never reaches
+//      device memory. Output routing [H, T, topk] exactly as MobaRouterCpu.
 //   2. Key-block-centric lists, deterministic, no sort, no host sync: moba_list_count (a histogram
 //      per (head, block, row tile)), moba_scan_* (exclusive scan of that histogram in its
 //      row-major order, which is also the list order), moba_list_scatter (each row tile writes its
@@ -11,8 +13,8 @@
 //      row t that selected b, ascending in t; the block's own rows come first (they are the
 //      smallest tokens that can select it), the rows that chose it as a past block after them.
 //
-// Scores: q is bf16 and the centroid fp32. Each centroid is split into two bf16 halves,
-// c = hi + lo (hi = bf16(c), lo = bf16(c - hi)), and both are multiplied on the tensor cores into one
+// Scores: q is bf16 and the centroid fp32. Each centroid is split into two bf16 halves
+// (moba_centroid_split: hi = bf16(c), lo = bf16(c - hi)), both multiplied on the tensor cores into one
 // fp32 accumulator: the score keeps ~16 mantissa bits of c (error ~2^-17 relative, against ~2^-9 if
 // c were just rounded to bf16), so only genuine near-ties can differ from the float64 reference.
 #include "moba_common.cuh"
@@ -27,31 +29,36 @@ constexpr int kListRows = 32;
 
 template <int D>
 struct RouteSmem {
-  static constexpr int CH = D / 8;
-  static constexpr size_t q = 0;                                  // [64][D] bf16
-  static constexpr size_t chi = q + kTile * D * 2;                // [64][D] bf16
-  static constexpr size_t clo = chi + kTile * D * 2;              // [64][D] bf16
-  static constexpr size_t score = clo + kTile * D * 2;            // [64][65] fp32
-  static constexpr size_t best = score + kTile * 65 * 4;          // [64][topk-1] fp32 + int
-  static size_t bytes(int topk) { return best + size_t(kTile) * (topk - 1) * 8; }
+  static constexpr size_t q = 0;                       // [64][D] bf16
+  static constexpr size_t c = q + kTile * D * 2;       // [2 stages][hi, lo][64][D] bf16
+  static constexpr size_t kept = c + 4 * kTile * D * 2;  // [64][4] int: length of each list
+  static constexpr size_t best = kept + kTile * 4 * 4;    // [64][4][topk-1] fp32, then the same int
+  static size_t bytes(int topk) { return best + size_t(kTile) * 4 * (topk - 1) * 8; }
 };
 
-// q [T, H, D] bf16, centroids [NB, Hkv, D] fp32, routing [H, T, topk] int.
-// cu_seqlens, cu_blocks, cu_qtiles: [S+1]; grid (sum of ceil(n_s/64), H), 128 threads.
+// The gate's total order on (score, block): higher score first, ties to the higher block index.
+// Being total, it makes the kept top-k independent of the order candidates arrive in.
+__device__ __forceinline__ bool ranks_above(float s, int j, float s2, int j2) {
+  return s > s2 || (s == s2 && j > j2);
+}
+
+// q [T, H, D] bf16; centroids split into hi, lo [NB, Hkv, D] bf16 (moba_centroid_split);
+// routing [H, T, topk] int. cu_seqlens, cu_blocks, cu_qtiles: [S+1];
+// grid (sum of ceil(n_s/64), H), 128 threads, RouteSmem::bytes(topk) of dynamic shared memory.
 template <int D>
-__device__ void route(const bf16* __restrict__ q, const float* __restrict__ centroids,
-                      int* __restrict__ routing, const int* __restrict__ cu_seqlens,
-                      const int* __restrict__ cu_blocks, const int* __restrict__ cu_qtiles,
-                      int seqs, int tokens, int heads, int kv_heads, int block_size, int topk) {
+__device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_hi,
+                      const bf16* __restrict__ cen_lo, int* __restrict__ routing,
+                      const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
+                      const int* __restrict__ cu_qtiles, int seqs, int tokens, int heads,
+                      int kv_heads, int block_size, int topk) {
   constexpr int CH = D / 8;
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* sq = reinterpret_cast<bf16*>(smem + RouteSmem<D>::q);
-  bf16* chi = reinterpret_cast<bf16*>(smem + RouteSmem<D>::chi);
-  bf16* clo = reinterpret_cast<bf16*>(smem + RouteSmem<D>::clo);
-  float* score = reinterpret_cast<float*>(smem + RouteSmem<D>::score);
+  bf16* sc = reinterpret_cast<bf16*>(smem + RouteSmem<D>::c);
   const int cap = topk - 1;
-  float* best_score = reinterpret_cast<float*>(smem + RouteSmem<D>::best);  // [64][cap]
-  int* best_block = reinterpret_cast<int*>(best_score + kTile * cap);       // [64][cap]
+  int* kept_of = reinterpret_cast<int*>(smem + RouteSmem<D>::kept);         // [64][4]
+  float* best_score = reinterpret_cast<float*>(smem + RouteSmem<D>::best);  // [64][4][cap]
+  int* best_block = reinterpret_cast<int*>(best_score + kTile * 4 * cap);   // [64][4][cap]
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int h = blockIdx.y, g = h / (heads / kv_heads);
@@ -69,37 +76,45 @@ __device__ void route(const bf16* __restrict__ q, const float* __restrict__ cent
     cp_async16(reinterpret_cast<char*>(sq) + swz<CH>(r, c), src, r < rows);
   }
   cp_async_commit();
-  cp_async_wait<0>();
-  __syncthreads();
-  uint32_t qf[D / 16][4];  // this warp's 16 query rows as A fragments
+  // Centroids j0..j0+63 of KV head g, hi and lo halves, into stage st.
+  auto load_c = [&](int st, int j0) {
+    for (int i = tid; i < kTile * CH; i += kThreads) {
+      int r = i / CH, c = i % CH;
+      bool valid = j0 + r < scored;
+      size_t src = ((size_t)(first_block + (valid ? j0 + r : 0)) * kv_heads + g) * D + c * 8;
+      char* dst = reinterpret_cast<char*>(sc) + (size_t)st * 2 * kTile * D * 2 + swz<CH>(r, c);
+      cp_async16(dst, cen_hi + src, valid);
+      cp_async16(dst + kTile * D * 2, cen_lo + src, valid);
+    }
+    cp_async_commit();
+  };
+
+  // The thread's rows warp*16 + lane/4 (+8). Each lane of a quad sees a quarter of every tile's
+  // columns and keeps its own best-first list per row; the four are merged at the end. No lane
+  // waits for another, and a candidate usually costs one compare with the row's threshold.
+  const int g4 = lane >> 2, c4 = lane & 3;
+  const int r_[2] = {warp * 16 + g4, warp * 16 + g4 + 8};
+  int own[2], kept[2] = {0, 0}, worst_block[2] = {-1, -1};
+  float worst[2] = {-INFINITY, -INFINITY};  // the list's last entry once it is full
 #pragma unroll
-  for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
+  for (int i = 0; i < 2; i++) own[i] = r_[i] < rows ? (t0 + r_[i] - seq_start) / block_size : 0;
+  uint32_t qf[D / 16][4];
 
-  const int row = tid;  // threads 0..63 own one query row each for the selection
-  const int own = row < rows ? (t0 + row - seq_start) / block_size : 0;
-  int kept = 0;
-
-  for (int j0 = 0; j0 < scored; j0 += kTile) {
-    // Centroids j0..j0+63 of KV head g, split into bf16 hi and lo halves; [64][D] each.
-    for (int i = tid; i < kTile * D / 4; i += kThreads) {
-      int r = i / (D / 4), d = (i % (D / 4)) * 4;
-      float4 c = make_float4(0.f, 0.f, 0.f, 0.f);
-      if (j0 + r < scored)
-        c = *reinterpret_cast<const float4*>(
-            centroids + ((size_t)(first_block + j0 + r) * kv_heads + g) * D + d);
-      uint2 hi, lo;
-      hi.x = pack_bf16(c.x, c.y);
-      hi.y = pack_bf16(c.z, c.w);
-      __nv_bfloat162 h01 = *reinterpret_cast<__nv_bfloat162*>(&hi.x);
-      __nv_bfloat162 h23 = *reinterpret_cast<__nv_bfloat162*>(&hi.y);
-      lo.x = pack_bf16(c.x - __low2float(h01), c.y - __high2float(h01));
-      lo.y = pack_bf16(c.z - __low2float(h23), c.w - __high2float(h23));
-      int off = swz<CH>(r, d / 8) + (d % 8) * 2;
-      *reinterpret_cast<uint2*>(reinterpret_cast<char*>(chi) + off) = hi;
-      *reinterpret_cast<uint2*>(reinterpret_cast<char*>(clo) + off) = lo;
+  if (scored > 0) load_c(0, 0);
+  for (int j0 = 0, st = 0; j0 < scored; j0 += kTile, st ^= 1) {
+    if (j0 + kTile < scored) {
+      load_c(st ^ 1, j0 + kTile);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
     }
     __syncthreads();
-
+    if (j0 == 0) {
+#pragma unroll
+      for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
+    }
+    const bf16* chi = sc + (size_t)st * 2 * kTile * D;
+    const bf16* clo = chi + kTile * D;
     float acc[8][4];  // scores of rows 16w.. against blocks j0.. : [16][64]
 #pragma unroll
     for (int n = 0; n < 8; n++) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.f;
@@ -116,49 +131,100 @@ __device__ void route(const bf16* __restrict__ q, const float* __restrict__ cent
         mma(acc[2 * np + 1], qf[ks], b[2], b[3]);
       }
     }
-    const int r0 = warp * 16 + (lane >> 2), c0 = (lane & 3) * 2;
+    if (cap > 0) {
 #pragma unroll
-    for (int n = 0; n < 8; n++) {
-      score[r0 * 65 + n * 8 + c0] = acc[n][0];
-      score[r0 * 65 + n * 8 + c0 + 1] = acc[n][1];
-      score[(r0 + 8) * 65 + n * 8 + c0] = acc[n][2];
-      score[(r0 + 8) * 65 + n * 8 + c0 + 1] = acc[n][3];
-    }
-    __syncthreads();
-
-    if (row < rows && cap > 0) {
-      // Best-first insertion in ascending block order: a block ranks above every listed block of
-      // equal score, which is the tie rule (higher index wins), as in MobaRouterCpu.offer.
-      float* bs = best_score + row * cap;
-      int* bb = best_block + row * cap;
-      const int last = min(kTile, own - j0);
-      for (int c = 0; c < last; c++) {
-        float sc = score[row * 65 + c];
-        bool full = kept == cap;
-        if (full && sc < bs[cap - 1]) continue;
-        int slot = full ? cap - 1 : kept;
-        while (slot > 0 && bs[slot - 1] <= sc) {
-          bs[slot] = bs[slot - 1];
-          bb[slot] = bb[slot - 1];
-          slot--;
+      for (int i = 0; i < 2; i++) {
+        // Row threshold: the best of the quad's four worst kept entries (from full lists only).
+        // At least cap entries of the row rank at or above it, so whatever ranks below can never
+        // win; it is ~3x tighter than one lane's own worst entry.
+        float ts = kept[i] == cap ? worst[i] : -INFINITY;
+        int tj = kept[i] == cap ? worst_block[i] : -1;
+#pragma unroll
+        for (int o = 1; o < 4; o <<= 1) {
+          float os = __shfl_xor_sync(0xffffffffu, ts, o);
+          int oj = __shfl_xor_sync(0xffffffffu, tj, o);
+          if (ranks_above(os, oj, ts, tj)) { ts = os; tj = oj; }
         }
-        bs[slot] = sc;
-        bb[slot] = j0 + c;
-        if (!full) kept++;
+        uint32_t pass = 0;
+#pragma unroll
+        for (int n = 0; n < 8; n++)
+#pragma unroll
+          for (int e = 0; e < 2; e++) {
+            const int j = j0 + n * 8 + c4 * 2 + e;
+            if (j < own[i] && ranks_above(acc[n][2 * i + e], j, ts, tj)) pass |= 1u << (n * 2 + e);
+          }
+        // Insert the survivors, one per lane per step: the warp runs as many steps as its busiest
+        // lane needs rather than one per column position.
+        float* bs = best_score + (r_[i] * 4 + c4) * cap;
+        int* bb = best_block + (r_[i] * 4 + c4) * cap;
+        while (__any_sync(0xffffffffu, pass)) {
+          if (pass) {
+            const int bit = __ffs(pass) - 1;
+            pass &= pass - 1;
+            const int j = j0 + (bit >> 1) * 8 + c4 * 2 + (bit & 1);
+            float v = 0.f;
+#pragma unroll
+            for (int b = 0; b < 16; b++)  // registers need compile-time indices
+              if (b == bit) v = acc[b >> 1][2 * i + (b & 1)];
+            const bool full = kept[i] == cap;
+            if (!full || ranks_above(v, j, worst[i], worst_block[i])) {
+              int slot = full ? cap - 1 : kept[i];
+              while (slot > 0 && ranks_above(v, j, bs[slot - 1], bb[slot - 1])) {
+                bs[slot] = bs[slot - 1];
+                bb[slot] = bb[slot - 1];
+                slot--;
+              }
+              bs[slot] = v;
+              bb[slot] = j;
+              if (!full) kept[i]++;
+              if (kept[i] == cap) {
+                worst[i] = bs[cap - 1];
+                worst_block[i] = bb[cap - 1];
+              }
+            }
+          }
+        }
       }
     }
-    __syncthreads();
+    __syncthreads();  // the stage is refilled next iteration
   }
 
-  if (row < rows) {
-    int* bb = best_block + row * cap;
-    for (int i = 1; i < kept; i++) {  // ascending block order; kept <= 63
-      int v = bb[i], k = i;
-      while (k > 0 && bb[k - 1] > v) { bb[k] = bb[k - 1]; k--; }
-      bb[k] = v;
+  kept_of[r_[0] * 4 + c4] = kept[0];
+  kept_of[r_[1] * 4 + c4] = kept[1];
+  __syncwarp();
+  // Lanes 0 and 1 of each quad merge the four lists of rows r_[0] and r_[1] (best first, by the
+  // same total order), then write the winners ascending, the own block, and -1 padding.
+  if (c4 < 2) {
+    const int r = c4 ? r_[1] : r_[0], own_r = c4 ? own[1] : own[0];
+    if (r < rows) {
+      const float* bs = best_score + r * 4 * cap;
+      const int* bb = best_block + r * 4 * cap;
+      int head[4] = {0, 0, 0, 0}, len[4];
+#pragma unroll
+      for (int l = 0; l < 4; l++) len[l] = kept_of[r * 4 + l];
+      int* out = routing + ((size_t)h * tokens + t0 + r) * topk;
+      int n = 0;
+      for (; n < cap; n++) {
+        int pick = -1;
+        float ps = 0.f;
+        int pj = -1;
+#pragma unroll
+        for (int l = 0; l < 4; l++) {
+          if (head[l] < len[l]) {
+            float v = bs[l * cap + head[l]];
+            int j = bb[l * cap + head[l]];
+            if (pick < 0 || ranks_above(v, j, ps, pj)) { pick = l; ps = v; pj = j; }
+          }
+        }
+        if (pick < 0) break;
+#pragma unroll
+        for (int l = 0; l < 4; l++) head[l] += l == pick;
+        int b = n;  // insertion into out[0..n) by ascending block index
+        while (b > 0 && out[b - 1] > pj) { out[b] = out[b - 1]; b--; }
+        out[b] = pj;
+      }
+      for (int a = n; a < topk; a++) out[a] = a == n ? own_r : -1;
     }
-    int* out = routing + ((size_t)h * tokens + t0 + row) * topk;
-    for (int i = 0; i < topk; i++) out[i] = i < kept ? bb[i] : (i == kept ? own : -1);
   }
 }
 
@@ -240,14 +306,24 @@ using namespace moba;
 
 #define MOBA_ROUTE(D)                                                                           \
   extern "C" __global__ void __launch_bounds__(kThreads) moba_route_d##D(                      \
-      const bf16* q, const float* centroids, int* routing, const int* cu_seqlens,              \
-      const int* cu_blocks, const int* cu_qtiles, int seqs, int tokens, int heads,             \
-      int kv_heads, int block_size, int topk) {                                                \
-    route<D>(q, centroids, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs, tokens, heads,     \
-             kv_heads, block_size, topk);                                                      \
+      const bf16* q, const bf16* cen_hi, const bf16* cen_lo, int* routing,                     \
+      const int* cu_seqlens, const int* cu_blocks, const int* cu_qtiles, int seqs, int tokens, \
+      int heads, int kv_heads, int block_size, int topk) {                                     \
+    route<D>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs, tokens,       \
+             heads, kv_heads, block_size, topk);                                               \
   }
 MOBA_ROUTE(64)
 MOBA_ROUTE(128)
+
+// The router's operands: fp32 centroids [n] -> hi = bf16(c), lo = bf16(c - hi). n a multiple of 2.
+extern "C" __global__ void moba_centroid_split(const float* centroids, bf16* hi, bf16* lo, int n) {
+  int i = (blockIdx.x * blockDim.x + threadIdx.x) * 2;
+  if (i >= n) return;
+  float2 c = *reinterpret_cast<const float2*>(centroids + i);
+  __nv_bfloat162 h = __floats2bfloat162_rn(c.x, c.y);
+  *reinterpret_cast<__nv_bfloat162*>(hi + i) = h;
+  *reinterpret_cast<uint32_t*>(lo + i) = pack_bf16(c.x - __low2float(h), c.y - __high2float(h));
+}
 
 // grid (kListTiles, S, H), 32 threads, dynamic smem (max blocks per sequence + 32*topk) ints.
 // hist [H, NB, kListTiles] gets each tile's count of every block of its sequence.
