@@ -32,7 +32,7 @@
       exit(2);                                                                              \
     }                                                                                       \
   } while (0)
-#define LAUNCHED(name) CK(cudaGetLastError())
+#define LAUNCHED() CK(cudaGetLastError())  // after every launch: bad shapes fail here, by line
 
 // ---- host helpers --------------------------------------------------------------------------------
 
