@@ -3,16 +3,21 @@ package io.mobaspark.trainer.loop;
 import io.mobaspark.kernels.Backend;
 import io.mobaspark.trainer.Parameter;
 import io.mobaspark.trainer.TrainableModel;
+import io.mobaspark.trainer.exchange.GradientExchange;
+import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.optim.AdamW;
 import io.mobaspark.trainer.optim.GradientClipping;
 import io.mobaspark.trainer.optim.LrSchedule;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One optimizer step: accumulate gradients over the micro-batches, refuse non-finite values, clip the
- * global norm, update with AdamW at the scheduled rate. The order matters: the finite check comes
- * before clipping (a NaN norm would otherwise silently scale everything to NaN) and before the update
- * (so a refused step leaves weights and moments untouched).
+ * One optimizer step: accumulate gradients over the micro-batches, average them (and the loss) over
+ * the data-parallel ranks, refuse non-finite values, clip the global norm, update with AdamW at the
+ * scheduled rate. The order matters: the exchange comes before the finite check, so that a NaN on
+ * one rank makes every rank refuse the same step; the finite check comes before clipping (a NaN norm
+ * would otherwise silently scale everything to NaN) and before the update (so a refused step leaves
+ * weights and moments untouched).
  */
 public final class TrainStep {
   private final Backend backend;
@@ -21,24 +26,42 @@ public final class TrainStep {
   private final AdamW optimizer;
   private final LrSchedule schedule;
   private final double gradClip;
+  private final GradientExchange exchange;
 
-  /** What one step did, for metrics. */
+  /** What one step did, for metrics; the loss is the mean over all ranks. */
   public record Result(double loss, double lr, double gradNorm, boolean clipped) {}
 
+  /** A single-process step ({@link LocalExchange}). */
   public TrainStep(Backend backend, TrainableModel model, AdamW optimizer, LrSchedule schedule,
       double gradClip) {
+    this(backend, model, optimizer, schedule, gradClip, new LocalExchange());
+  }
+
+  /**
+   * A data-parallel step: every rank runs it with its own micro-batches and the same exchange. The
+   * caller owns (and closes) {@code exchange}.
+   */
+  public TrainStep(Backend backend, TrainableModel model, AdamW optimizer, LrSchedule schedule,
+      double gradClip, GradientExchange exchange) {
+    if (exchange == null) {
+      throw new IllegalArgumentException("exchange must be given (LocalExchange for one rank)");
+    }
     this.backend = backend;
     this.model = model;
     this.parameters = model.parameters();
     this.optimizer = optimizer;
     this.schedule = schedule;
     this.gradClip = gradClip;
+    this.exchange = exchange;
   }
 
   /**
-   * Runs 1-based optimizer step {@code step} on {@code microBatches}; the loss is their mean.
+   * Runs 1-based optimizer step {@code step} on {@code microBatches}; the loss is their mean,
+   * averaged over the ranks.
    *
-   * @throws TrainingDivergedException when a loss or gradient is not finite (nothing is updated)
+   * @throws TrainingDivergedException when a loss or gradient is not finite, on this rank or (after
+   *     averaging) on any (nothing is updated)
+   * @throws io.mobaspark.trainer.exchange.ExchangeException when the exchange fails
    */
   public Result run(int step, List<TokenBatch> microBatches) {
     if (microBatches.isEmpty()) {
@@ -49,14 +72,28 @@ public final class TrainStep {
     }
     double gradScale = 1.0 / microBatches.size();
     double lossSum = 0;
-    for (int i = 0; i < microBatches.size(); i++) {
+    String badLoss = null;
+    for (int i = 0; i < microBatches.size() && badLoss == null; i++) {
       TokenBatch batch = microBatches.get(i);
       double loss = model.forwardBackward(batch.inputs(), batch.targets(), batch.layout(), gradScale);
       if (!Double.isFinite(loss)) {
-        throw new TrainingDivergedException(step,
-            "the loss of micro-batch " + (i + 1) + "/" + microBatches.size() + " (" + loss + ")");
+        badLoss = "the loss of micro-batch " + (i + 1) + "/" + microBatches.size() + " (" + loss
+            + ")";
       }
       lossSum += loss;
+    }
+    double meanLoss = lossSum / microBatches.size();
+    if (exchange.worldSize() > 1) {
+      // A rank with a bad loss still takes part, so that the others are not left waiting: its NaN
+      // or infinite loss makes the mean non-finite and every rank refuses this step.
+      meanLoss = averageAcrossRanks(step, meanLoss);
+    }
+    if (badLoss != null) {
+      throw new TrainingDivergedException(step, badLoss);
+    }
+    if (!Double.isFinite(meanLoss)) {
+      throw new TrainingDivergedException(step, "the loss averaged over " + exchange.worldSize()
+          + " ranks (" + meanLoss + ")");
     }
     for (Parameter p : parameters) {
       if (!backend.allFinite(p.grad())) {
@@ -71,6 +108,23 @@ public final class TrainStep {
     boolean clipped = GradientClipping.clip(backend, parameters, norm, gradClip);
     double lr = schedule.at(step);
     optimizer.step(lr, step);
-    return new Result(lossSum / microBatches.size(), lr, norm, clipped);
+    return new Result(meanLoss, lr, norm, clipped);
+  }
+
+  /**
+   * Replaces every gradient by its mean over the ranks; the loss rides along as one more element.
+   * Gradients go through host memory for now (one read and one write per parameter).
+   */
+  private double averageAcrossRanks(int step, double loss) {
+    List<double[]> buffers = new ArrayList<>(parameters.size() + 1);
+    for (Parameter p : parameters) {
+      buffers.add(backend.read(p.grad()));
+    }
+    buffers.add(new double[] {loss});
+    exchange.allReduceMean(step, buffers);
+    for (int i = 0; i < parameters.size(); i++) {
+      backend.write(parameters.get(i).grad(), buffers.get(i));
+    }
+    return buffers.get(parameters.size())[0];
   }
 }

@@ -1,0 +1,91 @@
+package io.mobaspark.trainer.exchange;
+
+import java.util.List;
+
+/**
+ * A list of gradient buffers seen as one flat array, so that buckets of a fixed element count can
+ * span buffer boundaries: many small tensors (norm weights) share one bucket and a large one
+ * (the embedding) streams over several. Reading and writing disjoint ranges from two threads is safe.
+ */
+final class FlatBuffers {
+  private final double[][] buffers;
+  /** starts[i] = flat index of buffers[i][0]; starts[length] = size. */
+  private final long[] starts;
+
+  FlatBuffers(List<double[]> buffers) {
+    if (buffers == null || buffers.isEmpty()) {
+      throw new IllegalArgumentException("buffers must be a non-empty list, got " + buffers);
+    }
+    this.buffers = buffers.toArray(new double[0][]);
+    this.starts = new long[this.buffers.length + 1];
+    for (int i = 0; i < this.buffers.length; i++) {
+      if (this.buffers[i] == null) {
+        throw new IllegalArgumentException("buffer " + i + " is null");
+      }
+      starts[i + 1] = starts[i] + this.buffers[i].length;
+    }
+    if (size() == 0) {
+      throw new IllegalArgumentException("the " + this.buffers.length + " buffers are all empty");
+    }
+  }
+
+  long size() {
+    return starts[buffers.length];
+  }
+
+  /** How many buckets of {@code bucketElements} cover the flat array (the last may be shorter). */
+  int bucketCount(int bucketElements) {
+    long count = (size() + bucketElements - 1) / bucketElements;
+    if (count > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(size() + " elements need too many buckets of "
+          + bucketElements);
+    }
+    return (int) count;
+  }
+
+  /** Element count of bucket {@code bucket}. */
+  int bucketLength(int bucket, int bucketElements) {
+    return (int) Math.min(bucketElements, size() - (long) bucket * bucketElements);
+  }
+
+  /** {@code dst[0, count) = flat[from, from + count)}. */
+  void read(long from, double[] dst, int count) {
+    copy(from, dst, count, true);
+  }
+
+  /** {@code flat[from, from + count) = src[0, count)}. */
+  void write(long from, double[] src, int count) {
+    copy(from, src, count, false);
+  }
+
+  private void copy(long from, double[] host, int count, boolean toHost) {
+    int buffer = bufferOf(from);
+    int done = 0;
+    while (done < count) {
+      int offset = (int) (from + done - starts[buffer]);
+      int n = Math.min(count - done, buffers[buffer].length - offset);
+      if (toHost) {
+        System.arraycopy(buffers[buffer], offset, host, done, n);
+      } else {
+        System.arraycopy(host, done, buffers[buffer], offset, n);
+      }
+      done += n;
+      buffer++;
+    }
+  }
+
+  /** The buffer holding flat index {@code index} (skipping empty buffers). */
+  private int bufferOf(long index) {
+    int lo = 0;
+    int hi = buffers.length - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) >>> 1;
+      if (starts[mid] <= index) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return lo;
+  }
+}

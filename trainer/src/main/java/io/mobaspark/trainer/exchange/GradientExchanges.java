@@ -1,0 +1,71 @@
+package io.mobaspark.trainer.exchange;
+
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.List;
+
+/** Opens the exchange a spec describes, for one rank; and makes per-run secrets. */
+public final class GradientExchanges {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private GradientExchanges() {}
+
+  /** A fresh per-run secret: 32 random bytes, URL-safe base64 (43 characters). */
+  public static String newSecret() {
+    byte[] bytes = new byte[32];
+    RANDOM.nextBytes(bytes);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+  }
+
+  /**
+   * Joins the exchange as {@code rank}. A world of one rank needs no peers and gets a
+   * {@link LocalExchange} whatever the kind.
+   *
+   * @param host       this rank's address as the other ranks reach it (ring only: its listener
+   *                   binds there, on an ephemeral port)
+   * @param rendezvous swaps the ring listeners' addresses once (ring only; may be null otherwise)
+   * @throws ExchangeException when a peer cannot be reached or refuses this rank
+   */
+  public static GradientExchange open(ExchangeSpec spec, int rank, String host,
+      Rendezvous rendezvous) {
+    if (spec == null) {
+      throw new IllegalArgumentException("spec must be given");
+    }
+    if (rank < 0 || rank >= spec.worldSize()) {
+      throw new IllegalArgumentException("rank must be in [0, " + spec.worldSize() + "), got "
+          + rank);
+    }
+    if (spec.worldSize() == 1) {
+      return new LocalExchange();
+    }
+    return switch (spec.kind()) {
+      case LOCAL -> throw new IllegalStateException("a LOCAL spec has world size 1");
+      case DRIVER -> DriverExchange.connect(spec, rank);
+      case RING -> joinRing(spec, rank, host, rendezvous);
+    };
+  }
+
+  private static GradientExchange joinRing(ExchangeSpec spec, int rank, String host,
+      Rendezvous rendezvous) {
+    if (host == null || host.isBlank() || rendezvous == null) {
+      throw new IllegalArgumentException("a ring needs this rank's host and a rendezvous, got "
+          + "host '" + host + "' and rendezvous " + rendezvous);
+    }
+    RingListener listener = RingListener.bind(host);
+    List<String> addresses;
+    try {
+      addresses = rendezvous.allGather(listener.address());
+    } catch (RuntimeException e) {
+      listener.close();
+      throw e;
+    }
+    if (addresses == null || addresses.size() != spec.worldSize()
+        || !listener.address().equals(addresses.get(rank))) {
+      listener.close();
+      throw new ExchangeException("rank " + rank + ": the rendezvous returned " + addresses
+          + ", expected " + spec.worldSize() + " addresses with " + listener.address()
+          + " at index " + rank);
+    }
+    return RingExchange.connect(spec, rank, listener, addresses);
+  }
+}
