@@ -45,7 +45,7 @@ class PreprocessJobTest {
     spark.stop();
   }
 
-  private static PreprocessOptions options(Path input, Path output, boolean overwrite) {
+  static PreprocessOptions options(Path input, Path output, boolean overwrite) {
     return PreprocessOptions.textFiles(List.of(input.toString()), output, Tokenizers.BYTES, 0.3,
         5000, 2000, 3, overwrite);
   }
