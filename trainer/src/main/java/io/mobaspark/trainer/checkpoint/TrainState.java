@@ -52,6 +52,19 @@ public record TrainState(
   }
 
   /**
+   * {@code run.ranks} of the run that wrote this state, from its config; 1 for checkpoints written
+   * before that key existed (every run was single-rank then).
+   */
+  public int ranks() {
+    try {
+      // A number, or a string when the value came from a key=value override.
+      return SafeTensors.JSON.readTree(configJson).path("run").path("ranks").asInt(1);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("the run config is not valid JSON: " + e.getOriginalMessage(), e);
+    }
+  }
+
+  /**
    * Parses {@code state.json}; {@code file} only names the source in errors.
    *
    * @throws IllegalArgumentException for malformed JSON, a missing field or another format version

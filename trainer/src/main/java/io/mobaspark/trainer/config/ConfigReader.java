@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigValue;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Typed, range-checked reads from a merged config. Every error names the key, the offending value
@@ -95,6 +96,34 @@ final class ConfigReader {
       throw invalid(key, "must be one of " + allowed);
     }
     return value;
+  }
+
+  /** A size in bytes ({@code 4M}, {@code 65536}) in {@code [min, max]}, a multiple of {@code unit}. */
+  int bytes(String key, long min, long max, int unit) {
+    long value;
+    try {
+      value = config.getBytes(key);
+    } catch (ConfigException.BadValue | ConfigException.WrongType e) {
+      throw invalid(key, "must be a size in bytes, e.g. 4M");
+    }
+    if (value < min || value > max || value % unit != 0) {
+      throw invalid(key, "must be a multiple of " + unit + " bytes in [" + min + ", " + max + "]");
+    }
+    return (int) value;
+  }
+
+  /** A duration ({@code 10m}, {@code 30s}, {@code 500ms}) in whole milliseconds, at least 1 ms. */
+  int millis(String key) {
+    long value;
+    try {
+      value = config.getDuration(key, TimeUnit.MILLISECONDS);
+    } catch (ConfigException.BadValue | ConfigException.WrongType e) {
+      throw invalid(key, "must be a duration, e.g. 10m or 30s");
+    }
+    if (value < 1 || value > Integer.MAX_VALUE) {
+      throw invalid(key, "must be >= 1ms and <= " + Integer.MAX_VALUE + "ms");
+    }
+    return (int) value;
   }
 
   IllegalArgumentException invalid(String key, String rule) {

@@ -7,15 +7,21 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigRenderOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import io.mobaspark.trainer.exchange.ExchangeSpec;
+import io.mobaspark.trainer.exchange.WireDType;
 import io.mobaspark.trainer.model.ModelConfig;
 import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.Serializable;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The resolved configuration of one pretraining run: the defaults of {@value #DEFAULTS_RESOURCE}
@@ -33,12 +39,17 @@ public final class PretrainConfig implements Serializable {
   public static final String DEFAULTS_RESOURCE = "mobaspark-defaults.conf";
 
   private static final Set<String> BACKENDS = Set.of("auto", "cpu", "cuda");
+  private static final Set<String> EXCHANGE_KINDS = Set.of("driver", "ring");
+  private static final Set<String> WIRES = Set.of("fp32", "bf16");
+  /** A URI scheme (two or more characters, so that a Windows drive letter is not one). */
+  private static final Pattern URI_SCHEME = Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]+):");
   private static final String OVERRIDE_ORIGIN = "command-line override";
 
   private final String json;
   private final TrainSettings train;
   private final DataSettings data;
   private final RunSettings run;
+  private final ExchangeSettings exchange;
   private transient Config config;
 
   private PretrainConfig(Config config) {
@@ -47,8 +58,9 @@ public final class PretrainConfig implements Serializable {
     ConfigReader reader = new ConfigReader(config);
     this.train = readTrain(reader);
     this.data = new DataSettings(reader.string("data.train"), reader.string("data.val"));
-    this.run = new RunSettings(reader.nonBlank("run.dir"), reader.oneOf("run.backend", BACKENDS),
-        reader.intAtLeast("run.threads", 0));
+    this.run = new RunSettings(runDir(reader), reader.oneOf("run.backend", BACKENDS),
+        reader.intAtLeast("run.threads", 0), reader.intAtLeast("run.ranks", 1));
+    this.exchange = readExchange(reader);
     model();
   }
 
@@ -102,6 +114,11 @@ public final class PretrainConfig implements Serializable {
   /** The {@code run} section. */
   public RunSettings run() {
     return run;
+  }
+
+  /** The {@code exchange} section. */
+  public ExchangeSettings exchange() {
+    return exchange;
   }
 
   /** The validated {@code model} section. */
@@ -208,6 +225,42 @@ public final class PretrainConfig implements Serializable {
         r.intAtLeast("train.checkpoint_every", 1),
         r.intAtLeast("train.keep_checkpoints", 1),
         r.intAtLeast("train.log_every", 1));
+  }
+
+  private static ExchangeSettings readExchange(ConfigReader r) {
+    String kind = r.oneOf("exchange.kind", EXCHANGE_KINDS);
+    String wire = r.oneOf("exchange.wire", WIRES);
+    int port = r.intAtLeast("exchange.port", 0);
+    if (port > 65535) {
+      throw r.invalid("exchange.port", "must be <= 65535 (0 = any free port)");
+    }
+    return new ExchangeSettings(ExchangeSpec.Kind.parse(kind),
+        r.bytes("exchange.bucket_size", 4, ExchangeSpec.MAX_BUCKET_BYTES, 4),
+        WireDType.valueOf(wire.toUpperCase(Locale.ROOT)), r.millis("exchange.timeout"), port);
+  }
+
+  /**
+   * Every rank reads and rank 0 writes the run folder with java.nio (atomic renames, appends), so
+   * it must be a local or POSIX-mounted path (NFS, Lustre, a FUSE mount of object storage); a
+   * {@code file:} URI is taken as its path, any other scheme is refused here rather than failing
+   * on an executor.
+   */
+  private static String runDir(ConfigReader r) {
+    String dir = r.nonBlank("run.dir").trim();
+    Matcher scheme = URI_SCHEME.matcher(dir);
+    if (!scheme.find()) {
+      return dir;
+    }
+    if (!scheme.group(1).equalsIgnoreCase("file")) {
+      throw r.invalid("run.dir", "must be a local or POSIX-mounted path (shared by every rank); "
+          + "the scheme '" + scheme.group(1) + ":' is not supported: mount the file system and "
+          + "give its path");
+    }
+    try {
+      return Path.of(URI.create(dir)).toString();
+    } catch (IllegalArgumentException e) {
+      throw r.invalid("run.dir", "is not a valid file: URI (" + e.getMessage() + ")");
+    }
   }
 
   private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {

@@ -6,6 +6,8 @@ import io.mobaspark.kernels.Backend;
 import io.mobaspark.kernels.Backends;
 import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.config.TrainSettings;
+import io.mobaspark.trainer.exchange.GradientExchange;
+import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.model.Model;
 import io.mobaspark.trainer.model.ModelConfig;
 import java.io.IOException;
@@ -42,22 +44,37 @@ public final class PretrainRun {
    */
   public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console,
       int stopStep) {
-    if (config == null || backend == null || console == null) {
-      throw new IllegalArgumentException("config, backend and console must be given");
+    return run(config, backend, console, stopStep, new LocalExchange());
+  }
+
+  /**
+   * One rank of a data-parallel run: as {@link #run(PretrainConfig, Backend, PrintStream, int)},
+   * training on this rank's share of the training shards ({@link WindowSampler}: shard {@code i}
+   * goes to rank {@code i mod ranks}) and averaging gradients through {@code exchange}, which the
+   * caller opened for this rank and closes. Only rank 0 writes the run folder.
+   *
+   * @throws io.mobaspark.trainer.exchange.ExchangeException when a peer fails or cannot be reached
+   */
+  public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console,
+      int stopStep, GradientExchange exchange) {
+    if (config == null || backend == null || console == null || exchange == null) {
+      throw new IllegalArgumentException("config, backend, console and exchange must be given");
     }
     TrainSettings train = config.train();
     ModelConfig modelConfig = config.model();
     try (Dataset trainData = open("data.train", config.data().train(), true);
         Dataset valData = open("data.val", config.data().val(), true);
         Model model = new Model(backend, modelConfig, train.seed())) {
-      requireCompatible(trainData, valData, modelConfig);
+      requireCompatible(trainData, valData, config);
       WindowSource trainWindows = new SamplerWindows(new WindowSampler(trainData,
-          train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
+          train.windowTokens(), train.batchSize(), train.seed(), exchange.rank(),
+          exchange.worldSize()));
+      // Rank 0 alone evaluates, on all of data.val: the val loss does not depend on the world size.
       WindowSource valWindows = new SamplerWindows(new WindowSampler(valData,
           train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
       int separator = train.docMasking() ? trainData.eotId() : -1;
-      return new TrainingLoop(config, backend, model, trainWindows, valWindows, separator, console)
-          .run(stopStep);
+      return new TrainingLoop(config, backend, model, trainWindows, valWindows, separator,
+          exchange, console).run(stopStep);
     }
   }
 
@@ -70,11 +87,19 @@ public final class PretrainRun {
   public static void checkDatasets(PretrainConfig config) {
     try (Dataset trainData = open("data.train", config.data().train(), false);
         Dataset valData = open("data.val", config.data().val(), false)) {
-      requireCompatible(trainData, valData, config.model());
+      requireCompatible(trainData, valData, config);
     }
   }
 
-  private static void requireCompatible(Dataset trainData, Dataset valData, ModelConfig model) {
+  private static void requireCompatible(Dataset trainData, Dataset valData, PretrainConfig config) {
+    ModelConfig model = config.model();
+    int ranks = config.run().ranks();
+    if (trainData.shardCount() < ranks) {
+      throw new IllegalArgumentException("run.ranks = " + ranks + " but data.train = "
+          + trainData.directory() + " has " + trainData.shardCount() + " shards: every rank "
+          + "trains on shards of its own; preprocess with a smaller --shard-tokens, or use fewer "
+          + "ranks");
+    }
     requireFits("data.train", trainData, model);
     requireFits("data.val", valData, model);
     if (valData.eotId() != trainData.eotId()
@@ -102,30 +127,6 @@ public final class PretrainRun {
       throw new IllegalArgumentException(key + " = " + data.directory() + " has vocab_size "
           + data.vocabSize() + " (tokenizer " + data.tokenizerName() + ") but model.vocab_size is "
           + model.vocabSize());
-    }
-  }
-
-  /** The data module's sampler seen as a {@link WindowSource}. */
-  private static final class SamplerWindows implements WindowSource {
-    private final WindowSampler sampler;
-
-    SamplerWindows(WindowSampler sampler) {
-      this.sampler = sampler;
-    }
-
-    @Override
-    public int[] next() {
-      return sampler.next();
-    }
-
-    @Override
-    public long cursor() {
-      return sampler.cursor();
-    }
-
-    @Override
-    public void seek(long cursor) {
-      sampler.seek(cursor);
     }
   }
 }

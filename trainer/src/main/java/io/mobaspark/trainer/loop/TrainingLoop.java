@@ -8,6 +8,8 @@ import io.mobaspark.trainer.checkpoint.CheckpointStore;
 import io.mobaspark.trainer.checkpoint.TrainState;
 import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.config.TrainSettings;
+import io.mobaspark.trainer.exchange.GradientExchange;
+import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.metrics.MetricsLog;
 import io.mobaspark.trainer.metrics.ProgressLine;
 import io.mobaspark.trainer.optim.AdamW;
@@ -31,6 +33,12 @@ import java.util.Optional;
  *
  * <p>Everything that decides a step's numbers (weights, AdamW moments, step, data cursor) is in the
  * checkpoint, so a resumed run repeats the uninterrupted run's losses exactly.
+ *
+ * <p>Data parallel (docs/distributed.md): every rank runs this loop with its own window source and
+ * the same {@link GradientExchange}. All ranks train and resume from the same checkpoint; rank 0
+ * alone writes the run folder (config, metrics, checkpoints), evaluates and prints progress. Every
+ * rank draws the same number of windows per step, so the one cursor a checkpoint records is every
+ * rank's cursor.
  */
 public final class TrainingLoop {
   /** {@code <run dir>/metrics.jsonl}. */
@@ -45,18 +53,29 @@ public final class TrainingLoop {
   private final WindowSource trainWindows;
   private final Evaluator evaluator;
   private final int documentSeparator;
+  private final GradientExchange exchange;
+  private final boolean lead;
   private final PrintStream console;
   private final Path runDir;
 
   /**
+   * @param trainWindows      this rank's training windows
+   * @param valWindows        the validation windows (used on rank 0 only)
    * @param documentSeparator the end-of-text id when {@code train.doc_masking} is on, else -1
+   * @param exchange          this rank's exchange ({@link LocalExchange} for one rank); its world
+   *                          size must equal {@code run.ranks}. The caller closes it
    */
   public TrainingLoop(PretrainConfig config, Backend backend, TrainableModel model,
       WindowSource trainWindows, WindowSource valWindows, int documentSeparator,
-      PrintStream console) {
+      GradientExchange exchange, PrintStream console) {
     if (config == null || backend == null || model == null || trainWindows == null
-        || valWindows == null || console == null) {
-      throw new IllegalArgumentException("config, backend, model, windows and console must be given");
+        || valWindows == null || exchange == null || console == null) {
+      throw new IllegalArgumentException(
+          "config, backend, model, windows, exchange and console must be given");
+    }
+    if (exchange.worldSize() != config.run().ranks()) {
+      throw new IllegalArgumentException("run.ranks = " + config.run().ranks() + " but rank "
+          + exchange.rank() + "'s exchange has a world of " + exchange.worldSize() + " ranks");
     }
     this.config = config;
     this.train = config.train();
@@ -66,8 +85,10 @@ public final class TrainingLoop {
     this.evaluator = new Evaluator(valWindows, train.evalBatches(), train.batchSize(),
         train.seqLen(), documentSeparator);
     this.documentSeparator = documentSeparator;
+    this.exchange = exchange;
+    this.lead = exchange.rank() == 0;
     this.console = console;
-    this.runDir = Path.of(config.run().dir());
+    this.runDir = config.run().dirPath();
   }
 
   /**
@@ -82,18 +103,23 @@ public final class TrainingLoop {
     int last = Math.min(stopStep, train.maxSteps());
     List<Parameter> parameters = model.parameters();
     long parameterCount = parameters.stream().mapToLong(p -> p.value().numel()).sum();
+    // Target tokens of one optimizer step over all ranks: the global batch.
+    long stepTokens = train.tokensPerStep() * exchange.worldSize();
     CheckpointStore store = new CheckpointStore(runDir);
-    store.removeLeftoverTemps();
-    writeConfig();
+    if (lead) {
+      store.removeLeftoverTemps();
+      writeConfig();
+    }
     try (AdamW optimizer = AdamW.of(backend, parameters, train)) {
       Progress progress = resume(store, parameters, optimizer);
       int first = progress.step;
-      console.printf("training %,d parameters on %s: steps %d..%d of %d, %,d tokens per step%n",
-          parameterCount, backend.description(), first + 1, last, train.maxSteps(),
-          train.tokensPerStep());
+      console.printf("%straining %,d parameters on %s: steps %d..%d of %d, %,d tokens per step%s%n",
+          rankPrefix(), parameterCount, backend.description(), first + 1, last, train.maxSteps(),
+          stepTokens, exchange.worldSize() == 1 ? "" : " over " + exchange.worldSize() + " ranks");
       TrainStep trainStep = new TrainStep(backend, model, optimizer, LrSchedule.of(train),
-          train.gradClip());
-      try (MetricsLog metrics = MetricsLog.open(runDir.resolve(METRICS_FILE), first)) {
+          train.gradClip(), exchange);
+      // Only rank 0 writes metrics (try-with-resources skips a null resource).
+      try (MetricsLog metrics = lead ? MetricsLog.open(runDir.resolve(METRICS_FILE), first) : null) {
         long start = System.nanoTime();
         long lineStart = start;
         int lineFirstStep = first;
@@ -103,16 +129,19 @@ public final class TrainingLoop {
           TrainStep.Result result = trainStep.run(step, nextMicroBatches());
           long now = System.nanoTime();
           progress.step = step;
-          progress.tokens += train.tokensPerStep();
+          progress.tokens += stepTokens;
           progress.trainLoss = result.loss();
+          if (!lead) {
+            continue;
+          }
           double elapsed = progress.elapsedBefore + (now - start) / 1e9;
           metrics.step(step, result.loss(), result.lr(), result.gradNorm(), progress.tokens,
-              train.tokensPerStep() / ((now - stepStart) / 1e9), elapsed);
+              stepTokens / ((now - stepStart) / 1e9), elapsed);
           if (step % train.logEvery() == 0 || step == last) {
             double lineSeconds = (now - lineStart) / 1e9;
             int lineSteps = step - lineFirstStep;
             console.println(ProgressLine.format(step, train.maxSteps(), result.loss(), result.lr(),
-                lineSteps * train.tokensPerStep() / lineSeconds, elapsed, lineSeconds / lineSteps));
+                lineSteps * stepTokens / lineSeconds, elapsed, lineSeconds / lineSteps));
             lineStart = now;
             lineFirstStep = step;
           }
@@ -152,14 +181,36 @@ public final class TrainingLoop {
     Path dir = latest.get().dir();
     TrainState state = CheckpointFiles.restore(dir, backend, parameters, optimizer.state(),
         config.modelSection());
+    requireSameWorld(dir, state);
     trainWindows.seek(state.dataCursor());
     progress.step = state.step();
     progress.tokens = state.tokensSeen();
     progress.elapsedBefore = state.elapsedSeconds();
     progress.trainLoss = state.trainLoss();
     progress.valLoss = state.valLoss();
-    console.println("resumed from " + dir + " at step " + state.step());
+    console.println(rankPrefix() + "resumed from " + dir + " at step " + state.step());
     return progress;
+  }
+
+  /**
+   * A checkpoint's data cursor counts windows of each rank's own shards, which are dealt by the
+   * world size: under another world size it would point elsewhere and repeat or skip data, so it is
+   * refused. (Checkpoints from before {@code run.ranks} existed are single-rank.)
+   */
+  private void requireSameWorld(Path dir, TrainState state) {
+    int saved = state.ranks();
+    if (saved != exchange.worldSize()) {
+      throw new IllegalArgumentException("run.ranks = " + exchange.worldSize() + " but checkpoint "
+          + dir + " was written by a run of " + saved + " ranks: each rank's data position does "
+          + "not carry over to another world size; resume with run.ranks = " + saved
+          + ", or start a new run.dir");
+    }
+  }
+
+  /** Which rank speaks, on a multi-rank run's executor logs. */
+  private String rankPrefix() {
+    return exchange.worldSize() == 1 ? "" : "rank " + exchange.rank() + "/"
+        + exchange.worldSize() + ": ";
   }
 
   private List<TokenBatch> nextMicroBatches() {

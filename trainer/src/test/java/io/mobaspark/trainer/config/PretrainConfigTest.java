@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.mobaspark.trainer.exchange.ExchangeSpec;
+import io.mobaspark.trainer.exchange.WireDType;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.ObjectInputStream;
@@ -94,12 +96,31 @@ class PretrainConfigTest {
     assertMessage(Map.of("run.backend", "tpu"), "run.backend", "tpu");
     assertMessage(Map.of("run.threads", "-1"), "run.threads", "-1");
     assertMessage(Map.of("model.kconv", "4"), "model.kconv", "4");
+    assertMessage(Map.of("run.ranks", "0"), "run.ranks", "0");
+    assertMessage(Map.of("exchange.kind", "mpi"), "exchange.kind", "mpi");
+    assertMessage(Map.of("exchange.wire", "fp8"), "exchange.wire", "fp8");
+    assertMessage(Map.of("exchange.bucket_size", "128M"), "exchange.bucket_size", "128M");
+    assertMessage(Map.of("exchange.bucket_size", "6"), "exchange.bucket_size", "6");
+    assertMessage(Map.of("exchange.timeout", "soon"), "exchange.timeout", "soon");
+    assertMessage(Map.of("exchange.port", "70000"), "exchange.port", "70000");
+    assertMessage(Map.of("run.dir", "hdfs:///runs/a"), "run.dir", "hdfs:///runs/a");
 
     Path file = write("bad.conf", "train.grad_clip = -1\n");
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> PretrainConfig.load(file, Map.of()));
     assertTrue(e.getMessage().contains("train.grad_clip") && e.getMessage().contains("-1")
         && e.getMessage().contains("bad.conf"), e.getMessage());
+  }
+
+  @Test
+  void exchangeAndRunKeysAreParsedWithUnits() {
+    PretrainConfig config = PretrainConfig.load(null, Map.of("exchange.kind", "RING",
+        "exchange.bucket_size", "1M", "exchange.wire", "bf16", "exchange.timeout", "90s",
+        "run.ranks", "4", "run.dir", "file:///tmp/runs/a"));
+    assertEquals(new ExchangeSettings(ExchangeSpec.Kind.RING, 1 << 20, WireDType.BF16, 90_000, 0),
+        config.exchange());
+    assertEquals(4, config.run().ranks());
+    assertEquals(Path.of("/tmp/runs/a"), config.run().dirPath());
   }
 
   @Test

@@ -13,26 +13,26 @@ import java.util.concurrent.TimeUnit;
  * A data-parallel world in one JVM: one thread per rank, exchanges over loopback sockets, a driver
  * aggregator when the kind needs one, and an in-memory rendezvous for the ring.
  */
-final class LoopbackRanks {
-  static final String SECRET = "loopback-test-secret-0123456789";
+public final class LoopbackRanks {
+  public static final String SECRET = "loopback-test-secret-0123456789";
 
   /** What each rank runs with its own exchange. */
   @FunctionalInterface
-  interface RankBody<T> {
+  public interface RankBody<T> {
     T run(GradientExchange exchange) throws Exception;
   }
 
   private LoopbackRanks() {}
 
   /** The spec every rank of a {@code kind} world gets (driver address filled in by {@link #run}). */
-  static ExchangeSpec spec(ExchangeSpec.Kind kind, int ranks, int bucketBytes, WireDType wire,
+  public static ExchangeSpec spec(ExchangeSpec.Kind kind, int ranks, int bucketBytes, WireDType wire,
       int timeoutMillis) {
     return new ExchangeSpec(kind, ranks, kind == ExchangeSpec.Kind.DRIVER ? "127.0.0.1:1" : "",
         SECRET, bucketBytes, wire, timeoutMillis);
   }
 
   /** Runs {@code body} on every rank and returns the results by rank; rethrows the first failure. */
-  static <T> List<T> run(ExchangeSpec spec, RankBody<T> body) throws Exception {
+  public static <T> List<T> run(ExchangeSpec spec, RankBody<T> body) throws Exception {
     DriverAggregator driver = spec.kind() == ExchangeSpec.Kind.DRIVER
         ? DriverAggregator.start("127.0.0.1", 0, spec.worldSize(), spec.secret(),
             spec.bucketBytes(), spec.wire(), spec.timeoutMillis())
@@ -53,7 +53,7 @@ final class LoopbackRanks {
   }
 
   /** One thread per rank; results by rank, or the first failure (by rank order). */
-  static <T> List<T> runRanks(int ranks, Rank<T> task) throws Exception {
+  public static <T> List<T> runRanks(int ranks, Rank<T> task) throws Exception {
     ThreadRendezvous shared = new ThreadRendezvous(ranks);
     ExecutorService threads = Executors.newFixedThreadPool(ranks);
     try {
@@ -81,7 +81,7 @@ final class LoopbackRanks {
 
   /** A rank's task, given its rank and the world's rendezvous. */
   @FunctionalInterface
-  interface Rank<T> {
+  public interface Rank<T> {
     T run(int rank, ThreadRendezvous board) throws Exception;
   }
 }

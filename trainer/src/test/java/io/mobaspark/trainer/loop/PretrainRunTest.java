@@ -18,13 +18,13 @@ import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.model.Model;
 import io.mobaspark.trainer.optim.AdamW;
 import io.mobaspark.trainer.optim.LrSchedule;
+import io.mobaspark.trainer.testing.TestConfigs;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -115,29 +115,7 @@ class PretrainRunTest {
 
   /** A tiny hybrid model (sliding window + MoBA with kconv) on byte tokens, 8 steps. */
   private static PretrainConfig config(Path runDir, Map<String, String> extra) {
-    Map<String, String> o = new HashMap<>();
-    o.put("model.vocab_size", "257");
-    o.put("model.d_model", "32");
-    o.put("model.layers", "2");
-    o.put("model.heads", "2");
-    o.put("model.kv_heads", "1");
-    o.put("model.head_dim", "16");
-    o.put("model.ffn", "64");
-    o.put("model.window", "8");
-    o.put("model.block_size", "8");
-    o.put("model.topk", "2");
-    o.put("train.batch_size", "4");
-    o.put("train.seq_len", "32");
-    o.put("train.lr", "1e-2");
-    o.put("train.min_lr", "1e-3");
-    o.put("train.warmup_steps", "2");
-    o.put("train.max_steps", "8");
-    o.put("train.eval_every", "4");
-    o.put("train.eval_batches", "2");
-    o.put("train.checkpoint_every", "4");
-    o.put("data.train", data.resolve("train").toString());
-    o.put("data.val", data.resolve("val").toString());
-    o.put("run.dir", runDir.toString());
+    Map<String, String> o = TestConfigs.hybridOnBytes(data, runDir);
     o.putAll(extra);
     return PretrainConfig.load(null, o);
   }
@@ -152,7 +130,7 @@ class PretrainRunTest {
   }
 
   /** Short repetitive sentences: byte-level structure a tiny model learns in a few steps. */
-  private static List<String> documents(int count, long seed) {
+  static List<String> documents(int count, long seed) {
     String[] subjects = {"the cat", "a dog", "my friend", "the old man", "a small bird"};
     String[] verbs = {"sat on", "looked at", "walked to", "found", "sang about"};
     String[] objects = {"the mat", "a tree", "the river", "the moon", "a red house"};

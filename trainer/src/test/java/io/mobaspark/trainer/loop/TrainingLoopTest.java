@@ -13,6 +13,7 @@ import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.trainer.checkpoint.CheckpointFiles;
 import io.mobaspark.trainer.checkpoint.CheckpointStore;
 import io.mobaspark.trainer.config.PretrainConfig;
+import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.testing.LeastSquaresModel;
 import io.mobaspark.trainer.testing.SyntheticWindows;
 import io.mobaspark.trainer.testing.TestConfigs;
@@ -144,8 +145,8 @@ class TrainingLoopTest {
       }
       SyntheticWindows valWindows = new SyntheticWindows(config.train().batchSize(), window, 50);
       LeastSquaresModel model = new LeastSquaresModel(backend, config.train().seed());
-      return new TrainingLoop(config, backend, model, trainWindows, valWindows, -1, console)
-          .run(stopStep);
+      return new TrainingLoop(config, backend, model, trainWindows, valWindows, -1,
+          new LocalExchange(), console).run(stopStep);
     }
   }
 
