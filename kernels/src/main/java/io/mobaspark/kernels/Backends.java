@@ -7,7 +7,8 @@ import java.util.Locale;
 
 /**
  * The one place that chooses a compute backend: config key {@code run.backend} or the system property
- * {@code mobaspark.backend}, values {@code auto | cpu | cuda}.
+ * {@code mobaspark.backend}, values {@code auto | cpu | cuda}. {@code auto} prints one line to
+ * standard error saying what it picked and why ({@link #auto}).
  */
 public final class Backends {
   /** System property that overrides the configured backend, e.g. {@code -Dmobaspark.backend=cpu}. */
@@ -31,7 +32,11 @@ public final class Backends {
     int workers = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
     return switch (chosen == null ? "" : chosen.trim().toLowerCase(Locale.ROOT)) {
       case "cpu" -> new CpuBackend(Precision.FLOAT32, workers);
-      case "auto" -> CudaDevice.available() ? cuda() : new CpuBackend(Precision.FLOAT32, workers);
+      case "auto" -> {
+        AutoChoice choice = auto(CudaDevice.available(), CudaBackend.coversAllOps());
+        System.err.println("backend auto -> " + choice.backend() + ": " + choice.reason());
+        yield choice.backend().equals("cuda") ? cuda() : new CpuBackend(Precision.FLOAT32, workers);
+      }
       case "cuda" -> {
         if (!CudaDevice.available()) {
           throw new IllegalArgumentException("run.backend = cuda, but no CUDA device is usable here"
@@ -43,6 +48,25 @@ public final class Backends {
       default -> throw new IllegalArgumentException(
           "run.backend must be auto, cpu or cuda, got '" + chosen + "'");
     };
+  }
+
+  /** What {@code auto} picks ({@code cpu} or {@code cuda}) and the one line that says why. */
+  public record AutoChoice(String backend, String reason) {}
+
+  /**
+   * {@code auto}'s rule: the CUDA backend when a device is usable and the CUDA backend runs every
+   * op, else the CPU backend, since a training step needs every op and would stop at the first one
+   * the GPU lacks. {@code cuda} stays available explicitly for what it does cover.
+   */
+  public static AutoChoice auto(boolean deviceUsable, boolean cudaCoversAllOps) {
+    if (!deviceUsable) {
+      return new AutoChoice("cpu", "no CUDA device is usable here");
+    }
+    if (!cudaCoversAllOps) {
+      return new AutoChoice("cpu", "a CUDA device is present, but the CUDA backend does not run every"
+          + " op yet (issue 5); pass cuda to use it for the ops it has");
+    }
+    return new AutoChoice("cuda", "a CUDA device is usable and the CUDA backend runs every op");
   }
 
   private static Backend cuda() {

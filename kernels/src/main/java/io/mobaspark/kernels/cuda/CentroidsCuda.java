@@ -35,10 +35,15 @@ final class CentroidsCuda {
 
   void compute(CudaTensor out, CudaTensor k, int blockSize, DeviceLayout layout) {
     int blocks = check(out.shape(), out.dtype(), k.shape(), k.dtype(), blockSize, layout.layout());
+    launch(out.buffer(), k, blocks, blockSize, layout);
+  }
+
+  /** The launch alone, into {@code out} with room for fp32 {@code [blocks, Hkv, D]}: the router's workspace. */
+  void launch(DeviceBuffer out, CudaTensor k, int blocks, int blockSize, DeviceLayout layout) {
     int channels = k.dim(1) * k.dim(2);
     context.kernel("centroids", "block_centroids").launch(
         LaunchShape.of(blocks, (channels + THREADS - 1) / THREADS, THREADS), new KernelArgs()
-            .ptr(out.buffer()).ptr(k.buffer()).ptr(layout.cuSeqlens())
+            .ptr(out).ptr(k.buffer()).ptr(layout.cuSeqlens())
             .ptr(layout.cuBlocks(context, blockSize)).i32(layout.layout().sequences())
             .i32(channels).i32(blockSize));
   }

@@ -11,15 +11,25 @@ import io.mobaspark.kernels.Tensor;
 /**
  * The CUDA backend: tensors in device memory (bf16 by default, fp32 on request for master weights,
  * parameter gradients and centroids), fp32 arithmetic, every op on one stream of one device.
- * Implemented so far: the memory ops, kconv forward and backward, and the MoBA block centroids;
- * the other ops throw {@link UnsupportedOperationException} naming the issue that brings them
- * (docs/backend.md, "The CUDA backend").
+ * Implemented so far: the memory ops, kconv forward and backward, the MoBA block centroids, MoBA
+ * routing, and MOBA and DENSE attention forward and backward; the other ops throw
+ * {@link UnsupportedOperationException} naming the issue that brings them (docs/backend.md, "The
+ * CUDA backend").
  */
 public final class CudaBackend implements Backend {
+  /**
+   * Whether every {@link Backend} op runs here. {@code Backends}' {@code auto} picks this backend
+   * only when it does, so that a training run on a GPU machine does not stop at the first missing
+   * op; flip it with the last op of issue 5.
+   */
+  private static final boolean COVERS_ALL_OPS = false;
+
   private final CudaContext context;
   private final CudaMemoryOps memory;
   private final KeyConvCuda keyConv;
   private final CentroidsCuda centroids;
+  private final MobaRouterCuda mobaRouter;
+  private final MobaAttentionCuda mobaAttention;
   private DeviceLayout layout; // the last packed layout, reused while it does not change
 
   /** Opens device {@code ordinal}; fails with the driver's error when there is none. */
@@ -28,6 +38,13 @@ public final class CudaBackend implements Backend {
     this.memory = new CudaMemoryOps(context);
     this.keyConv = new KeyConvCuda(context, memory);
     this.centroids = new CentroidsCuda(context);
+    this.mobaRouter = new MobaRouterCuda(context, centroids);
+    this.mobaAttention = new MobaAttentionCuda(context);
+  }
+
+  /** {@link #COVERS_ALL_OPS}: false while any op still throws {@link UnsupportedOperationException}. */
+  public static boolean coversAllOps() {
+    return COVERS_ALL_OPS;
   }
 
   public CudaContext context() {
@@ -168,6 +185,35 @@ public final class CudaBackend implements Backend {
     centroids.compute(cuda(out), cuda(k), blockSize, deviceLayout(layout));
   }
 
+  // ---- MoBA attention (MobaRouterCuda, MobaAttentionCuda; docs/moba-cuda.md) -----------------
+
+  /** q, k bf16; routing int {@code [H, T, topk]} in the Backend's layout. */
+  @Override
+  public void mobaRoute(IntTensor routing, Tensor q, Tensor k, AttentionConfig config,
+      SeqLayout layout) {
+    mobaRouter.route(cuda(routing), cuda(q), cuda(k), config, deviceLayout(layout));
+  }
+
+  /**
+   * MOBA and DENSE (DENSE as MoBA with one block per sequence); q, k, v, out bf16, lse fp32
+   * ({@code tensor(name, DType.F32, H, T)}). SLIDING throws (issue 5).
+   */
+  @Override
+  public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v,
+      IntTensor routing, AttentionConfig config, SeqLayout layout) {
+    mobaAttention.forward(cuda(out), cuda(lse), cuda(q), cuda(k), cuda(v),
+        routing == null ? null : cuda(routing), config, deviceLayout(layout));
+  }
+
+  /** dq, dk, dv overwritten (bf16); dQ is summed with fp32 atomics, so only it varies by rounding. */
+  @Override
+  public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dOut, Tensor q, Tensor k,
+      Tensor v, Tensor out, Tensor lse, IntTensor routing, AttentionConfig config,
+      SeqLayout layout) {
+    mobaAttention.backward(cuda(dq), cuda(dk), cuda(dv), cuda(dOut), cuda(q), cuda(k), cuda(v),
+        cuda(out), cuda(lse), routing == null ? null : cuda(routing), config, deviceLayout(layout));
+  }
+
   // ---- ops that later issues bring --------------------------------------------------------------
 
   @Override
@@ -223,24 +269,6 @@ public final class CudaBackend implements Backend {
     throw notYet("crossEntropy", 5);
   }
 
-  @Override
-  public void mobaRoute(IntTensor routing, Tensor q, Tensor k, AttentionConfig config,
-      SeqLayout layout) {
-    throw notYet("mobaRoute", 3);
-  }
-
-  @Override
-  public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v,
-      IntTensor routing, AttentionConfig config, SeqLayout layout) {
-    throw notYet("attentionForward", 3);
-  }
-
-  @Override
-  public void attentionBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dOut, Tensor q, Tensor k,
-      Tensor v, Tensor out, Tensor lse, IntTensor routing, AttentionConfig config,
-      SeqLayout layout) {
-    throw notYet("attentionBackward", 3);
-  }
 
   @Override
   public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1,
@@ -255,6 +283,8 @@ public final class CudaBackend implements Backend {
       layout.close();
     }
     keyConv.close();
+    mobaRouter.close();
+    mobaAttention.close();
     memory.close();
     context.close();
   }

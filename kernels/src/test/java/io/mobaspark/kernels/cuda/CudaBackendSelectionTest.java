@@ -30,9 +30,18 @@ class CudaBackendSelectionTest {
   }
 
   @Test
-  void autoPicksTheGpuWhenThereIsOne() {
+  void autoPicksTheCpuOnAGpuWhileCudaLacksOps() {
     assumeTrue(CudaDevice.available(), "no CUDA device");
     try (Backend b = Backends.create("auto", 1)) {
+      Class<?> expected = CudaBackend.coversAllOps() ? CudaBackend.class : CpuBackend.class;
+      assertTrue(expected.isInstance(b), b.description());
+    }
+  }
+
+  @Test
+  void cudaStaysAvailableExplicitly() {
+    assumeTrue(CudaDevice.available(), "no CUDA device");
+    try (Backend b = Backends.create("cuda", 1)) {
       assertTrue(b instanceof CudaBackend, b.description());
     }
   }
@@ -41,9 +50,11 @@ class CudaBackendSelectionTest {
   void missingOpsNameTheirIssue() {
     assumeTrue(CudaDevice.available(), "no CUDA device");
     try (CudaBackend b = new CudaBackend(0)) {
-      String attention = assertThrows(UnsupportedOperationException.class, () -> b.mobaRoute(null,
-          null, null, AttentionConfig.moba(1, 1, 64, 64, 1), SeqLayout.of(0, 1))).getMessage();
-      assertTrue(attention.contains("mobaRoute") && attention.contains("issue 3"), attention);
+      String attention = assertThrows(UnsupportedOperationException.class, () -> b.attentionForward(
+          b.tensor("out", 1, 1, 64), b.tensor("lse", DType.F32, 1, 1), b.tensor("q", 1, 1, 64),
+          b.tensor("k", 1, 1, 64), b.tensor("v", 1, 1, 64), null,
+          AttentionConfig.sliding(1, 1, 64, 16), SeqLayout.of(0, 1))).getMessage();
+      assertTrue(attention.contains("sliding-window") && attention.contains("issue 5"), attention);
       String matmul = assertThrows(UnsupportedOperationException.class,
           () -> b.matmul(null, null, null, false, false, false)).getMessage();
       assertTrue(matmul.contains("matmul") && matmul.contains("issue 5"), matmul);

@@ -7,15 +7,22 @@ import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.kernels.lab.CentroidParity;
 import io.mobaspark.kernels.lab.KeyConvParity;
 import io.mobaspark.kernels.lab.MemoryParity;
+import io.mobaspark.kernels.lab.MobaParity;
 import io.mobaspark.kernels.lab.ParityCheck;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The CUDA kernels against the CPU reference (MOBA.md's tolerance policy), through the same checks
- * as {@code CudaParityLab}. Reported as skipped, not passed, where there is no GPU (CI).
+ * as {@code CudaParityLab} and {@code MobaParity} (MoBA routing as sets with near-ties; MOBA and
+ * DENSE attention O, LSE, dQ, dK, dV; forward and backward run twice). Reported as skipped, not
+ * passed, where there is no GPU (CI).
  */
 class CudaKernelParityTest {
   private static CudaBackend gpu;
@@ -66,5 +73,15 @@ class CudaKernelParityTest {
     for (CentroidParity.Case c : CentroidParity.CASES) {
       assertPassed(CentroidParity.run(gpu, c, seed++));
     }
+  }
+
+  static Stream<Arguments> mobaCases() {
+    return MobaParity.CASES.stream().map(c -> Arguments.of(c.label(), c));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("mobaCases")
+  void mobaRoutingAndAttention(String label, MobaParity.Case c) {
+    MobaParity.run(gpu, cpu, c, c.name().hashCode()).forEach(CudaKernelParityTest::assertPassed);
   }
 }

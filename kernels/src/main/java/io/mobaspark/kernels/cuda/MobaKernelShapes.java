@@ -1,0 +1,56 @@
+package io.mobaspark.kernels.cuda;
+
+/**
+ * The launch constants of the MoBA kernels, mirrored from their {@code .cu} sources (which own
+ * them): threads per CTA, tile sizes and the dynamic shared memory of each kernel. When a kernel
+ * file changes one of these, the matching line here must change with it; the GPU parity lab
+ * ({@code MobaParity}) and compute-sanitizer catch a mismatch.
+ */
+final class MobaKernelShapes {
+  /** Threads of the router and forward CTAs ({@code kThreads}, moba_common.cuh). */
+  static final int THREADS = 128;
+  /** Query rows per router / forward CTA ({@code kTile}, moba_common.cuh). */
+  static final int TILE = DeviceLayout.QUERY_TILE;
+  /** Row tiles per (head, block) histogram column ({@code kListTiles}, moba_router.cu). */
+  static final int LIST_TILES = 32;
+  /** Routing rows staged per step of a list warp ({@code kListRows}, moba_router.cu). */
+  static final int LIST_ROWS = 32;
+  /** Threads and elements per CTA of the scan kernels ({@code kScanThreads}, {@code kScanChunk}). */
+  static final int SCAN_THREADS = 1024;
+  static final int SCAN_CHUNK = 4096;
+  /** Key-tile width of moba_bwd_main: 128 keys when the block size allows it, else 64. */
+  static final int WIDE_KEY_TILE = 128;
+  static final int NARROW_KEY_TILE = 64;
+  /** Threads of the elementwise helpers (centroid split, dq convert) and rows per delta CTA. */
+  static final int ELEMENTWISE_THREADS = 256;
+  static final int DELTA_ROWS_PER_CTA = 4;
+
+  private MobaKernelShapes() {}
+
+  /** {@code RouteSmem<D>::bytes(topk)}: q tile, two stages of hi/lo centroids, per-lane lists. */
+  static int routeShared(int dim, int topk) {
+    return TILE * dim * 2 + 4 * TILE * dim * 2 + TILE * 4 * 4 + TILE * 4 * (topk - 1) * 8;
+  }
+
+  /** {@code FwdSmem<D>::bytes}: q tile, double-buffered 32-key K and V stages, three int rows. */
+  static int forwardShared(int dim) {
+    int keys = 32;
+    return TILE * dim * 2 + 2 * (2 * keys * dim * 2) + 3 * TILE * 4;
+  }
+
+  /** {@code BwdSmem<D, KT>::bytes}: K, V tile, two 32-row q/dO stages, dS^T, tok/lse/delta rows. */
+  static int backwardShared(int dim, int keyTile) {
+    int chunk = 32;
+    return 2 * keyTile * dim * 2 + 2 * (2 * chunk * dim * 2) + keyTile * chunk * 2 + 3 * (2 * chunk * 4);
+  }
+
+  /** Dynamic shared memory of moba_list_count / moba_list_scatter: counters plus staged routing. */
+  static long listShared(int maxBlocksPerSequence, int topk) {
+    return 4L * (maxBlocksPerSequence + (long) LIST_ROWS * topk);
+  }
+
+  /** The backward's key tile for block size {@code blockSize}. */
+  static int keyTile(int blockSize) {
+    return blockSize % WIDE_KEY_TILE == 0 ? WIDE_KEY_TILE : NARROW_KEY_TILE;
+  }
+}

@@ -1,0 +1,82 @@
+package io.mobaspark.kernels.lab;
+
+import io.mobaspark.kernels.AttentionConfig;
+import io.mobaspark.kernels.IntTensor;
+import io.mobaspark.kernels.SeqLayout;
+import io.mobaspark.kernels.Tensor;
+import io.mobaspark.kernels.cuda.CudaBackend;
+import io.mobaspark.kernels.cuda.CudaTimer;
+import io.mobaspark.kernels.cuda.DType;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Device times of the Java path (CudaBackend's mobaRoute, attentionForward, attentionBackward, each
+ * with its list build and launches) at the paper's shape: batch 2, 16 heads, D = 128, B = 128,
+ * k = 8, and dense at 8K. CUDA events, 2 warm-up runs, median of 10; random normal inputs. Run only
+ * after the parity checks pass. Comparable with moba_harness's table in docs/perf/moba.md, whose
+ * forward excludes the list build that each Java call includes.
+ */
+final class MobaTiming {
+  private static final int WARMUP = 2;
+  private static final int REPS = 10;
+
+  private MobaTiming() {}
+
+  static void print(CudaBackend gpu) {
+    System.out.println();
+    System.out.println("   N  attention        route ms   fwd ms   bwd ms   (batch 2, H 16, D 128)");
+    for (int n : new int[] {8192, 32768, 65536}) {
+      time(gpu, n, AttentionConfig.moba(16, 16, 128, 128, 8));
+    }
+    time(gpu, 8192, AttentionConfig.dense(16, 16, 128));
+  }
+
+  private static void time(CudaBackend gpu, int n, AttentionConfig c) {
+    SeqLayout layout = SeqLayout.uniform(2, n);
+    int tokens = layout.totalTokens();
+    int[] shape = {tokens, c.heads(), c.headDim()};
+    boolean moba = c.topk() > 0;
+    Random random = new Random(n);
+    try (Tensor q = gpu.tensor("q", shape); Tensor k = gpu.tensor("k", shape);
+        Tensor v = gpu.tensor("v", shape); Tensor dOut = gpu.tensor("dOut", shape);
+        Tensor out = gpu.tensor("out", shape); Tensor lse = gpu.tensor("lse", DType.F32, c.heads(), tokens);
+        Tensor dq = gpu.tensor("dq", shape); Tensor dk = gpu.tensor("dk", shape);
+        Tensor dv = gpu.tensor("dv", shape);
+        IntTensor routing = moba ? gpu.intTensor("routing", c.heads(), tokens, c.topk()) : null;
+        CudaTimer timer = new CudaTimer(gpu.context())) {
+      for (Tensor t : new Tensor[] {q, k, v, dOut}) {
+        gpu.write(t, KeyConvParity.gaussian(random, (int) t.numel(), 1));
+      }
+      double[][] ms = new double[3][REPS];
+      for (int rep = -WARMUP; rep < REPS; rep++) {
+        timer.start();
+        if (moba) {
+          gpu.mobaRoute(routing, q, k, c, layout);
+        }
+        double route = timer.stopMillis();
+        timer.start();
+        gpu.attentionForward(out, lse, q, k, v, routing, c, layout);
+        double fwd = timer.stopMillis();
+        timer.start();
+        gpu.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, routing, c, layout);
+        double bwd = timer.stopMillis();
+        if (rep >= 0) {
+          ms[0][rep] = route;
+          ms[1][rep] = fwd;
+          ms[2][rep] = bwd;
+        }
+      }
+      String kind = moba ? "moba B=" + c.blockSize() + " k=" + c.topk() : "dense";
+      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %8.3f%n", n, kind, median(ms[0]),
+          median(ms[1]), median(ms[2]));
+    }
+  }
+
+  private static double median(double[] v) {
+    double[] s = v.clone();
+    Arrays.sort(s);
+    return s[s.length / 2];
+  }
+}
