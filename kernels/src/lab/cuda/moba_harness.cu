@@ -5,10 +5,14 @@
 // Build (from the repository root):
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
 //        -o kernels/target-moba/moba_harness kernels/src/lab/cuda/moba_harness.cu
-// Run: moba_harness            all checks, then the benchmark table
-//      moba_harness --small    one small varlen GQA case (for compute-sanitizer)
-//      moba_harness --check    checks only
-//      moba_harness --bench N  the benchmark at one sequence length
+// Run: moba_harness                       all checks, then the benchmark table
+//      moba_harness --small               one small varlen GQA case (for compute-sanitizer)
+//      moba_harness --check               checks only
+//      moba_harness --table               the benchmark table only
+//      moba_harness --bench N [D [MiB]]   one benchmark line: sequence length, head dim, slice
+//                                         budget in MiB (default: the policy of slice_budget)
+// Every check runs twice, with one slice and with a budget small enough to cut heads, query
+// tiles and sequences into several slices, and both must pass.
 //
 // The kernels are included as source so that the lab launches exactly the production entry points.
 #include "moba_router.cu"
@@ -60,6 +64,19 @@ struct Rng {
   float normal() { return float(sqrt(-2 * log(uniform())) * cos(6.283185307179586 * uniform())); }
 };
 
+// Random normal bf16 inputs generated on the device (a hash of the index, Box-Muller): at 512K
+// the host would spend tens of seconds of device time drawing them.
+__global__ void lab_fill_normal(bf16* x, size_t n, uint64_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint64_t z = seed * 0x9E3779B97F4A7C15ull + i;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    float u1 = (float(z >> 40) + 0.5f) * 5.9604645e-8f, u2 = (float(z & 0xffffff) + 0.5f) * 5.9604645e-8f;
+    x[i] = __float2bfloat16(sqrtf(-2.f * logf(u1)) * cospif(2.f * u2));
+  }
+}
+
 // Trivial fp32 centroid kernel for the lab (the product's is centroids.cu): one CTA per global block,
 // threads over Hkv*D channels, keys summed in order. centroids [NB, Hkv, D].
 __global__ void lab_centroids(const bf16* k, float* centroids, const int* cu_seqlens,
@@ -82,12 +99,13 @@ struct Config {
 };
 
 struct Layout {
-  std::vector<int> cu_seqlens, cu_blocks, cu_qtiles, pos;
+  std::vector<int> cu_seqlens, cu_blocks, cu_qtiles, pos, tile_start;
   int tokens = 0, blocks = 0, qtiles = 0, max_blocks = 0;
   explicit Layout(const Config& c) {
     cu_seqlens = {0}; cu_blocks = {0}; cu_qtiles = {0};
     for (int n : c.seqlens) {
       for (int i = 0; i < n; i++) pos.push_back(i);
+      for (int i = 0; i < n; i += kTile) tile_start.push_back(tokens + i);
       tokens += n;
       int nb = (n + c.block_size - 1) / c.block_size;
       blocks += nb;
@@ -96,6 +114,7 @@ struct Layout {
       cu_seqlens.push_back(tokens); cu_blocks.push_back(blocks); cu_qtiles.push_back(qtiles);
     }
   }
+  int tile_end(int q) const { return std::min(tile_start[q] + kTile, cu_seqlens[seq_of(tile_start[q]) + 1]); }
   int seq_of(int t) const { return int(std::upper_bound(cu_seqlens.begin(), cu_seqlens.end(), t) - cu_seqlens.begin()) - 1; }
 };
 
@@ -111,35 +130,92 @@ struct Dev {
 };
 template <typename T> size_t Dev<T>::allocated = 0;
 
+// The slices of the forward (heads [h0, h0+hn) x query tiles [q0, q1), rows [ta, tb)) and of the
+// backward (KV heads [g0, g0+gn) x sequences [s0, s1)), cut so that the partials of one forward
+// slice and the dQ accumulator of one backward slice each fit `budget` bytes (a single sequence
+// larger than the budget still makes one backward slice). The two never live at the same time, so
+// they share one buffer, the arena.
+struct FwdSlice { int h0, hn, q0, q1, ta, tb; };
+struct BwdSlice { int g0, gn, s0, s1; };
+
+static void make_slices(const Config& c, const Layout& L, size_t budget, std::vector<FwdSlice>& fwd,
+                        std::vector<BwdSlice>& bwd) {
+  const int T = L.tokens, H = c.heads, G = c.heads / c.kv_heads, S = int(c.seqlens.size());
+  const size_t fwd_unit = size_t(std::max(c.topk - 1, 1)) * (2 * c.dim + 4);  // per (row, head)
+  const size_t units = std::max<size_t>(1, budget / fwd_unit);
+  fwd.clear();
+  if (c.topk == 1 || units >= (size_t)T * H) {
+    fwd.push_back({0, H, 0, L.qtiles, 0, T});
+  } else if (units >= (size_t)T) {
+    const int hn = int(units / T);
+    for (int h0 = 0; h0 < H; h0 += hn) fwd.push_back({h0, std::min(hn, H - h0), 0, L.qtiles, 0, T});
+  } else {
+    const int per = std::max<int>(1, int(units / kTile));
+    for (int h = 0; h < H; h++)
+      for (int q0 = 0; q0 < L.qtiles; q0 += per) {
+        const int q1 = std::min(L.qtiles, q0 + per);
+        fwd.push_back({h, 1, q0, q1, L.tile_start[q0], L.tile_end(q1 - 1)});
+      }
+  }
+  const size_t row_head = 4 * size_t(c.dim);  // dq_acc bytes per (row, head)
+  bwd.clear();
+  if ((size_t)T * H * row_head <= budget) {
+    bwd.push_back({0, c.kv_heads, 0, S});
+  } else if ((size_t)T * G * row_head <= budget) {
+    const int gn = int(budget / ((size_t)T * G * row_head));
+    for (int g0 = 0; g0 < c.kv_heads; g0 += gn) bwd.push_back({g0, std::min(gn, c.kv_heads - g0), 0, S});
+  } else {
+    for (int g = 0; g < c.kv_heads; g++)
+      for (int s0 = 0, s1; s0 < S; s0 = s1) {
+        s1 = s0 + 1;
+        while (s1 < S && (size_t)(L.cu_seqlens[s1 + 1] - L.cu_seqlens[s0]) * G * row_head <= budget) s1++;
+        bwd.push_back({g, 1, s0, s1});
+      }
+  }
+}
+
 // Device state of one configuration and the launch sequence of the three phases.
 struct Moba {
   Config c;
   Layout L;
   int T, H, Hkv, D, B, K;
+  std::vector<FwdSlice> fslices;
+  std::vector<BwdSlice> bslices;
   Dev<int> cu_seqlens, cu_blocks, cu_qtiles;
-  Dev<uint16_t> q, k, v, o, dout, dq, dk, dv, part_o, cen_hi, cen_lo;
-  Dev<float> centroids, lse, part_lse, delta, dq_acc;
-  Dev<int> routing, hist, lists, list_off, chunks, chunk_off, scan_tmp;
-  size_t io_bytes = 0;  // q, k, v, o, dO and the gradients
+  Dev<uint16_t> q, k, v, o, dout, dq, dk, dv, cen_hi, cen_lo;
+  Dev<float> centroids, lse, delta;
+  Dev<unsigned char> arena;  // one forward slice's partials, or one backward slice's dq_acc
+  Dev<int> routing, hist, lists, list_off, seg, chunks, chunk_off, scan_tmp;
+  size_t part_bytes = 0;  // part_o of the largest forward slice; part_lse follows it in the arena
 
-  Moba(const Config& cfg) : c(cfg), L(cfg) {
+  Moba(const Config& cfg, size_t budget) : c(cfg), L(cfg) {
     T = L.tokens; H = c.heads; Hkv = c.kv_heads; D = c.dim; B = c.block_size; K = c.topk;
+    make_slices(c, L, budget, fslices, bslices);
     cu_seqlens.put(L.cu_seqlens); cu_blocks.put(L.cu_blocks); cu_qtiles.put(L.cu_qtiles);
     size_t qn = (size_t)T * H * D, kn = (size_t)T * Hkv * D;
     q.alloc(qn); o.alloc(qn); dout.alloc(qn); dq.alloc(qn);
     k.alloc(kn); v.alloc(kn); dk.alloc(kn); dv.alloc(kn);
-    io_bytes = 2 * (4 * qn + 4 * kn);
-    part_o.alloc((size_t)H * T * (K - 1) * D);
-    part_lse.alloc((size_t)H * T * (K - 1));
+    size_t max_rows = 0, arena_bytes = 0;
+    int max_hn = 1;
+    for (auto& f : fslices) {
+      max_rows = std::max(max_rows, (size_t)f.hn * (f.tb - f.ta));
+      max_hn = std::max(max_hn, f.hn);
+    }
+    part_bytes = max_rows * (K - 1) * D * 2;
+    arena_bytes = part_bytes + max_rows * (K - 1) * 4;
+    for (auto& b : bslices)
+      arena_bytes = std::max(arena_bytes, (size_t)(L.cu_seqlens[b.s1] - L.cu_seqlens[b.s0]) * b.gn * (H / Hkv) * D * 4);
+    arena.alloc(arena_bytes);
     centroids.alloc((size_t)L.blocks * Hkv * D);
     cen_hi.alloc(centroids.n); cen_lo.alloc(centroids.n);
-    lse.alloc((size_t)H * T); delta.alloc((size_t)H * T); dq_acc.alloc(qn);
+    lse.alloc((size_t)H * T); delta.alloc((size_t)H * T);
     routing.alloc((size_t)H * T * K);
     hist.alloc((size_t)H * L.blocks * kListTiles + 1);
     lists.alloc((size_t)H * T * K);
     list_off.alloc((size_t)H * L.blocks + 1);
-    chunks.alloc((size_t)H * L.blocks);
-    chunk_off.alloc((size_t)H * L.blocks + 1);
+    seg.alloc((size_t)max_hn * L.blocks * 2);
+    chunks.alloc((size_t)max_hn * L.blocks);
+    chunk_off.alloc((size_t)max_hn * L.blocks + 1);
     scan_tmp.alloc(hist.n / kScanChunk + 2);
     CK(cudaFuncSetAttribute(D == 64 ? moba_route_d64 : moba_route_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
     CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
@@ -148,13 +224,19 @@ struct Moba {
       CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
   }
   ~Moba() {
-    for (auto* d : {&cu_seqlens, &cu_blocks, &cu_qtiles, &routing, &hist, &lists, &list_off, &chunks, &chunk_off, &scan_tmp}) d->free();
-    for (auto* d : {&q, &k, &v, &o, &dout, &dq, &dk, &dv, &part_o, &cen_hi, &cen_lo}) d->free();
-    for (auto* d : {&centroids, &lse, &part_lse, &delta, &dq_acc}) d->free();
+    for (auto* d : {&cu_seqlens, &cu_blocks, &cu_qtiles, &routing, &hist, &lists, &list_off, &seg, &chunks, &chunk_off, &scan_tmp}) d->free();
+    for (auto* d : {&q, &k, &v, &o, &dout, &dq, &dk, &dv, &cen_hi, &cen_lo}) d->free();
+    for (auto* d : {&centroids, &lse, &delta}) d->free();
+    arena.free();
   }
-  size_t workspace_bytes() const {
-    return (part_o.n + cen_hi.n + cen_lo.n) * 2 + part_lse.n * 4 + centroids.n * 4 + lse.n * 4 + delta.n * 4 + dq_acc.n * 4 +
-           (routing.n + hist.n + lists.n + list_off.n + chunks.n + chunk_off.n + scan_tmp.n) * 4;
+  size_t qkv_bytes() const { return 2 * (q.n + k.n + v.n); }
+  // Kept between the phases as op outputs beside O: routing (the router's), lse (the forward's),
+  // centroids (centroids.cu's).
+  size_t saved_bytes() const { return (routing.n + lse.n + centroids.n) * 4; }
+  // Everything else the kernels allocate.
+  size_t transient_bytes() const {
+    return arena.n + (cen_hi.n + cen_lo.n) * 2 + delta.n * 4 +
+           (hist.n + lists.n + list_off.n + seg.n + chunks.n + chunk_off.n + scan_tmp.n) * 4;
   }
 
   void scan(const int* in, int* out, int n) {
@@ -185,51 +267,59 @@ struct Moba {
     scan(hist.p, hist.p, n);
     moba_list_scatter<<<lg, 32, lsm>>>(routing.p, hist.p, lists.p, cu_seqlens.p, cu_blocks.p, T, L.blocks, K); LAUNCHED();
     int pairs = H * L.blocks;
-    moba_list_offsets<<<(pairs + 256) / 256, 256>>>(hist.p, list_off.p, chunks.p, cu_seqlens.p, cu_blocks.p, S, H, L.blocks, B); LAUNCHED();
-    scan(chunks.p, chunk_off.p, pairs);
+    moba_list_offsets<<<(pairs + 256) / 256, 256>>>(hist.p, list_off.p, H, L.blocks); LAUNCHED();
   }
 
   void forward() {
     int S = int(c.seqlens.size());
     float scale = 1.f / sqrtf(float(D));
-    long long bound = (long long)H * L.blocks + (long long)H * T * (K - 1) / kTile;
-    if (K > 1) {
-      if (D == 64) moba_fwd_past_d64<<<(unsigned)bound, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)part_o.p, part_lse.p, lists.p, list_off.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, K, scale);
-      else moba_fwd_past_d128<<<(unsigned)bound, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)part_o.p, part_lse.p, lists.p, list_off.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, K, scale);
+    bf16* part_o = reinterpret_cast<bf16*>(arena.p);
+    float* part_lse = reinterpret_cast<float*>(arena.p + part_bytes);
+    for (const FwdSlice& f : fslices) {
+      if (K > 1) {
+        int pairs = f.hn * L.blocks;
+        moba_fwd_plan<<<(pairs + 255) / 256, 256>>>(lists.p, list_off.p, seg.p, chunks.p, cu_seqlens.p, cu_blocks.p, S, L.blocks, B, f.h0, f.hn, f.ta, f.tb); LAUNCHED();
+        scan(chunks.p, chunk_off.p, pairs);
+        long long bound = (long long)pairs + (long long)f.hn * (f.tb - f.ta) * (K - 1) / kTile;
+        if (D == 64) moba_fwd_past_d64<<<(unsigned)bound, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, part_o, part_lse, lists.p, seg.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, H, Hkv, L.blocks, B, K, scale, f.h0, f.hn, f.ta, f.tb);
+        else moba_fwd_past_d128<<<(unsigned)bound, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, part_o, part_lse, lists.p, seg.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, H, Hkv, L.blocks, B, K, scale, f.h0, f.hn, f.ta, f.tb);
+        LAUNCHED();
+      }
+      dim3 grid(f.q1 - f.q0, f.hn);
+      if (D == 64) moba_fwd_own_d64<<<grid, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, part_o, part_lse, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale, f.h0, f.q0, f.ta, f.tb);
+      else moba_fwd_own_d128<<<grid, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, part_o, part_lse, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale, f.h0, f.q0, f.ta, f.tb);
       LAUNCHED();
     }
-    dim3 grid(L.qtiles, H);
-    if (D == 64) moba_fwd_own_d64<<<grid, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, (const bf16*)part_o.p, part_lse.p, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale);
-    else moba_fwd_own_d128<<<grid, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (bf16*)o.p, lse.p, (const bf16*)part_o.p, part_lse.p, routing.p, cu_seqlens.p, cu_qtiles.p, S, T, H, Hkv, B, K, scale);
-    LAUNCHED();
   }
 
   void backward() {
     int S = int(c.seqlens.size());
     float scale = 1.f / sqrtf(float(D));
-    CK(cudaMemsetAsync(dq_acc.p, 0, dq_acc.n * 4));
+    float* dq_acc = reinterpret_cast<float*>(arena.p);
     moba_bwd_delta<<<(T * H + 3) / 4, 128>>>((const bf16*)o.p, (const bf16*)dout.p, delta.p, T, H, D); LAUNCHED();
     // 128-key tiles where the block size is a multiple of 128, else 64.
-    const int kt = B % 128 == 0 ? 128 : 64;
-    dim3 grid(L.blocks * ((B + kt - 1) / kt), Hkv);
+    const int kt = B % 128 == 0 ? 128 : 64, G = H / Hkv;
     auto kern = D == 64 ? (kt == 64 ? moba_bwd_main_d64_k64 : moba_bwd_main_d64_k128)
                         : (kt == 64 ? moba_bwd_main_d128_k64 : moba_bwd_main_d128_k128);
     size_t sm = D == 64 ? (kt == 64 ? BwdSmem<64, 64>::bytes : BwdSmem<64, 128>::bytes)
                         : (kt == 64 ? BwdSmem<128, 64>::bytes : BwdSmem<128, 128>::bytes);
-    kern<<<grid, 2 * kt, sm>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc.p, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale);
-    LAUNCHED();
-    int n = T * H * D;
-    moba_bwd_dq_convert<<<(n / 4 + 255) / 256, 256>>>(dq_acc.p, (bf16*)dq.p, n, scale); LAUNCHED();
+    for (const BwdSlice& b : bslices) {
+      const int ta = L.cu_seqlens[b.s0], rows = L.cu_seqlens[b.s1] - ta, b0 = L.cu_blocks[b.s0];
+      const int width = b.gn * G * D;
+      CK(cudaMemsetAsync(dq_acc, 0, (size_t)rows * width * 4));
+      dim3 grid((L.cu_blocks[b.s1] - b0) * ((B + kt - 1) / kt), b.gn);
+      kern<<<grid, 2 * kt, sm>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, (const bf16*)dout.p, lse.p, delta.p, lists.p, list_off.p, dq_acc, (bf16*)dk.p, (bf16*)dv.p, cu_seqlens.p, cu_blocks.p, S, T, H, Hkv, L.blocks, B, scale, b0, b.g0, ta);
+      LAUNCHED();
+      size_t quads = (size_t)rows * width / 4;
+      moba_bwd_dq_convert<<<unsigned((quads + 255) / 256), 256>>>(dq_acc, (bf16*)dq.p, rows, width, H, D, b.g0 * G, ta, scale); LAUNCHED();
+    }
   }
 
   void fill_inputs(uint64_t seed) {
-    Rng r(seed);
-    auto gen = [&](size_t n) { std::vector<uint16_t> x(n); for (auto& e : x) e = to_bf16(r.normal()); return x; };
-    auto hq = gen(q.n), hk = gen(k.n), hv = gen(v.n), hd = gen(dout.n);
-    CK(cudaMemcpy(q.p, hq.data(), q.n * 2, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(k.p, hk.data(), k.n * 2, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(v.p, hv.data(), v.n * 2, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dout.p, hd.data(), dout.n * 2, cudaMemcpyHostToDevice));
+    int i = 0;
+    for (auto* d : {&q, &k, &v, &dout}) {
+      lab_fill_normal<<<1024, 256>>>((bf16*)d->p, d->n, seed * 4 + i++); LAUNCHED();
+    }
   }
   void poison() {  // every output must be written: NaN everywhere first
     for (auto* d : {&o, &dq, &dk, &dv}) CK(cudaMemset(d->p, 0xff, d->n * 2));
@@ -378,7 +468,7 @@ static bool verdict(const char* what, double kernel, double naive, double factor
 }
 
 static bool check(const Config& cfg, uint64_t seed) {
-  Moba m(cfg);
+  Moba m(cfg, SIZE_MAX);  // one slice
   m.fill_inputs(seed);
   m.poison();
   m.route(); m.build_lists(); m.forward(); m.backward();
@@ -442,19 +532,49 @@ static bool check(const Config& cfg, uint64_t seed) {
   double dqd = max_err(as_double(m.dq.get()), as_double(dq1));
   printf("    backward twice: dK dV %s, max |dQ1 - dQ2| %.2e\n", same ? "bitwise equal" : "DIFFER", dqd);
   ok &= same && dqd <= 1e-2;
+
+  // Sliced: room for the partials of ~150 (row, head) pairs, so heads, query tiles and (for dQ)
+  // sequences are cut into slices. Same inputs, same references; O, LSE, dK and dV must not change
+  // by a bit (each row's and key's sums run in a fixed order whatever the slicing).
+  Moba ms(cfg, size_t(150) * std::max(K - 1, 1) * (2 * m.D + 4));
+  ms.fill_inputs(seed);
+  ms.poison();
+  ms.route(); ms.build_lists(); ms.forward(); ms.backward();
+  CK(cudaDeviceSynchronize());
+  auto so = as_double(ms.o.get()), sl = as_double(ms.lse.get()), sdq = as_double(ms.dq.get());
+  printf("    sliced (%zu forward, %zu backward slices):\n", ms.fslices.size(), ms.bslices.size());
+  ok &= verdict("O", max_err(so, o64), max_err(o32, o64), 2);
+  ok &= verdict("LSE", max_err(sl, l64), max_err(l32, l64), 2);
+  ok &= verdict("dQ", max_err(sdq, dq64), max_err(dq32, dq64), 3);
+  bool same_s = so == go && sl == gl && ms.dk.get() == dk1 && ms.dv.get() == dv1 && ms.routing.get() == m.routing.get();
+  double dqs = max_err(sdq, as_double(dq1));
+  printf("    sliced vs one slice: routing O LSE dK dV %s, max |dQ| diff %.2e\n", same_s ? "bitwise equal" : "DIFFER", dqs);
+  ok &= same_s && dqs <= 1e-2;
   return ok;
 }
 
 static float median(std::vector<float> x) { std::sort(x.begin(), x.end()); return x[x.size() / 2]; }
 
-static void bench(int seqlen, int batch, int reps) {
-  Config cfg{std::vector<int>(batch, seqlen), 16, 16, 128, 128, 8, "paper"};
-  Moba m(cfg);
+// The slice budget: 4% of the q, k, v bytes, at least 512 MiB. Long sequences thus keep the
+// partials and dq_acc near 4% of QKV; short ones run in few slices, whose launches stay large
+// (measured at 64K: 16 forward slices cost 7% over one, see docs/perf/moba.md).
+static size_t slice_budget(size_t qkv_bytes) { return std::max(qkv_bytes / 25, size_t(512) << 20); }
+
+// One benchmark line: batch 2, 16 heads, B = 128, k = 8, causal; head dim D. budget 0: the policy.
+static void bench(int seqlen, int dim, size_t budget, int reps) {
+  const int batch = 2;
+  Config cfg{std::vector<int>(batch, seqlen), 16, 16, dim, 128, 8, "bench"};
+  size_t qkv = 3 * 2 * (size_t)batch * seqlen * 16 * dim;
+  if (budget == 0) budget = slice_budget(qkv);
+  size_t free0, total_b;
+  CK(cudaMemGetInfo(&free0, &total_b));
+  Moba m(cfg, budget);
   m.fill_inputs(7);
   cudaEvent_t ev[5];
   for (auto& e : ev) CK(cudaEventCreate(&e));
   std::vector<float> tr, tl, tf, tb;
-  for (int i = 0; i < reps + 2; i++) {
+  const int warm = seqlen >= 262144 ? 1 : 2;
+  for (int i = 0; i < reps + warm; i++) {
     CK(cudaEventRecord(ev[0])); m.route();
     CK(cudaEventRecord(ev[1])); m.build_lists();
     CK(cudaEventRecord(ev[2])); m.forward();
@@ -462,39 +582,51 @@ static void bench(int seqlen, int batch, int reps) {
     CK(cudaEventRecord(ev[4])); CK(cudaEventSynchronize(ev[4]));
     float t[4];
     for (int j = 0; j < 4; j++) CK(cudaEventElapsedTime(&t[j], ev[j], ev[j + 1]));
-    if (i >= 2) { tr.push_back(t[0]); tl.push_back(t[1]); tf.push_back(t[2]); tb.push_back(t[3]); }
+    if (i >= warm) { tr.push_back(t[0]); tl.push_back(t[1]); tf.push_back(t[2]); tb.push_back(t[3]); }
   }
-  // Attended (query, key) pairs from the routing: 4*D flops each forward, 10*D backward.
+  size_t free1;
+  CK(cudaMemGetInfo(&free1, &total_b));
+  for (auto& e : ev) CK(cudaEventDestroy(e));
+  // Attended (query, key) pairs from the routing: 4*D flops each forward, 10*D backward; eligible
+  // (query, past block) gate scores: 2*D each.
   auto r = m.routing.get();
-  double pairs = 0;
+  double pairs = 0, gates = 0;
   for (int h = 0; h < m.H; h++)
     for (int t = 0; t < m.T; t++) {
       int p = m.L.pos[t], own = p / m.B;
+      gates += own;
       for (int i = 0; i < m.K; i++) {
         int j = r[((size_t)h * m.T + t) * m.K + i];
         if (j < 0) break;
         pairs += j == own ? p - own * m.B + 1 : m.B;
       }
     }
-  double ff = 4.0 * m.D * pairs, fb = 10.0 * m.D * pairs;
+  double ff = 4.0 * m.D * pairs, fb = 10.0 * m.D * pairs, fr = 2.0 * m.D * gates;
+  // Fewest bytes: router q, k in, routing out; forward q, k, v in, o, lse out; backward q, k, v,
+  // o, dO, lse in, dq, dk, dv out.
+  double qb = 2.0 * m.q.n, kb = 2.0 * m.k.n, lb = 4.0 * m.lse.n;
+  double br = qb + kb + 4.0 * m.routing.n, bf = qb + 2 * kb + qb + lb, bb = 3 * qb + 2 * kb + lb + qb + 2 * kb;
   float Rt = median(tr), Li = median(tl), F = median(tf), Bw = median(tb), R = Rt + Li;
-  size_t free_b, total_b;
-  CK(cudaMemGetInfo(&free_b, &total_b));
-  printf("BENCH N=%d batch=%d H=16 D=128 B=128 k=8 | router %.3f ms (top-k %.3f, lists %.3f) | fwd %.3f ms (%.0f TFLOP/s) | "
-         "route+fwd %.3f ms | bwd %.3f ms (%.0f TFLOP/s) | route+fwd+bwd %.3f ms | io %.2f GiB, "
-         "workspace %.2f GiB (%.0f%% of QKV)\n",
-         seqlen, batch, R, Rt, Li, F, ff / F / 1e9, R + F, Bw, fb / Bw / 1e9, R + F + Bw,
-         m.io_bytes / 1073741824.0, m.workspace_bytes() / 1073741824.0,
-         100.0 * m.workspace_bytes() / (2.0 * (m.q.n + m.k.n + m.v.n)));
+  printf("BENCH N=%d batch=%d H=16 D=%d B=128 k=8 | router %.3f ms (top-k %.3f, lists %.3f) | fwd %.3f ms (%.0f TFLOP/s) | "
+         "route+fwd %.3f ms | bwd %.3f ms (%.0f TFLOP/s) | total %.3f ms | slices %zu fwd, %zu bwd | "
+         "workspace %.3f GiB transient (%.1f%% of QKV) + %.3f GiB saved (%.1f%%) | arena %.3f GiB | "
+         "peak %.2f GiB | flops router %.4g fwd %.4g bwd %.4g | bytes router %.4g fwd %.4g bwd %.4g\n",
+         seqlen, batch, dim, R, Rt, Li, F, ff / F / 1e9, R + F, Bw, fb / Bw / 1e9, R + F + Bw,
+         m.fslices.size(), m.bslices.size(), m.transient_bytes() / 1073741824.0,
+         100.0 * m.transient_bytes() / qkv, m.saved_bytes() / 1073741824.0, 100.0 * m.saved_bytes() / qkv,
+         m.arena.n / 1073741824.0, (free0 - free1) / 1073741824.0, fr, ff, fb, br, bf, bb);
   fflush(stdout);
 }
 
 int main(int argc, char** argv) {
-  if (argc > 2 && !strcmp(argv[1], "--bench")) {  // one size only, for profilers
-    bench(atoi(argv[2]), 2, 3);
+  if (argc > 2 && !strcmp(argv[1], "--bench")) {  // one line, for profilers and comparisons
+    int dim = argc > 3 ? atoi(argv[3]) : 128;
+    size_t budget = argc > 4 ? size_t(atoll(argv[4])) << 20 : 0;
+    bench(atoi(argv[2]), dim, budget, 3);
     return 0;
   }
   bool small = argc > 1 && !strcmp(argv[1], "--small");
+  bool table_only = argc > 1 && !strcmp(argv[1], "--table");
   bool check_only = argc > 1 && !strcmp(argv[1], "--check");
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -512,12 +644,19 @@ int main(int argc, char** argv) {
       {{400}, 2, 2, 64, 80, 3, "B=80"},
       {{2000}, 1, 1, 64, 16, 64, "k=64, B=16"},
       {{2048}, 2, 2, 128, 128, 8, "paper shape, N=2048"},
+      {{4000}, 2, 2, 64, 32, 9, "k=9 (register lists full), B=32"},
   };
   if (small) cases.resize(1);
+  if (table_only) cases.clear();
   int failed = 0;
   for (size_t i = 0; i < cases.size(); i++) failed += !check(cases[i], 1000 + i);
   printf("CHECKS: %zu cases, %d failed\n", cases.size(), failed);
   if (small || check_only) return failed ? 1 : 0;
-  for (int n : {8192, 32768, 65536}) bench(n, 2, 10);
+  // The paper's shape from 8K to 512K (fewer repetitions where one step takes long), the same at
+  // 64K in one slice (what slicing costs), and the quality shape d = 64.
+  for (int n : {8192, 16384, 32768, 65536, 131072, 262144, 524288})
+    bench(n, 128, 0, n <= 65536 ? 10 : n <= 131072 ? 5 : 3);
+  bench(65536, 128, SIZE_MAX >> 20 << 20, 10);
+  for (int n : {8192, 32768}) bench(n, 64, 0, 10);
   return failed ? 1 : 0;
 }

@@ -5,10 +5,13 @@
 //     atomics and the gathers of Q and dO per key. For each
 //     query head of the GQA group it walks the key block's list (moba_router.cu) in chunks of 32
 //     gathered query rows, recomputes P = exp(s - lse) from the saved LSE, and accumulates
-//     dV += P^T dO and dK += dS^T Q in registers; dQ += dS K goes to an fp32 buffer
-//     dq_acc [T, H, D] with atomics (the only non-deterministic sum; dK and dV are bitwise
-//     reproducible: one CTA owns each element and visits heads and rows in a fixed order).
+//     dV += P^T dO and dK += dS^T Q in registers; dQ += dS K goes to an fp32 buffer dq_acc with
+//     atomics (the only non-deterministic sum; dK and dV are bitwise reproducible: one CTA owns
+//     each element and visits heads and rows in a fixed order).
 //   moba_bwd_dq_convert: dq = bf16(scale * dq_acc).
+// Slices bound dq_acc: the host runs main + convert per slice of gn KV heads [g0, g0+gn) by the
+// whole sequences whose blocks are [b0, b1) and rows [ta, tb): a row only ever selects blocks of its
+// own sequence, so dq_acc [tb-ta, gn*G, D] (G = H / Hkv) holds every dQ the slice adds to.
 // The list of a block starts with its own rows t = block_start + i; a key tile starting at
 // block_start + KT*sub skips the first KT*sub of them, which cannot see any of its keys.
 #include "moba_common.cuh"
@@ -30,7 +33,7 @@ struct BwdSmem {
   static constexpr size_t bytes = delta + 2 * kChunk * 4;
 };
 
-// grid (NB * ceil(B/KT), Hkv), 2*KT threads.
+// grid ((b1 - b0) * ceil(B/KT), gn), 2*KT threads; the slice of the top of the file.
 template <int D, int KT>
 __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const bf16* __restrict__ v, const bf16* __restrict__ dout,
@@ -39,7 +42,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          float* __restrict__ dq_acc, bf16* __restrict__ dk, bf16* __restrict__ dv,
                          const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
                          int seqs, int tokens, int heads, int kv_heads, int total_blocks,
-                         int block_size, float scale) {
+                         int block_size, float scale, int b0, int g0, int ta) {
   constexpr int CH = D / 8, NT = 2 * KT;
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* sk = reinterpret_cast<bf16*>(smem + BwdSmem<D, KT>::k);
@@ -51,7 +54,8 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int tiles_per_block = (block_size + KT - 1) / KT;
-  const int b = blockIdx.x / tiles_per_block, sub = blockIdx.x % tiles_per_block, g = blockIdx.y;
+  const int b = b0 + blockIdx.x / tiles_per_block, sub = blockIdx.x % tiles_per_block;
+  const int g = g0 + blockIdx.y;
   const int s = find_segment(cu_blocks, seqs, b);
   const int block_start = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
   const int block_end = min(block_start + block_size, cu_seqlens[s + 1]);
@@ -59,7 +63,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
   if (kt0 >= block_end) return;
   const int kt_hi = min(kt0 + KT, block_end);
   const size_t kv_stride = (size_t)kv_heads * D;
-  const int group = heads / kv_heads;
+  const int group = heads / kv_heads, slice_heads = gridDim.y * group;
   const float scale_log2 = scale * kLog2e;
 
   for (int i = tid; i < KT * CH; i += NT) {
@@ -206,7 +210,8 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         for (int i = 0; i < 2; i++) {
           const int t = tk[mt * 16 + (lane >> 2) + 8 * i];
           if (t < 0) continue;
-          float* dst = dq_acc + ((size_t)t * heads + h) * D + d0 + (lane & 3) * 2;
+          float* dst = dq_acc + ((size_t)(t - ta) * slice_heads + (h - g0 * group)) * D + d0 +
+                       (lane & 3) * 2;
 #pragma unroll
           for (int n = 0; n < W / 8; n++) {
 #if __CUDA_ARCH__ >= 900  // one 8-byte reduction instead of two 4-byte ones
@@ -257,15 +262,18 @@ extern "C" __global__ void moba_bwd_delta(const bf16* o, const bf16* dout, float
   if (lane == 0) delta[(size_t)(row % heads) * tokens + row / heads] = sum;
 }
 
-// dq [n] = bf16(scale * dq_acc [n]); n a multiple of 4.
-extern "C" __global__ void moba_bwd_dq_convert(const float* dq_acc, bf16* dq, int n, float scale) {
-  int i = (blockIdx.x * blockDim.x + threadIdx.x) * 4;
-  if (i >= n) return;
+// One slice: dq [ta + r, h0 + c / D, c % D] = bf16(scale * dq_acc [r, c]) for rows r < rows and
+// c < width = slice_heads * D (a multiple of 4). grid ceil(rows * width / 4 / 256) x 256.
+extern "C" __global__ void moba_bwd_dq_convert(const float* dq_acc, bf16* dq, int rows, int width,
+                                               int heads, int dim, int h0, int ta, float scale) {
+  const size_t i = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) * 4;
+  if (i >= (size_t)rows * width) return;
+  const size_t r = i / width, c = i % width;
   float4 x = *reinterpret_cast<const float4*>(dq_acc + i);
   uint2 y;
   y.x = pack_bf16(x.x * scale, x.y * scale);
   y.y = pack_bf16(x.z * scale, x.w * scale);
-  *reinterpret_cast<uint2*>(dq + i) = y;
+  *reinterpret_cast<uint2*>(dq + ((ta + r) * heads + h0) * dim + c) = y;
 }
 
 #define MOBA_BWD(D, KT)                                                                          \
@@ -273,9 +281,10 @@ extern "C" __global__ void moba_bwd_dq_convert(const float* dq_acc, bf16* dq, in
       const bf16* q, const bf16* k, const bf16* v, const bf16* dout, const float* lse,          \
       const float* delta, const int* lists, const int* list_off, float* dq_acc, bf16* dk,       \
       bf16* dv, const int* cu_seqlens, const int* cu_blocks, int seqs, int tokens, int heads,   \
-      int kv_heads, int total_blocks, int block_size, float scale) {                            \
+      int kv_heads, int total_blocks, int block_size, float scale, int b0, int g0, int ta) {    \
     bwd_main<D, KT>(q, k, v, dout, lse, delta, lists, list_off, dq_acc, dk, dv, cu_seqlens,     \
-                    cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale); \
+                    cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale,  \
+                    b0, g0, ta);                                                                \
   }
 MOBA_BWD(64, 64)
 MOBA_BWD(64, 128)

@@ -4,14 +4,19 @@
 //     takes one chunk of 64 query rows that all selected key block b (from the key-block lists of
 //     moba_router.cu), gathers their q rows into a dense tile, and runs a FlashAttention-2 inner loop
 //     over b's keys. Each (row, past block) result is written once, normalized, as a partial:
-//     part_o [H, T, topk-1, D] bf16 and part_lse [H, T, topk-1] fp32, at the routing slot of b.
+//     part_o [hn, R, topk-1, D] bf16 and part_lse [hn, R, topk-1] fp32, at the routing slot of b.
 //     Every chunk costs the same (64 rows x B keys), so the grid load-balances by itself.
 //   moba_fwd_own_d{64,128}: query-centric over the *own* block. A CTA owns 64 consecutive rows of one
 //     head, attends to their own block causally with O in registers, then merges the partials of
 //     each row's past blocks with the log-sum-exp rule and writes O (bf16) and LSE (fp32, natural
 //     log of the softmax denominator of the scaled scores, [H, T]).
-// A row's output therefore depends only on its own q row and its selected keys, in a fixed order:
-// the forward is deterministic whatever the list order.
+// Slices bound the partials' workspace: the host runs the forward as a sequence of slices, each
+// hn heads [h0, h0+hn) by the R rows [ta, tb) of whole 64-row query tiles [q0, q1). Because every
+// (head, block) list is sorted by token, a slice's rows are one contiguous run of each list;
+// moba_fwd_plan finds those runs and their 64-row chunks, and the partials of one slice are merged
+// before the next slice overwrites them.
+// A row's output depends only on its own q row and its selected keys, in a fixed order: the forward
+// is deterministic whatever the list order and the slicing.
 #include "moba_common.cuh"
 
 namespace moba {
@@ -182,26 +187,29 @@ __device__ __forceinline__ void load_q(unsigned char* smem, const bf16* __restri
   cp_async_commit();
 }
 
-// grid: an upper bound of the chunk count (H*NB + H*T*(topk-1)/64); CTAs past chunk_off[H*NB] exit.
+// One forward slice (see the top of the file): seg [hn*NB][2] the run [lo, hi) of past entries of
+// each (head h0 + i / NB, block i % NB) list with rows in [ta, tb), chunk_off [hn*NB + 1] the
+// exclusive scan of its 64-row chunks. grid: an upper bound of the chunk count
+// (hn*NB + hn*R*(topk-1)/64); CTAs past chunk_off[hn*NB] exit.
 template <int D>
 __device__ void fwd_past(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const bf16* __restrict__ v, bf16* __restrict__ part_o,
                          float* __restrict__ part_lse, const int* __restrict__ lists,
-                         const int* __restrict__ list_off, const int* __restrict__ chunk_off,
+                         const int* __restrict__ seg, const int* __restrict__ chunk_off,
                          const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
-                         int seqs, int tokens, int heads, int kv_heads, int total_blocks,
-                         int block_size, int topk, float scale) {
+                         int seqs, int heads, int kv_heads, int total_blocks, int block_size,
+                         int topk, float scale, int h0, int hn, int ta, int tb) {
   extern __shared__ __align__(128) unsigned char smem[];
-  const int pairs = heads * total_blocks;
+  const int pairs = hn * total_blocks;
   const int item = blockIdx.x;
   if (item >= chunk_off[pairs]) return;
   const int idx = find_segment(chunk_off, pairs, item);
-  const int h = idx / total_blocks, b = idx % total_blocks, chunk = item - chunk_off[idx];
+  const int h = h0 + idx / total_blocks, b = idx % total_blocks, chunk = item - chunk_off[idx];
   const int s = find_segment(cu_blocks, seqs, b);
   const int key_lo = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
   const int key_hi = min(key_lo + block_size, cu_seqlens[s + 1]);
-  const int e0 = list_off[idx] + (key_hi - key_lo) + chunk * kTile;  // past rows follow own rows
-  const int rows = min(kTile, list_off[idx + 1] - e0);
+  const int e0 = seg[2 * idx] + chunk * kTile;
+  const int rows = min(kTile, seg[2 * idx + 1] - e0);
 
   int* tok = reinterpret_cast<int*>(smem + FwdSmem<D>::tok);
   int* lo = reinterpret_cast<int*>(smem + FwdSmem<D>::lo);
@@ -224,7 +232,7 @@ __device__ void fwd_past(const bf16* __restrict__ q, const bf16* __restrict__ k,
   for (int i = 0; i < 2; i++) {
     const int r = ra + 8 * i, t = tok[r];
     if (t < 0) continue;
-    const size_t p = ((size_t)h * tokens + t) * (topk - 1) + slot[r];
+    const size_t p = ((size_t)(h - h0) * (tb - ta) + (t - ta)) * (topk - 1) + slot[r];
     const float inv = 1.f / l[i];
     uint32_t* dst = reinterpret_cast<uint32_t*>(part_o + p * D) + (lane & 3);
 #pragma unroll
@@ -233,19 +241,21 @@ __device__ void fwd_past(const bf16* __restrict__ q, const bf16* __restrict__ k,
   }
 }
 
-// grid (sum over sequences of ceil(n_s/64), H).
+// One forward slice: grid (q1 - q0, hn), query tile q0 + x of head h0 + y; the slice's rows
+// [ta, tb) index the partials.
 template <int D>
 __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
                         const bf16* __restrict__ v, bf16* __restrict__ o, float* __restrict__ lse,
                         const bf16* __restrict__ part_o, const float* __restrict__ part_lse,
                         const int* __restrict__ routing, const int* __restrict__ cu_seqlens,
                         const int* __restrict__ cu_qtiles, int seqs, int tokens, int heads,
-                        int kv_heads, int block_size, int topk, float scale) {
+                        int kv_heads, int block_size, int topk, float scale, int h0, int q0,
+                        int ta, int tb) {
   extern __shared__ __align__(128) unsigned char smem[];
-  const int h = blockIdx.y;
-  const int s = find_segment(cu_qtiles, seqs, blockIdx.x);
+  const int h = h0 + blockIdx.y, tile = q0 + blockIdx.x;
+  const int s = find_segment(cu_qtiles, seqs, tile);
   const int seq_start = cu_seqlens[s];
-  const int t0 = seq_start + (blockIdx.x - cu_qtiles[s]) * kTile;
+  const int t0 = seq_start + (tile - cu_qtiles[s]) * kTile;
   const int rows = min(kTile, cu_seqlens[s + 1] - t0);
   int* tok = reinterpret_cast<int*>(smem + FwdSmem<D>::tok);
   int* lo = reinterpret_cast<int*>(smem + FwdSmem<D>::lo);
@@ -271,7 +281,7 @@ __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
     const float lse0 = (m[i] + log2f(l[i])) * kLn2;
     const int own = (t - seq_start) / block_size;
     const int* rt = routing + ((size_t)h * tokens + t) * topk;
-    const size_t p0 = ((size_t)h * tokens + t) * (topk - 1);
+    const size_t p0 = ((size_t)(h - h0) * (tb - ta) + (t - ta)) * (topk - 1);
     int past = 0;
     float mx = lse0;
     while (past < topk - 1 && rt[past] >= 0 && rt[past] != own) mx = fmaxf(mx, part_lse[p0 + past++]);
@@ -307,21 +317,51 @@ __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
 
 using namespace moba;
 
+// The runs and chunk counts of one forward slice (see fwd_past): one thread per (head, block) of
+// the slice, two binary searches in the (token-sorted) list; chunks [hn*NB] is scanned into
+// chunk_off by the moba_scan_* kernels. grid ceil(hn*NB / 256) x 256.
+extern "C" __global__ void moba_fwd_plan(const int* lists, const int* list_off, int* seg,
+                                         int* chunks, const int* cu_seqlens, const int* cu_blocks,
+                                         int seqs, int total_blocks, int block_size, int h0,
+                                         int hn, int ta, int tb) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= hn * total_blocks) return;
+  const int h = h0 + i / total_blocks, b = i % total_blocks;
+  const int s = find_segment(cu_blocks, seqs, b);
+  const int key_lo = cu_seqlens[s] + (b - cu_blocks[s]) * block_size;
+  const int own_rows = min(block_size, cu_seqlens[s + 1] - key_lo);  // the list's first entries
+  const int first = list_off[h * total_blocks + b] + own_rows, end = list_off[h * total_blocks + b + 1];
+  // First entry of [first, end) whose token is >= t.
+  auto lower = [&](int t) {
+    int lo = first, hi = end;
+    while (lo < hi) {
+      const int mid = (lo + hi) >> 1;
+      if ((lists[mid] >> kSlotBits) < t) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  };
+  const int a = lower(ta), z = lower(tb);
+  seg[2 * i] = a;
+  seg[2 * i + 1] = z;
+  chunks[i] = (z - a + kTile - 1) / kTile;
+}
+
 #define MOBA_FWD(D)                                                                              \
   extern "C" __global__ void __launch_bounds__(kThreads, 3) moba_fwd_past_d##D(                    \
       const bf16* q, const bf16* k, const bf16* v, bf16* part_o, float* part_lse,               \
-      const int* lists, const int* list_off, const int* chunk_off, const int* cu_seqlens,       \
-      const int* cu_blocks, int seqs, int tokens, int heads, int kv_heads, int total_blocks,    \
-      int block_size, int topk, float scale) {                                                  \
-    fwd_past<D>(q, k, v, part_o, part_lse, lists, list_off, chunk_off, cu_seqlens, cu_blocks,   \
-                seqs, tokens, heads, kv_heads, total_blocks, block_size, topk, scale);          \
+      const int* lists, const int* seg, const int* chunk_off, const int* cu_seqlens,            \
+      const int* cu_blocks, int seqs, int heads, int kv_heads, int total_blocks,                \
+      int block_size, int topk, float scale, int h0, int hn, int ta, int tb) {                  \
+    fwd_past<D>(q, k, v, part_o, part_lse, lists, seg, chunk_off, cu_seqlens, cu_blocks, seqs,  \
+                heads, kv_heads, total_blocks, block_size, topk, scale, h0, hn, ta, tb);        \
   }                                                                                             \
   extern "C" __global__ void __launch_bounds__(kThreads, 3) moba_fwd_own_d##D(                     \
       const bf16* q, const bf16* k, const bf16* v, bf16* o, float* lse, const bf16* part_o,     \
       const float* part_lse, const int* routing, const int* cu_seqlens, const int* cu_qtiles,   \
-      int seqs, int tokens, int heads, int kv_heads, int block_size, int topk, float scale) {   \
+      int seqs, int tokens, int heads, int kv_heads, int block_size, int topk, float scale,     \
+      int h0, int q0, int ta, int tb) {                                                         \
     fwd_own<D>(q, k, v, o, lse, part_o, part_lse, routing, cu_seqlens, cu_qtiles, seqs, tokens, \
-               heads, kv_heads, block_size, topk, scale);                                       \
+               heads, kv_heads, block_size, topk, scale, h0, q0, ta, tb);                       \
   }
 MOBA_FWD(64)
 MOBA_FWD(128)
