@@ -11,7 +11,10 @@ import jcuda.driver.JCudaDriver;
  * tile over every earlier key, with a routing table of zeros instead of a router. Workspace stays
  * cached between calls and grows on demand: the forward's past-block partials
  * {@code [H, T, topk-1, D]} bf16 and {@code [H, T, topk-1]} fp32, the backward's fp32 dQ
- * accumulator {@code [T, H, D]} and delta {@code [H, T]}. No host sync.
+ * accumulator {@code [T, H, D]} and delta {@code [H, T]}. No host sync. The kernels also run in
+ * slices of heads and query tiles (forward) or KV heads and sequences (backward) that bound the
+ * partials and dQ accumulator to a budget (docs/moba-cuda.md, "Slices"); this class launches one
+ * slice over everything.
  */
 final class MobaAttentionCuda implements AutoCloseable {
   private final CudaContext context;
@@ -47,28 +50,32 @@ final class MobaAttentionCuda implements AutoCloseable {
     String suffix = "_d" + g.dim();
     int shared = MobaKernelShapes.forwardShared(g.dim());
     if (past > 0) {
-      // moba_fwd.cu: moba_fwd_past_d{D}(q, k, v, part_o, part_lse, lists, list_off, chunk_off,
-      // cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, topk,
-      // scale). One CTA per 64-row chunk of past rows; the grid is an upper bound of the chunk
-      // count known on the host (H*NB + H*T*(topk-1)/64), the surplus CTAs exit.
+      // One slice: heads [0, H), rows [0, T).
+      MobaListsCuda.Plan plan = lists.plan(l, g, layout, 0, g.heads(), 0, g.tokens());
+      // moba_fwd.cu: moba_fwd_past_d{D}(q, k, v, part_o, part_lse, lists, seg, chunk_off,
+      // cu_seqlens, cu_blocks, seqs, heads, kv_heads, total_blocks, block_size, topk, scale, h0,
+      // hn, ta, tb). One CTA per 64-row chunk of past rows; the grid is an upper bound of the
+      // chunk count known on the host (hn*NB + hn*(tb-ta)*(topk-1)/64), the surplus CTAs exit.
       long bound = g.pairs() + rows / MobaKernelShapes.TILE;
       context.kernel("moba_fwd", "moba_fwd_past" + suffix).launch(
           new LaunchShape(bound, 1, 1, MobaKernelShapes.THREADS, 1, 1, shared),
           new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(partO).ptr(partLse)
-              .ptr(l.entries()).ptr(l.offsets()).ptr(l.chunkOffsets()).ptr(layout.cuSeqlens())
-              .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())
-              .i32(g.heads()).i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize())
-              .i32(g.topk()).f32(g.scale()));
+              .ptr(l.entries()).ptr(plan.runs()).ptr(plan.chunkOffsets()).ptr(layout.cuSeqlens())
+              .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.heads())
+              .i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize()).i32(g.topk())
+              .f32(g.scale()).i32(0).i32(g.heads()).i32(0).i32(g.tokens()));
     }
     // moba_fwd.cu: moba_fwd_own_d{D}(q, k, v, o, lse, part_o, part_lse, routing, cu_seqlens,
-    // cu_qtiles, seqs, tokens, heads, kv_heads, block_size, topk, scale); grid (query tiles, H):
-    // the own block causally, then the log-sum-exp merge of the row's past partials.
+    // cu_qtiles, seqs, tokens, heads, kv_heads, block_size, topk, scale, h0, q0, ta, tb); grid
+    // (query tiles, H): the own block causally, then the log-sum-exp merge of the row's past
+    // partials.
     context.kernel("moba_fwd", "moba_fwd_own" + suffix).launch(
         new LaunchShape(g.queryTiles(), g.heads(), 1, MobaKernelShapes.THREADS, 1, 1, shared),
         new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(out.buffer())
             .ptr(lse.buffer()).ptr(partO).ptr(partLse).ptr(table).ptr(layout.cuSeqlens())
             .ptr(layout.cuQtiles(context)).i32(g.sequences()).i32(g.tokens()).i32(g.heads())
-            .i32(g.kvHeads()).i32(g.blockSize()).i32(g.topk()).f32(g.scale()));
+            .i32(g.kvHeads()).i32(g.blockSize()).i32(g.topk()).f32(g.scale()).i32(0).i32(0)
+            .i32(0).i32(g.tokens()));
   }
 
   void backward(CudaTensor dq, CudaTensor dk, CudaTensor dv, CudaTensor dOut, CudaTensor q,
@@ -99,8 +106,8 @@ final class MobaAttentionCuda implements AutoCloseable {
             .i32(g.heads()).i32(g.dim()));
 
     // moba_bwd.cu: moba_bwd_main_d{D}_k{KT}(q, k, v, dout, lse, delta, lists, list_off, dq_acc, dk,
-    // dv, cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale);
-    // grid (NB * ceil(B / KT), Hkv), 2 * KT threads, BwdSmem<D, KT>::bytes.
+    // dv, cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, scale,
+    // b0, g0, ta); one slice: grid (NB * ceil(B / KT), Hkv), 2 * KT threads, BwdSmem<D, KT>::bytes.
     int keyTile = MobaKernelShapes.keyTile(g.blockSize());
     long tiles = (long) g.totalBlocks() * ((g.blockSize() + keyTile - 1) / keyTile);
     context.kernel("moba_bwd", "moba_bwd_main_d" + g.dim() + "_k" + keyTile).launch(
@@ -111,14 +118,16 @@ final class MobaAttentionCuda implements AutoCloseable {
             .ptr(dk.buffer()).ptr(dv.buffer()).ptr(layout.cuSeqlens())
             .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())
             .i32(g.heads()).i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize())
-            .f32(g.scale()));
+            .f32(g.scale()).i32(0).i32(0).i32(0));
 
-    // moba_bwd.cu: moba_bwd_dq_convert(dq_acc, dq, n, scale); four values per thread.
+    // moba_bwd.cu: moba_bwd_dq_convert(dq_acc, dq, rows, width, heads, dim, h0, ta, scale); one
+    // slice of T rows by H * D values, four per thread.
     int threads = MobaKernelShapes.ELEMENTWISE_THREADS;
     long quads = elements / 4; // D is 64 or 128
     context.kernel("moba_bwd", "moba_bwd_dq_convert").launch(
         LaunchShape.of((quads + threads - 1) / threads, threads),
-        new KernelArgs().ptr(dqAcc).ptr(dq.buffer()).i32((int) elements).f32(g.scale()));
+        new KernelArgs().ptr(dqAcc).ptr(dq.buffer()).i32(g.tokens()).i32(g.heads() * g.dim())
+            .i32(g.heads()).i32(g.dim()).i32(0).i32(0).f32(g.scale()));
   }
 
   /** The MOBA routing tensor, or for DENSE the all-zero table of one own block per query. */

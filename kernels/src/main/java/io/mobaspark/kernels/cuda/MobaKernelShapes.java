@@ -27,9 +27,16 @@ final class MobaKernelShapes {
 
   private MobaKernelShapes() {}
 
-  /** {@code RouteSmem<D>::bytes(topk)}: q tile, two stages of hi/lo centroids, per-lane lists. */
+  /** Longest per-lane router list kept in registers ({@code kRegCap}, moba_router.cu). */
+  static final int ROUTE_REGISTER_CAP = 8;
+
+  /**
+   * {@code RouteSmem<D>::bytes(topk)}: two stages of hi/lo centroids (q and register lists alias
+   * them), list lengths, and for topk - 1 > ROUTE_REGISTER_CAP the per-lane lists.
+   */
   static int routeShared(int dim, int topk) {
-    return TILE * dim * 2 + 4 * TILE * dim * 2 + TILE * 4 * 4 + TILE * 4 * (topk - 1) * 8;
+    int lists = topk - 1 <= ROUTE_REGISTER_CAP ? 0 : TILE * 4 * (topk - 1) * 8;
+    return 4 * TILE * dim * 2 + TILE * 4 * 4 + lists;
   }
 
   /** {@code FwdSmem<D>::bytes}: q tile, double-buffered 32-key K and V stages, three int rows. */
