@@ -74,7 +74,7 @@ final class DemoCommand implements Callable<Integer> {
       }
       System.out.printf(Locale.ROOT, "[demo] pretraining a %,d-parameter %s model -> %s%n",
           cfg.model().parameterCount(), cfg.model().toMap().get("attention"), runDir);
-      TrainSummary summary = PretrainJob.run(jsc, cfg);
+      TrainSummary summary = PretrainJob.run(jsc, cfg, System.out);
       System.out.println("[demo] " + PretrainReport.line(summary, cfg));
       try (Dataset val = Dataset.open(data.resolve("val"))) {
         double unigram = UnigramEntropy.nats(val);

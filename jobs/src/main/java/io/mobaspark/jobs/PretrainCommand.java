@@ -33,7 +33,8 @@ final class PretrainCommand implements Callable<Integer> {
     PretrainConfig cfg = PretrainConfig.load(config, ConfigOverrides.parse(overrides));
     try (SparkSession spark = SparkSessions.start("mobaspark pretrain", master)) {
       TrainSummary summary =
-          PretrainJob.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), cfg);
+          PretrainJob.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), cfg,
+              System.out);
       System.out.println("[pretrain] " + PretrainReport.line(summary, cfg));
     }
     return 0;

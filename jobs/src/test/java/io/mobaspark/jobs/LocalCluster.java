@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -24,7 +25,7 @@ public final class LocalCluster {
     Files.writeString(discovery,
         "#!/usr/bin/env bash\necho '{\"name\": \"gpu\", \"addresses\": [\"0\"]}'\n");
     Files.setPosixFilePermissions(discovery, PosixFilePermissions.fromString("rwxr-xr-x"));
-    return SparkSession.builder()
+    SparkSession session = SparkSession.builder()
         .master("local-cluster[" + workers + ",1," + memoryMb + "]")
         .appName(appName)
         .config("spark.ui.enabled", "false")
@@ -35,5 +36,28 @@ public final class LocalCluster {
         .config("spark.executor.resource.gpu.discoveryScript", discovery.toString())
         .config("spark.speculation", "false")
         .getOrCreate();
+    awaitExecutors(session, workers);
+    return session;
+  }
+
+  /**
+   * A barrier job submitted before its executors register fails Spark's slot check and is only
+   * tried again 15 s later (spark.scheduler.barrier.maxConcurrentTasksCheck.interval): wait for them.
+   */
+  private static void awaitExecutors(SparkSession session, int workers) {
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+    // The driver is listed among the executors too.
+    while (session.sparkContext().statusTracker().getExecutorInfos().length < workers + 1) {
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the executors of " + workers + " workers did not "
+            + "register within a minute");
+      }
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted while waiting for executors", e);
+      }
+    }
   }
 }

@@ -2,6 +2,7 @@ package io.mobaspark.jobs.pretrain;
 
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.stream.IntStream;
 import org.apache.spark.BarrierTaskContext;
@@ -21,6 +22,11 @@ import scala.runtime.AbstractFunction1;
  * Runs one function on {@code n} gang-scheduled tasks (a Spark barrier stage): all start together or
  * none does, and a failed task fails, and retries, the whole stage. Where the cluster schedules GPUs,
  * each task asks for one through a stage-level resource profile.
+ *
+ * <p>Spark never retries a barrier <em>result</em> stage (the DAGScheduler aborts the job: "Could
+ * not recover from a failed barrier ResultStage"); it retries a barrier <em>shuffle-map</em> stage up
+ * to {@code spark.stage.maxConsecutiveAttempts} times. So the results leave the barrier stage through
+ * a shuffle into one partition, which makes it a map stage; the results are a few small records.
  */
 public final class BarrierStage {
   private BarrierStage() {}
@@ -40,18 +46,23 @@ public final class BarrierStage {
     if (schedulesGpus(jsc.getConf())) {
       ranks = ranks.withResources(onePerTask(jsc.getConf()));
     }
-    ClassTag<Object> tag = ClassTag$.MODULE$.AnyRef();
-    Object collected = ranks.rdd().barrier()
+    @SuppressWarnings("unchecked")
+    ClassTag<Ranked<T>> tag =
+        (ClassTag<Ranked<T>>) (ClassTag<?>) ClassTag$.MODULE$.apply(Ranked.class);
+    List<Ranked<T>> collected = ranks.rdd().barrier()
         .mapPartitions(new Task<>(body), false, tag)
+        .toJavaRDD()
+        .coalesce(1, true)
         .collect();
-    List<T> results = new ArrayList<>();
-    for (Object o : (Object[]) collected) {
-      @SuppressWarnings("unchecked")
-      T t = (T) o;
-      results.add(t);
+    List<T> results = new ArrayList<>(Collections.nCopies(tasks, null));
+    for (Ranked<T> r : collected) {
+      results.set(r.rank(), r.value());
     }
     return results;
   }
+
+  /** One task's result and its rank, which the shuffle does not keep in order. */
+  record Ranked<T>(int rank, T value) implements Serializable {}
 
   /**
    * GPUs are scheduled when executors offer them; never in {@code local[N]} mode, where a task that
@@ -71,8 +82,8 @@ public final class BarrierStage {
   }
 
   /** Scala's function type for mapPartitions, wrapping the Java body. */
-  private static final class Task<T> extends AbstractFunction1<Iterator<Integer>, Iterator<Object>>
-      implements Serializable {
+  private static final class Task<T>
+      extends AbstractFunction1<Iterator<Integer>, Iterator<Ranked<T>>> implements Serializable {
     private final RankBody<T> body;
 
     Task(RankBody<T> body) {
@@ -80,10 +91,10 @@ public final class BarrierStage {
     }
 
     @Override
-    public Iterator<Object> apply(Iterator<Integer> partition) {
+    public Iterator<Ranked<T>> apply(Iterator<Integer> partition) {
       RankContext rank = new RankContext(BarrierTaskContext.get());
       try {
-        Object result = body.run(rank);
+        Ranked<T> result = new Ranked<>(rank.rank(), body.run(rank));
         return CollectionConverters.asScala(List.of(result).iterator());
       } catch (RuntimeException e) {
         throw e;

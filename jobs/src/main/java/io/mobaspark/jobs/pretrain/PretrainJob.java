@@ -1,33 +1,116 @@
 package io.mobaspark.jobs.pretrain;
 
+import io.mobaspark.trainer.checkpoint.CheckpointStore;
 import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.loop.PretrainRun;
 import io.mobaspark.trainer.loop.TrainSummary;
+import io.mobaspark.trainer.loop.TrainingLoop;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Locale;
+import java.util.UUID;
+import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
 
 /**
- * A pretraining run as one Spark task: the task builds its backend, memory-maps the shards and runs
- * the whole step loop (one rank; the distributed version is a barrier stage of one task per GPU).
- * The config travels to the task as a validated value and the datasets are opened on the driver
- * first, so a bad key or a damaged shard fails before any task starts, with its own message.
+ * A pretraining run as one Spark barrier stage of {@code run.ranks} tasks (docs/distributed.md):
+ * the driver checks the datasets, hosts the gradient exchange and prints progress; each task trains
+ * one rank. The config travels to the tasks as a validated value and the datasets are opened on the
+ * driver first, so a bad key or a damaged shard fails before any task starts, with its own message.
+ *
+ * <p>When a task or its executor dies, Spark fails the stage and runs all its tasks again, up to
+ * {@code spark.stage.maxConsecutiveAttempts} times; every rank then resumes from the latest
+ * complete checkpoint. Failures that a retry would repeat stop the job at once
+ * ({@link FatalTaskFailures}).
  */
 public final class PretrainJob {
   private PretrainJob() {}
 
-  public static TrainSummary run(JavaSparkContext jsc, PretrainConfig config) {
+  public static TrainSummary run(JavaSparkContext jsc, PretrainConfig config, PrintStream console) {
     PretrainRun.checkDatasets(config);
-    jsc.setJobDescription(String.format(Locale.ROOT, "pretrain %s: %d steps of %d x %d tokens",
-        config.run().dir(), config.train().maxSteps(), config.train().batchSize(),
-        config.train().seqLen()));
-    try {
-      List<TrainSummary> result = jsc.parallelize(List.of(0), 1)
-          .map(rank -> PretrainRun.run(config, System.out))
-          .collect();
-      return result.get(0);
+    int ranks = config.run().ranks();
+    SparkConf conf = jsc.getConf();
+    if (tasksShareOurConsole(conf) && jsc.defaultParallelism() < ranks) {
+      // A barrier stage needs all its tasks at once; Spark would retry for minutes before failing.
+      throw new IllegalArgumentException("run.ranks = " + ranks + " needs " + ranks + " task slots "
+          + "at once, but master " + conf.get("spark.master") + " has " + jsc.defaultParallelism()
+          + ": use --master local[" + ranks + "] or fewer ranks");
+    }
+    String group = "mobaspark-pretrain-" + UUID.randomUUID();
+    // Interrupt on cancel: the tasks of a failed attempt stop at once instead of running on beside
+    // the next attempt's.
+    jsc.setJobGroup(group, String.format(Locale.ROOT,
+        "pretrain %s: %d ranks x %d steps of %d x %d tokens, %s exchange", config.run().dir(),
+        ranks, config.train().maxSteps(), config.train().batchSize(), config.train().seqLen(),
+        config.exchange().kind().name().toLowerCase(Locale.ROOT)), true);
+    try (ExchangeHost exchange = ExchangeHost.start(config, conf.get("spark.driver.host",
+            "localhost"));
+        FatalTaskFailures fatal = FatalTaskFailures.watch(jsc.sc(), group);
+        DriverProgress progress = tasksShareOurConsole(conf) ? null : startProgress(config,
+            console)) {
+      try {
+        List<TrainSummary> summaries =
+            BarrierStage.run(jsc, ranks, new RankTraining(config, exchange.spec()));
+        return summaries.get(0);
+      } catch (RuntimeException e) {
+        throw fatal.failure().orElseGet(() -> explain(e, config, conf, exchange));
+      }
     } finally {
       jsc.clearJobGroup();
     }
+  }
+
+  /**
+   * In local mode the tasks run in this JVM and rank 0 prints its progress here itself; elsewhere
+   * the driver tails rank 0's metrics.jsonl (which it can read where {@code run.dir} is shared).
+   */
+  private static boolean tasksShareOurConsole(SparkConf conf) {
+    String master = conf.get("spark.master", "local");
+    return master.equals("local") || master.startsWith("local[");
+  }
+
+  private static DriverProgress startProgress(PretrainConfig config, PrintStream console) {
+    try {
+      return DriverProgress.start(config.run().dirPath().resolve(TrainingLoop.METRICS_FILE),
+          config.train().maxSteps(), config.train().logEvery(), console);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + config.run().dir() + " for progress", e);
+    }
+  }
+
+  /** The final error when Spark gives up on the training stage: what happened and what is kept. */
+  private static RuntimeException explain(RuntimeException e, PretrainConfig config,
+      SparkConf conf, ExchangeHost exchange) {
+    String message = String.valueOf(e.getMessage());
+    if (!message.contains("has failed the maximum allowable number of times")) {
+      return e;
+    }
+    String kept = new CheckpointStore(config.run().dirPath()).latest()
+        .map(c -> "its latest complete checkpoint is step " + c.step() + " (" + c.dir() + ")")
+        .orElse("it holds no complete checkpoint yet");
+    List<String> refusals = exchange.refusals();
+    return new IllegalStateException("pretrain " + config.run().dir() + ": the training stage "
+        + "failed " + conf.getInt("spark.stage.maxConsecutiveAttempts", 4) + " times in a row "
+        + "(spark.stage.maxConsecutiveAttempts), each attempt resuming from the latest checkpoint;"
+        + " giving up. The run folder is consistent: " + kept + "; submit the job again to resume"
+        + " from it." + (refusals.isEmpty() ? "" : " The exchange refused: " + refusals)
+        + " Last failure: " + lastTaskFailure(message), e);
+  }
+
+  /**
+   * The failed task's exception line from Spark's abort message, which reads "... barrier task
+   * ... finished unsuccessfully.", a newline, "exception: message", then the task's stack trace.
+   */
+  private static String lastTaskFailure(String message) {
+    String marker = "finished unsuccessfully.";
+    int at = message.lastIndexOf(marker);
+    if (at < 0) {
+      return message;
+    }
+    String rest = message.substring(at + marker.length()).strip();
+    int end = rest.indexOf('\n');
+    return end < 0 ? rest : rest.substring(0, end);
   }
 }

@@ -33,6 +33,11 @@ public final class RankContext {
     return Optional.of(gpus.addresses()[0]);
   }
 
+  /** The CPU cores Spark gave this task ({@code spark.task.cpus}, or the stage's profile). */
+  public int cpus() {
+    return context.cpus();
+  }
+
   /** The host Spark runs this task on, as the other tasks can reach it. */
   public String host() {
     return context.getTaskInfos()[rank()].address().replaceAll(":\\d+$", "");

@@ -119,7 +119,8 @@ public final class TrainingLoop {
       TrainStep trainStep = new TrainStep(backend, model, optimizer, LrSchedule.of(train),
           train.gradClip(), exchange);
       // Only rank 0 writes metrics (try-with-resources skips a null resource).
-      try (MetricsLog metrics = lead ? MetricsLog.open(runDir.resolve(METRICS_FILE), first) : null) {
+      try (MetricsLog metrics =
+          lead ? MetricsLog.open(runDir.resolve(METRICS_FILE), first) : null) {
         long start = System.nanoTime();
         long lineStart = start;
         int lineFirstStep = first;

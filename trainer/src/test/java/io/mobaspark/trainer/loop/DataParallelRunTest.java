@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mobaspark.data.CorpusPacker;
 import io.mobaspark.data.tokenizer.Tokenizers;
 import io.mobaspark.kernels.Precision;
@@ -15,12 +14,12 @@ import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.exchange.ExchangeSpec;
 import io.mobaspark.trainer.exchange.LoopbackRanks;
 import io.mobaspark.trainer.exchange.WireDType;
+import io.mobaspark.trainer.testing.MetricsCurves;
 import io.mobaspark.trainer.testing.SingleRankEquivalent;
 import io.mobaspark.trainer.testing.TestConfigs;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +36,6 @@ import org.junit.jupiter.params.provider.EnumSource;
  * the only difference left is the exchange's fp32 rounding.
  */
 class DataParallelRunTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final int STEPS = 8;
 
   @TempDir static Path data;
@@ -75,24 +73,14 @@ class DataParallelRunTest {
       }));
     }
 
-    List<JsonNode> expected = metrics(single);
-    List<JsonNode> actual = metrics(tmp.resolve("two"));
-    assertEquals(expected.size(), actual.size(), "one line per step and evaluation");
-    for (int i = 0; i < expected.size(); i++) {
-      JsonNode e = expected.get(i);
-      JsonNode a = actual.get(i);
-      assertEquals(e.get("step").asInt(), a.get("step").asInt(), "line " + i);
-      assertEquals(e.get("tokens").asLong(), a.get("tokens").asLong(), "global tokens, line " + i);
-      String field = e.has("loss") ? "loss" : "val_loss";
-      assertEquals(e.get(field).asDouble(), a.get(field).asDouble(), 1e-6,
-          field + " at step " + e.get("step"));
-    }
+    List<JsonNode> actual = MetricsCurves.read(tmp.resolve("two"));
+    MetricsCurves.assertSameCurve(MetricsCurves.read(single), actual, 1e-6);
     assertEquals(2L * 4 * 32 * STEPS, actual.get(actual.size() - 1).get("tokens").asLong());
     // Rank 0 prints progress and resumes; rank 1 only says what it does.
     String rank1Resumed = consoles.get(3);
     assertTrue(consoles.get(2).contains("step 8/8 | loss"), consoles.get(2));
-    assertTrue(rank1Resumed.contains("rank 1/2: resumed from") && rank1Resumed.contains("at step 4"),
-        rank1Resumed);
+    assertTrue(rank1Resumed.contains("rank 1/2: resumed from")
+        && rank1Resumed.contains("at step 4"), rank1Resumed);
     assertFalse(rank1Resumed.contains("| loss") || rank1Resumed.contains("val_loss")
         || rank1Resumed.contains("\ncheckpoint "), rank1Resumed);
   }
@@ -135,14 +123,6 @@ class DataParallelRunTest {
     o.put("train.log_every", "4");
     o.put("run.ranks", Integer.toString(ranks));
     return o;
-  }
-
-  private static List<JsonNode> metrics(Path runDir) throws Exception {
-    List<JsonNode> lines = new ArrayList<>();
-    for (String line : Files.readAllLines(runDir.resolve(TrainingLoop.METRICS_FILE))) {
-      lines.add(JSON.readTree(line));
-    }
-    return lines;
   }
 
   private static PrintStream quiet() {

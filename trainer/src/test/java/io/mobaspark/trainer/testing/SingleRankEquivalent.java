@@ -52,8 +52,8 @@ public final class SingleRankEquivalent {
       WindowSampler val = new WindowSampler(valData, train.windowTokens(), train.batchSize(),
           train.seed(), 0, 1);
       int separator = train.docMasking() ? trainData.eotId() : -1;
-      return new TrainingLoop(config, backend, model, new RoundRobin(perRank), new SamplerWindows(val),
-          separator, new LocalExchange(), console).run(train.maxSteps());
+      return new TrainingLoop(config, backend, model, new RoundRobin(perRank),
+          new SamplerWindows(val), separator, new LocalExchange(), console).run(train.maxSteps());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot open the datasets of " + runDir, e);
     }

@@ -1,0 +1,32 @@
+package io.mobaspark.jobs.pretrain;
+
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.trainer.config.PretrainConfig;
+import io.mobaspark.trainer.exchange.ExchangeSpec;
+import io.mobaspark.trainer.exchange.GradientExchange;
+import io.mobaspark.trainer.exchange.GradientExchanges;
+import io.mobaspark.trainer.loop.PretrainRun;
+import io.mobaspark.trainer.loop.TrainSummary;
+
+/**
+ * What each task of the training stage runs: build the backend on the task's GPU, join the
+ * exchange (the ring's rendezvous is the stage's one all-gather), and train this rank to
+ * {@code train.max_steps}, resuming from the run folder's latest checkpoint. The console is the
+ * executor's standard output; rank 0's progress reaches the driver through metrics.jsonl.
+ */
+record RankTraining(PretrainConfig config, ExchangeSpec spec)
+    implements BarrierStage.RankBody<TrainSummary> {
+
+  @Override
+  public TrainSummary run(RankContext rank) {
+    if (rank.worldSize() != spec.worldSize()) {
+      throw new IllegalStateException("the training stage has " + rank.worldSize()
+          + " tasks but the exchange expects " + spec.worldSize() + " ranks");
+    }
+    try (Backend backend = RankBackends.create(config.run(), rank.gpu(), rank.cpus());
+        GradientExchange exchange = GradientExchanges.open(spec, rank.rank(), rank.host(),
+            rank::allGather)) {
+      return PretrainRun.run(config, backend, System.out, config.train().maxSteps(), exchange);
+    }
+  }
+}
