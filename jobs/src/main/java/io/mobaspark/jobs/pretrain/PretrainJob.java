@@ -54,7 +54,8 @@ public final class PretrainJob {
         List<TrainSummary> summaries =
             BarrierStage.run(jsc, ranks, new RankTraining(config, exchange.spec()));
         return summaries.get(0);
-      } catch (RuntimeException e) {
+      } catch (Exception e) {
+        // Spark's own SparkException is checked, though no Java signature declares it.
         throw fatal.failure().orElseGet(() -> explain(e, config, conf, exchange));
       }
     } finally {
@@ -81,11 +82,12 @@ public final class PretrainJob {
   }
 
   /** The final error when Spark gives up on the training stage: what happened and what is kept. */
-  private static RuntimeException explain(RuntimeException e, PretrainConfig config,
-      SparkConf conf, ExchangeHost exchange) {
+  private static RuntimeException explain(Exception e, PretrainConfig config, SparkConf conf,
+      ExchangeHost exchange) {
     String message = String.valueOf(e.getMessage());
     if (!message.contains("has failed the maximum allowable number of times")) {
-      return e;
+      return e instanceof RuntimeException unchecked ? unchecked
+          : new IllegalStateException("pretrain " + config.run().dir() + ": " + message, e);
     }
     String kept = new CheckpointStore(config.run().dirPath()).latest()
         .map(c -> "its latest complete checkpoint is step " + c.step() + " (" + c.dir() + ")")

@@ -1,6 +1,7 @@
 package io.mobaspark.jobs.pretrain;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -101,6 +102,20 @@ class DistributedPretrainTest {
     MetricsCurves.assertSameCurve(reference, lines, LOSS_TOLERANCE);
     String printed = driverConsole.toString(StandardCharsets.UTF_8);
     assertTrue(printed.contains("[pretrain] step 40/40 | loss"), printed);
+  }
+
+  @Test
+  void aFailureThatARetryWouldRepeatEndsTheJobAtOnceWithItsMessage() {
+    // The reference run folder holds single-rank checkpoints: every rank refuses to resume them.
+    Path single = scratch.resolve("single");
+    long start = System.nanoTime();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> train(overrides(single, "driver"), new ByteArrayOutputStream()));
+    assertTrue(e.getMessage().contains("run.ranks = 2")
+        && e.getMessage().contains("a run of 1 ranks"), e.getMessage());
+    assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30),
+        "cancelled, not retried " + spark.sparkContext().getConf()
+            .get("spark.stage.maxConsecutiveAttempts", "4") + " times");
   }
 
   private static TrainSummary train(Map<String, String> overrides, ByteArrayOutputStream console) {
