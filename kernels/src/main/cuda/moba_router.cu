@@ -142,7 +142,7 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   // REG: the lists themselves, best first; (-inf, -1) marks an empty entry.
   float ls[2][kRegCap];
   int lb[2][kRegCap];
-  // REG: a score bound per row from earlier tiles: at least kRegCap >= cap of the row's
+  // REG: a score bound per row from earlier tiles and lists: at least cap of the row's
   // candidates score at or above it, so a candidate strictly below it can never win.
   float floor_s[2] = {-INFINITY, -INFINITY};
 #pragma unroll
@@ -212,22 +212,32 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
           int oj = __shfl_xor_sync(0xffffffffu, tj, o);
           if (ranks_above(os, oj, ts, tj)) { ts = os; tj = oj; }
         }
-        // This tile's own bound: the lowest of the quad's four second-best scores. Two per lane
-        // are at or above it, eight in all, and cap <= kRegCap. On the first tile, where the
-        // lists are still empty, it is what keeps most candidates out of them.
-        float m1 = -INFINITY, m2 = -INFINITY;
+        // Score floor from the lists: the lowest of the quad's four ceil(cap/4)-th entries. Each
+        // lane holds that many entries at or above it, so at least cap do in all. It is tighter
+        // than the row threshold, which only promises the cap entries of one lane.
+        static_assert(kRegCap <= 8, "ceil(cap/4) is 1 or 2");
+        float f = cap <= 4 ? ls[i][0] : ls[i][1];  // constant indices: the list stays in registers
+        f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 1));
+        f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 2));
+        floor_s[i] = fmaxf(floor_s[i], f);
+        if (j0 == 0) {
+          // On the first tile the lists are empty; the tile's own bound stands in: the lowest of
+          // the quad's four second-best scores. Two per lane are at or above it, eight in all,
+          // and cap <= kRegCap.
+          float m1 = -INFINITY, m2 = -INFINITY;
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+          for (int n = 0; n < 8; n++)
 #pragma unroll
-          for (int e = 0; e < 2; e++) {
-            const int j = j0 + n * 8 + c4 * 2 + e;
-            const float v = j < own[i] ? acc[n][2 * i + e] : -INFINITY;
-            m2 = fmaxf(m2, fminf(m1, v));
-            m1 = fmaxf(m1, v);
-          }
-        m2 = fminf(m2, __shfl_xor_sync(0xffffffffu, m2, 1));
-        m2 = fminf(m2, __shfl_xor_sync(0xffffffffu, m2, 2));
-        floor_s[i] = fmaxf(floor_s[i], m2);
+            for (int e = 0; e < 2; e++) {
+              const int j = n * 8 + c4 * 2 + e;
+              const float v = j < own[i] ? acc[n][2 * i + e] : -INFINITY;
+              m2 = fmaxf(m2, fminf(m1, v));
+              m1 = fmaxf(m1, v);
+            }
+          m2 = fminf(m2, __shfl_xor_sync(0xffffffffu, m2, 1));
+          m2 = fminf(m2, __shfl_xor_sync(0xffffffffu, m2, 2));
+          floor_s[i] = fmaxf(floor_s[i], m2);
+        }
         pass[i] = 0;
 #pragma unroll
         for (int n = 0; n < 8; n++)
