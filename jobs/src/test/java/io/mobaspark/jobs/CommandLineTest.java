@@ -97,6 +97,28 @@ class CommandLineTest {
   }
 
   @Test
+  void pretrainRunsTwoRanksAsTasksOfLocalMode() throws IOException {
+    Path run = tmp.resolve("run-two-ranks");
+    Outcome o = mobaspark(pretrain(run, data, "run.ranks=2", "train.max_steps=4",
+        "train.warmup_steps=2", "exchange.kind=ring"));
+    assertEquals(0, o.exitCode(), o.err());
+    List<String> steps = Files.readAllLines(run.resolve("metrics.jsonl")).stream()
+        .filter(l -> l.contains("\"loss\"")).toList();
+    assertEquals(4, steps.size(), "rank 0 alone logs each step: " + steps);
+    assertEquals(2 * 4 * 64 * 4, new ObjectMapper().readTree(steps.get(3)).get("tokens").asInt(),
+        "2 ranks x 4 x 64 tokens x 4 steps");
+  }
+
+  @Test
+  void moreRanksThanLocalSlotsIsRefused() {
+    Outcome o = mobaspark("pretrain", "--config", config.toString(), "--master", "local[1]",
+        "--set", "data.train=" + data.resolve("train"), "--set", "data.val=" + data.resolve("val"),
+        "--set", "run.dir=" + tmp.resolve("run-slots"), "--set", "run.ranks=2");
+    assertEquals(2, o.exitCode(), o.err());
+    assertTrue(o.err().contains("run.ranks = 2") && o.err().contains("local[2]"), o.err());
+  }
+
+  @Test
   void unknownConfigKeyIsRefusedNamingKeyAndFile() throws IOException {
     Path bad = tmp.resolve("typo.conf");
     Files.writeString(bad, "train { max_stepz = 10 }\n");
