@@ -1,5 +1,6 @@
 package io.mobaspark.jobs.pretrain;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mobaspark.trainer.metrics.ProgressLine;
@@ -15,6 +16,11 @@ import java.nio.file.Path;
  * the run's {@code metrics.jsonl} (rank 0 appends one line per step) and prints a progress line every
  * {@code every} steps and after each evaluation. Reads only whole lines; survives the file not yet
  * existing and a resumed run appending to it.
+ *
+ * <p>A retried training stage first truncates the file to its checkpoint's step and then logs the
+ * steps after it again: the file may shrink, or shrink and regrow between two polls so that the
+ * saved offset falls inside a line. Either way the tail is read again from the start, and a step or
+ * evaluation already printed is not printed twice.
  */
 public final class DriverProgress implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -26,7 +32,9 @@ public final class DriverProgress implements AutoCloseable {
   private final Thread thread;
   private volatile boolean running = true;
   private long offset;
+  /** The last step and evaluation printed (or, at start, already in the file). */
   private int lastStep = -1;
+  private int lastEvalStep = -1;
   private double lastElapsed;
 
   private DriverProgress(Path metrics, int maxSteps, int every, PrintStream console) {
@@ -42,7 +50,7 @@ public final class DriverProgress implements AutoCloseable {
   public static DriverProgress start(Path metrics, int maxSteps, int every, PrintStream console)
       throws IOException {
     DriverProgress progress = new DriverProgress(metrics, maxSteps, every, console);
-    progress.offset = Files.exists(metrics) ? Files.size(metrics) : 0;
+    progress.read(false);
     progress.thread.start();
     return progress;
   }
@@ -60,6 +68,10 @@ public final class DriverProgress implements AutoCloseable {
 
   /** Reads the lines appended since the last poll and prints what is due. */
   synchronized void poll() {
+    read(true);
+  }
+
+  private void read(boolean print) {
     if (!Files.exists(metrics)) {
       return;
     }
@@ -78,22 +90,33 @@ public final class DriverProgress implements AutoCloseable {
       offset += text.substring(0, end + 1).getBytes(StandardCharsets.UTF_8).length;
       for (String line : text.substring(0, end).split("\n")) {
         if (!line.isBlank()) {
-          report(JSON.readTree(line));
+          report(JSON.readTree(line), print);
         }
       }
+    } catch (JsonProcessingException midLine) {
+      offset = 0; // truncated and regrown since the last poll: read it all again next time
     } catch (IOException e) {
       console.println("[pretrain] cannot read " + metrics + " for progress: " + e.getMessage());
     }
   }
 
-  private void report(JsonNode line) {
+  private void report(JsonNode line, boolean print) {
     int step = line.path("step").asInt();
     double elapsed = line.path("elapsed_s").asDouble();
     if (line.has("val_loss")) {
-      console.println("[pretrain] " + ProgressLine.eval(step, maxSteps, line.get("val_loss").asDouble()));
+      if (print && step > lastEvalStep) {
+        console.println("[pretrain] "
+            + ProgressLine.eval(step, maxSteps, line.get("val_loss").asDouble()));
+      }
+      lastEvalStep = Math.max(lastEvalStep, step);
       return;
     }
-    if (!line.has("loss") || (step % every != 0 && step != maxSteps)) {
+    if (!line.has("loss") || step <= lastStep || (print && step % every != 0 && step != maxSteps)) {
+      return;
+    }
+    if (!print) {
+      lastStep = step;
+      lastElapsed = elapsed;
       return;
     }
     double secondsPerStep = lastStep >= 0 && step > lastStep

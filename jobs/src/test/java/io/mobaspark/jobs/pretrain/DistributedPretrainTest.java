@@ -187,7 +187,7 @@ class DistributedPretrainTest {
   }
 
   /** Short sentences over a small vocabulary: structure a tiny model learns in a few steps. */
-  private static List<String> documents(int count, long seed) {
+  static List<String> documents(int count, long seed) {
     String[] words = {"the", "river", "ran", "past", "a", "quiet", "mill", "and", "old", "stone"};
     Random random = new Random(seed);
     List<String> docs = new ArrayList<>();

@@ -48,4 +48,35 @@ class DriverProgressTest {
     assertEquals(3, lines.size(), "the last step is always printed: " + lines);
     assertTrue(lines.get(2).contains("step 10/10"), lines.get(2));
   }
+
+  @Test
+  void aRetriedStageThatTruncatesAndRelogsIsNotPrintedTwice(@TempDir Path dir) throws Exception {
+    Path metrics = dir.resolve("metrics.jsonl");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (DriverProgress progress = DriverProgress.start(metrics, 20, 5,
+        new PrintStream(out, true, StandardCharsets.UTF_8))) {
+      StringBuilder firstAttempt = new StringBuilder();
+      for (int s = 1; s <= 7; s++) {
+        firstAttempt.append(step(s, s));
+      }
+      append(metrics, firstAttempt.toString());
+      progress.poll();
+      // The retry resumes from step 4: the file is cut there, then steps 5.. are logged again,
+      // all before the next poll, so the saved offset now points into the middle of a line.
+      StringBuilder retry = new StringBuilder();
+      for (int s = 1; s <= 4; s++) {
+        retry.append(step(s, s));
+      }
+      for (int s = 5; s <= 10; s++) {
+        retry.append(step(s, s + 0.25));
+      }
+      Files.writeString(metrics, retry.toString() + "{\"step\":1");
+      progress.poll();
+      progress.poll();
+    }
+    List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(2, lines.size(), "steps 5 and 10, once each: " + lines);
+    assertTrue(lines.get(0).contains("step  5/20") && lines.get(1).contains("step 10/20"),
+        lines.toString());
+  }
 }
