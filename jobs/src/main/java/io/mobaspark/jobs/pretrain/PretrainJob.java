@@ -32,7 +32,7 @@ public final class PretrainJob {
     PretrainRun.checkDatasets(config);
     int ranks = config.run().ranks();
     SparkConf conf = jsc.getConf();
-    if (tasksShareOurConsole(conf) && jsc.defaultParallelism() < ranks) {
+    if (inThisJvm(conf) && jsc.defaultParallelism() < ranks) {
       // A barrier stage needs all its tasks at once; Spark would retry for minutes before failing.
       throw new IllegalArgumentException("run.ranks = " + ranks + " needs " + ranks + " task slots "
           + "at once, but master " + conf.get("spark.master") + " has " + jsc.defaultParallelism()
@@ -48,11 +48,11 @@ public final class PretrainJob {
     try (ExchangeHost exchange = ExchangeHost.start(config, conf.get("spark.driver.host",
             "localhost"));
         FatalTaskFailures fatal = FatalTaskFailures.watch(jsc.sc(), group);
-        DriverProgress progress = tasksShareOurConsole(conf) ? null : startProgress(config,
+        DriverProgress progress = inThisJvm(conf) ? null : startProgress(config,
             console)) {
       try {
-        List<TrainSummary> summaries =
-            BarrierStage.run(jsc, ranks, new RankTraining(config, exchange.spec()));
+        List<TrainSummary> summaries = BarrierStage.run(jsc, ranks,
+            new RankTraining(config, exchange.spec(), threadsPerRank(config, jsc)));
         return summaries.get(0);
       } catch (Exception e) {
         // Spark's own SparkException is checked, though no Java signature declares it.
@@ -64,12 +64,27 @@ public final class PretrainJob {
   }
 
   /**
-   * In local mode the tasks run in this JVM and rank 0 prints its progress here itself; elsewhere
-   * the driver tails rank 0's metrics.jsonl (which it can read where {@code run.dir} is shared).
+   * Local mode: the tasks run in this JVM, so rank 0 prints its progress here itself (elsewhere the
+   * driver tails rank 0's metrics.jsonl, which it can read where {@code run.dir} is shared), and the
+   * ranks share this JVM's {@code local[N]} cores.
    */
-  private static boolean tasksShareOurConsole(SparkConf conf) {
+  private static boolean inThisJvm(SparkConf conf) {
     String master = conf.get("spark.master", "local");
     return master.equals("local") || master.startsWith("local[");
+  }
+
+  /**
+   * {@code run.threads} when set; in local mode the ranks share this JVM's cores
+   * ({@code local[N]}: N); on a cluster 0, for the task's {@code spark.task.cpus}.
+   */
+  private static int threadsPerRank(PretrainConfig config, JavaSparkContext jsc) {
+    if (config.run().threads() > 0) {
+      return config.run().threads();
+    }
+    if (inThisJvm(jsc.getConf())) {
+      return Math.max(1, jsc.defaultParallelism() / config.run().ranks());
+    }
+    return 0;
   }
 
   private static DriverProgress startProgress(PretrainConfig config, PrintStream console) {

@@ -2,25 +2,22 @@ package io.mobaspark.jobs.pretrain;
 
 import io.mobaspark.kernels.Backend;
 import io.mobaspark.kernels.Backends;
-import io.mobaspark.trainer.config.RunSettings;
 import java.util.Optional;
 
 /**
  * The compute backend of one training task: {@code run.backend} chosen as everywhere else
- * ({@link Backends}), on the GPU Spark assigned the task, with the task's CPU cores.
+ * ({@link Backends}), on the GPU Spark assigned the task.
  */
 final class RankBackends {
   private RankBackends() {}
 
   /**
-   * @param gpu      the task's GPU address from Spark's resources (a CUDA ordinal), if any
-   * @param taskCpus the task's cores: the CPU backend's threads when {@code run.threads = 0}, so
-   *                 that ranks sharing a host do not oversubscribe it
+   * @param gpu     the task's GPU address from Spark's resources (a CUDA ordinal), if any
+   * @param threads the CPU backend's worker threads, >= 1
    */
-  static Backend create(RunSettings run, Optional<String> gpu, int taskCpus) {
-    int threads = run.threads() > 0 ? run.threads() : Math.max(1, taskCpus);
+  static Backend create(String backend, Optional<String> gpu, int threads) {
     if (gpu.isEmpty()) {
-      return Backends.create(run.backend(), threads);
+      return Backends.create(backend, threads);
     }
     int ordinal;
     try {
@@ -36,7 +33,7 @@ final class RankBackends {
       String before = System.getProperty(Backends.DEVICE_PROPERTY);
       System.setProperty(Backends.DEVICE_PROPERTY, Integer.toString(ordinal));
       try {
-        return Backends.create(run.backend(), threads);
+        return Backends.create(backend, threads);
       } finally {
         if (before == null) {
           System.clearProperty(Backends.DEVICE_PROPERTY);

@@ -14,8 +14,17 @@ import io.mobaspark.trainer.loop.TrainSummary;
  * {@code train.max_steps}, resuming from the run folder's latest checkpoint. The console is the
  * executor's standard output; rank 0's progress reaches the driver through metrics.jsonl.
  */
-record RankTraining(PretrainConfig config, ExchangeSpec spec)
+record RankTraining(PretrainConfig config, ExchangeSpec spec, int threads)
     implements BarrierStage.RankBody<TrainSummary> {
+
+  /**
+   * @param threads the CPU backend's threads per rank; 0: the task's cores ({@code spark.task.cpus})
+   */
+  RankTraining {
+    if (threads < 0) {
+      throw new IllegalArgumentException("threads must be >= 0, got " + threads);
+    }
+  }
 
   @Override
   public TrainSummary run(RankContext rank) {
@@ -23,7 +32,8 @@ record RankTraining(PretrainConfig config, ExchangeSpec spec)
       throw new IllegalStateException("the training stage has " + rank.worldSize()
           + " tasks but the exchange expects " + spec.worldSize() + " ranks");
     }
-    try (Backend backend = RankBackends.create(config.run(), rank.gpu(), rank.cpus());
+    int workers = threads > 0 ? threads : Math.max(1, rank.cpus());
+    try (Backend backend = RankBackends.create(config.run().backend(), rank.gpu(), workers);
         GradientExchange exchange = GradientExchanges.open(spec, rank.rank(), rank.host(),
             rank::allGather)) {
       return PretrainRun.run(config, backend, System.out, config.train().maxSteps(), exchange);
