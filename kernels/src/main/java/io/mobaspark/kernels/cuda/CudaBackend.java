@@ -214,6 +214,16 @@ public final class CudaBackend implements Backend {
         cuda(out), cuda(lse), routing == null ? null : cuda(routing), config, deviceLayout(layout));
   }
 
+  /**
+   * Slices later MoBA and DENSE attention calls under {@code bytes} of forward partials or backward
+   * dQ accumulator instead of the policy's max(4% of the q, k, v bytes, 512 MiB) ({@link
+   * MobaSlicing}); 0 restores the policy. For the labs: a tiny budget cuts small problems into many
+   * slices, whose results must equal one slice's.
+   */
+  public void setMobaSliceBudget(long bytes) {
+    mobaAttention.sliceBudget(bytes);
+  }
+
   // ---- ops that later issues bring --------------------------------------------------------------
 
   @Override

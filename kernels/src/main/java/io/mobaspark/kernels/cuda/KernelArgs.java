@@ -17,6 +17,19 @@ public final class KernelArgs {
     return this;
   }
 
+  /**
+   * The address {@code byteOffset} bytes into {@code buffer}: for two arrays that share one
+   * allocation (JCuda adds a pointer's byte offset when it passes the address).
+   */
+  public KernelArgs ptr(DeviceBuffer buffer, long byteOffset) {
+    if (byteOffset < 0 || byteOffset > buffer.bytes()) {
+      throw new IllegalArgumentException("byte offset " + byteOffset
+          + " is outside a device buffer of " + buffer.bytes() + " bytes");
+    }
+    values.add(Pointer.to(buffer.pointer().withByteOffset(byteOffset)));
+    return this;
+  }
+
   public KernelArgs i32(int value) {
     values.add(Pointer.to(new int[] {value}));
     return this;

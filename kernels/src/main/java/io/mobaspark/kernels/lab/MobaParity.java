@@ -8,6 +8,7 @@ import io.mobaspark.kernels.Tensor;
 import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.kernels.cuda.CudaBackend;
 import io.mobaspark.kernels.cuda.DType;
+import io.mobaspark.kernels.cuda.MobaSlicing;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -21,8 +22,10 @@ import java.util.Random;
  * (near-ties allowed, {@link RoutingParity}); O and LSE against the CPU on the GPU's own routing
  * (so a near-tie cannot move the attention checks) and against {@link MobaNaive}; the forward run
  * twice (must repeat bitwise) and the backward twice (dK, dV bitwise, dQ within one bf16 ulp: its
- * fp32 atomics add in any order). When topk covers every block, O is also checked against the
- * CPU's DENSE attention (MOBA.md rule 5).
+ * fp32 atomics add in any order); then both once more under a tiny slice budget ({@link
+ * MobaSlicing}), whose rows ({@code .sliced}) must pass the same bounds and equal the one-slice run
+ * (column repro: bitwise, dQ within one ulp). When topk covers every block, O is also checked
+ * against the CPU's DENSE attention (MOBA.md rule 5).
  *
  * <p>The routing row of the table reads: kernel = wrong rows, naive = rows that differ only at
  * near-ties, bound = 0.
@@ -73,6 +76,9 @@ public final class MobaParity {
   public static final List<Case> SMALL = List.of(
       new Case("varlen", new int[] {0, 130, 131, 300}, 4, 2, 64, 32, 3),
       new Case("dense varlen", new int[] {0, 1, 70, 150}, 2, 1, 128, 0, 0));
+
+  /** (row, head) partials the sliced run's budget holds: several slices even at small sizes. */
+  static final long SLICED_ROWS = 150;
 
   private MobaParity() {}
 
@@ -167,6 +173,31 @@ public final class MobaParity {
       boolean dkdvRepeat = Arrays.equals(grads[1], grads[4]) && Arrays.equals(grads[2], grads[5]);
       boolean dqRepeats = withinOneUlp(grads[0], grads[3]);
 
+      // Again in many slices: a budget of SLICED_ROWS (row, head) partials, as moba_harness.cu's
+      // check, cuts heads, query tiles and (for dQ) sequences. The runs above took the policy's
+      // budget, one slice at these sizes; O, LSE, dK, dV must not change by a bit.
+      long budget = SLICED_ROWS * Math.max(c.topk() - 1, 1) * (2L * c.dim() + 4);
+      MobaSlicing slicing = MobaSlicing.of(config, layout, budget);
+      System.out.printf(Locale.ROOT, "%s: sliced run in %d forward, %d backward slices%n", label,
+          slicing.forward().size(), slicing.backward().size());
+      double[][] sliced = new double[5][];
+      gpu.setMobaSliceBudget(budget);
+      try {
+        KeyConvParity.poison(gpu, out);
+        KeyConvParity.poison(gpu, lse);
+        gpu.attentionForward(out, lse, q, k, v, routing, config, layout);
+        KeyConvParity.poison(gpu, dq);
+        KeyConvParity.poison(gpu, dk);
+        KeyConvParity.poison(gpu, dv);
+        gpu.attentionBackward(dq, dk, dv, dOut, q, k, v, out, lse, routing, config, layout);
+      } finally {
+        gpu.setMobaSliceBudget(0);
+      }
+      Tensor[] results = {out, lse, dq, dk, dv};
+      for (int i = 0; i < results.length; i++) {
+        sliced[i] = gpu.read(results[i]);
+      }
+
       AttentionOutputs ref64 = CpuAttention.run(cpu, qv, kv, vv, dOutv, route, config, layout);
       AttentionOutputs naive = MobaNaive.run(qv, kv, vv, dOutv, route, c.heads(), c.kvHeads(),
           c.dim(), c.blockSize(), c.topk(), layout);
@@ -181,6 +212,17 @@ public final class MobaParity {
           ParityCheck.GRADIENT_FACTOR, dkdvRepeat));
       checks.add(ParityCheck.of(op + ".bwd", label, "dV", grads[2], naive.dv(), ref64.dv(),
           ParityCheck.GRADIENT_FACTOR, dkdvRepeat));
+      String slicedOp = op + ".sliced";
+      checks.add(ParityCheck.of(slicedOp, label, "O", sliced[0], naive.out(), ref64.out(),
+          ParityCheck.FORWARD_FACTOR, Arrays.equals(sliced[0], fwd[0])));
+      checks.add(ParityCheck.of(slicedOp, label, "LSE", sliced[1], naive.lse(), ref64.lse(),
+          ParityCheck.FORWARD_FACTOR, Arrays.equals(sliced[1], lses[0])));
+      checks.add(ParityCheck.of(slicedOp, label, "dQ", sliced[2], naive.dq(), ref64.dq(),
+          ParityCheck.GRADIENT_FACTOR, withinOneUlp(sliced[2], grads[0])));
+      checks.add(ParityCheck.of(slicedOp, label, "dK", sliced[3], naive.dk(), ref64.dk(),
+          ParityCheck.GRADIENT_FACTOR, Arrays.equals(sliced[3], grads[1])));
+      checks.add(ParityCheck.of(slicedOp, label, "dV", sliced[4], naive.dv(), ref64.dv(),
+          ParityCheck.GRADIENT_FACTOR, Arrays.equals(sliced[4], grads[2])));
       if (moba && c.topk() >= maxBlocks(layout, c.blockSize())) {
         AttentionConfig dense = AttentionConfig.dense(c.heads(), c.kvHeads(), c.dim());
         AttentionOutputs den = CpuAttention.run(cpu, qv, kv, vv, dOutv, null, dense, layout);

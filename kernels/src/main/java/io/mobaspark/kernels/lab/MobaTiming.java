@@ -7,6 +7,7 @@ import io.mobaspark.kernels.Tensor;
 import io.mobaspark.kernels.cuda.CudaBackend;
 import io.mobaspark.kernels.cuda.CudaTimer;
 import io.mobaspark.kernels.cuda.DType;
+import io.mobaspark.kernels.cuda.MobaSlicing;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.Random;
@@ -14,9 +15,10 @@ import java.util.Random;
 /**
  * Device times of the Java path (CudaBackend's mobaRoute, attentionForward, attentionBackward, each
  * with its list build and launches) at the paper's shape: batch 2, 16 heads, D = 128, B = 128,
- * k = 8, and dense at 8K. CUDA events, 2 warm-up runs, median of 10; random normal inputs. Run only
- * after the parity checks pass. Comparable with moba_harness's table in docs/perf/moba.md, whose
- * forward excludes the list build that each Java call includes.
+ * k = 8, and dense at 8K, with the policy's slice counts. CUDA events, 2 warm-up runs, median of
+ * 10; random normal inputs. Run only after the parity checks pass. Comparable with
+ * moba_harness's table in docs/perf/moba.md, whose forward excludes the list build that each Java
+ * call includes.
  */
 final class MobaTiming {
   private static final int WARMUP = 2;
@@ -26,7 +28,7 @@ final class MobaTiming {
 
   static void print(CudaBackend gpu) {
     System.out.println();
-    System.out.println("   N  attention        route ms   fwd ms   bwd ms   (batch 2, H 16, D 128)");
+    System.out.println("   N  attention        route ms   fwd ms   bwd ms  slices f/b  (batch 2, H 16, D 128)");
     for (int n : new int[] {8192, 32768, 65536}) {
       time(gpu, n, AttentionConfig.moba(16, 16, 128, 128, 8));
     }
@@ -69,8 +71,10 @@ final class MobaTiming {
         }
       }
       String kind = moba ? "moba B=" + c.blockSize() + " k=" + c.topk() : "dense";
-      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %8.3f%n", n, kind, median(ms[0]),
-          median(ms[1]), median(ms[2]));
+      MobaSlicing slicing = MobaSlicing.of(c, layout, MobaSlicing.budget(c, layout));
+      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %8.3f %6d/%d%n", n, kind,
+          median(ms[0]), median(ms[1]), median(ms[2]), slicing.forward().size(),
+          slicing.backward().size());
     }
   }
 
