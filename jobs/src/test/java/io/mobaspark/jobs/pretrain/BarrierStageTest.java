@@ -5,6 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mobaspark.jobs.LocalCluster;
+import io.mobaspark.trainer.exchange.DriverAggregator;
+import io.mobaspark.trainer.exchange.ExchangeException;
+import io.mobaspark.trainer.exchange.ExchangeSpec;
+import io.mobaspark.trainer.exchange.GradientExchange;
+import io.mobaspark.trainer.exchange.GradientExchanges;
+import io.mobaspark.trainer.exchange.WireDType;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -57,5 +63,45 @@ class BarrierStageTest {
         .set("spark.executor.resource.gpu.amount", "1");
     assertTrue(!BarrierStage.schedulesGpus(conf));
     assertTrue(BarrierStage.schedulesGpus(spark.sparkContext().getConf()));
+  }
+
+  /**
+   * Issue 4 (d) across JVMs: each executor first knocks with a forged run secret and is turned
+   * away, then both join with the run's secret and the exchange serves them.
+   */
+  @Test
+  void theDriverRefusesExecutorsWithAWrongSecretAndServesTheRun() throws Exception {
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    String driverHost = spark.sparkContext().getConf().get("spark.driver.host");
+    try (DriverAggregator driver = DriverAggregator.start(driverHost, 0, 2,
+        GradientExchanges.newSecret(), 1024, WireDType.FP32, 20_000)) {
+      ExchangeSpec real = driver.spec();
+      ExchangeSpec forged = new ExchangeSpec(real.kind(), real.worldSize(), real.driverAddress(),
+          GradientExchanges.newSecret(), real.bucketBytes(), real.wire(), real.timeoutMillis());
+      List<String> results = BarrierStage.run(jsc, 2, rank -> {
+        String intruder;
+        try (GradientExchange admitted = GradientExchanges.open(forged, rank.rank(), rank.host(),
+            null)) {
+          intruder = "admitted with the forged secret";
+        } catch (ExchangeException e) {
+          intruder = e.getMessage();
+        }
+        try (GradientExchange exchange = GradientExchanges.open(real, rank.rank(), rank.host(),
+            null)) {
+          double[] values = {rank.rank() + 1};
+          exchange.allReduceMean(1, List.of(values));
+          return values[0] + "|" + intruder;
+        }
+      });
+      for (String r : results) {
+        assertTrue(r.startsWith("1.5|"), "the real ranks exchanged: " + r);
+        assertTrue(r.contains("authentication failed (its run secret differs)"), r);
+      }
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      while (driver.refusals().size() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertEquals(2, driver.refusals().size(), driver.refusals().toString());
+    }
   }
 }
