@@ -20,11 +20,23 @@ public final class Backends {
   private Backends() {}
 
   /**
-   * Creates the backend named by {@code kind} (the {@value #PROPERTY} property wins when set).
+   * Creates the backend named by {@code kind} (the {@value #PROPERTY} property wins when set), a
+   * CUDA one on the device {@value #DEVICE_PROPERTY} names (default 0).
    *
    * @param threads CPU worker threads; 0 means every available core
    */
   public static Backend create(String kind, int threads) {
+    return create(kind, threads, Integer.getInteger(DEVICE_PROPERTY, 0));
+  }
+
+  /**
+   * As {@link #create(String, int)}, a CUDA backend on device {@code cudaDevice}: a Spark task
+   * passes the GPU it was assigned, since the tasks of one executor JVM may hold different GPUs.
+   */
+  public static Backend create(String kind, int threads, int cudaDevice) {
+    if (cudaDevice < 0) {
+      throw new IllegalArgumentException("the CUDA device ordinal must be >= 0, got " + cudaDevice);
+    }
     String chosen = System.getProperty(PROPERTY, kind);
     if (threads < 0) {
       throw new IllegalArgumentException("run.threads must be >= 0 (0 = all cores), got " + threads);
@@ -35,7 +47,8 @@ public final class Backends {
       case "auto" -> {
         AutoChoice choice = auto(CudaDevice.available(), CudaBackend.coversAllOps());
         System.err.println("backend auto -> " + choice.backend() + ": " + choice.reason());
-        yield choice.backend().equals("cuda") ? cuda() : new CpuBackend(Precision.FLOAT32, workers);
+        yield choice.backend().equals("cuda") ? new CudaBackend(cudaDevice)
+            : new CpuBackend(Precision.FLOAT32, workers);
       }
       case "cuda" -> {
         if (!CudaDevice.available()) {
@@ -43,7 +56,7 @@ public final class Backends {
               + " (no NVIDIA driver, or no GPU visible to this process); use cpu, or auto to fall"
               + " back to the CPU when there is no GPU");
         }
-        yield cuda();
+        yield new CudaBackend(cudaDevice);
       }
       default -> throw new IllegalArgumentException(
           "run.backend must be auto, cpu or cuda, got '" + chosen + "'");
@@ -67,9 +80,5 @@ public final class Backends {
           + " op yet (issue 5); pass cuda to use it for the ops it has");
     }
     return new AutoChoice("cuda", "a CUDA device is usable and the CUDA backend runs every op");
-  }
-
-  private static Backend cuda() {
-    return new CudaBackend(Integer.getInteger(DEVICE_PROPERTY, 0));
   }
 }

@@ -27,20 +27,6 @@ final class RankBackends {
           + "', is not a CUDA device ordinal: the discovery script "
           + "(spark.executor.resource.gpu.discoveryScript) must list ordinals such as \"0\"");
     }
-    // Backends reads the device ordinal from a JVM-wide system property (it has no device
-    // argument), and the tasks of one executor share the JVM: set it and create under one lock.
-    synchronized (RankBackends.class) {
-      String before = System.getProperty(Backends.DEVICE_PROPERTY);
-      System.setProperty(Backends.DEVICE_PROPERTY, Integer.toString(ordinal));
-      try {
-        return Backends.create(backend, threads);
-      } finally {
-        if (before == null) {
-          System.clearProperty(Backends.DEVICE_PROPERTY);
-        } else {
-          System.setProperty(Backends.DEVICE_PROPERTY, before);
-        }
-      }
-    }
+    return Backends.create(backend, threads, ordinal);
   }
 }

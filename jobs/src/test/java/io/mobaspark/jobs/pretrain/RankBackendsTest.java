@@ -1,23 +1,27 @@
 package io.mobaspark.jobs.pretrain;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mobaspark.kernels.Backend;
-import io.mobaspark.kernels.Backends;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class RankBackendsTest {
 
   @Test
-  void aCpuRankGetsItsThreadsAndLeavesTheDevicePropertyAsItWas() {
+  void aCpuRankGetsItsThreadsWhateverItsGpu() {
     try (Backend backend = RankBackends.create("cpu", Optional.of("3"), 2)) {
       assertEquals("cpu(float32, 2 threads)", backend.description());
     }
-    assertNull(System.getProperty(Backends.DEVICE_PROPERTY));
+  }
+
+  @Test
+  void aNegativeOrdinalIsRefused() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RankBackends.create("cpu", Optional.of("-1"), 1));
+    assertTrue(e.getMessage().contains("-1"), e.getMessage());
   }
 
   @Test
