@@ -6,16 +6,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mobaspark.trainer.metrics.ProgressLine;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 
 /**
  * Progress on the driver's console while the training tasks run on executors: a daemon thread tails
  * the run's {@code metrics.jsonl} (rank 0 appends one line per step) and prints a progress line every
  * {@code every} steps and after each evaluation. Reads only whole lines; survives the file not yet
- * existing and a resumed run appending to it.
+ * existing and a resumed run appending to it. Where {@code run.dir} is on a Hadoop FileSystem, the
+ * file is the copy rank 0 uploads at each checkpoint: progress then arrives a checkpoint at a time.
  *
  * <p>A retried training stage first truncates the file to its checkpoint's step and then logs the
  * steps after it again: the file may shrink, or shrink and regrow between two polls so that the
@@ -25,7 +23,7 @@ import java.nio.file.Path;
 public final class DriverProgress implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final Path metrics;
+  private final MetricsTail metrics;
   private final int maxSteps;
   private final int every;
   private final PrintStream console;
@@ -37,7 +35,7 @@ public final class DriverProgress implements AutoCloseable {
   private int lastEvalStep = -1;
   private double lastElapsed;
 
-  private DriverProgress(Path metrics, int maxSteps, int every, PrintStream console) {
+  private DriverProgress(MetricsTail metrics, int maxSteps, int every, PrintStream console) {
     this.metrics = metrics;
     this.maxSteps = maxSteps;
     this.every = Math.max(1, every);
@@ -47,8 +45,8 @@ public final class DriverProgress implements AutoCloseable {
   }
 
   /** Starts tailing {@code metrics}, skipping what it already holds (an earlier segment's lines). */
-  public static DriverProgress start(Path metrics, int maxSteps, int every, PrintStream console)
-      throws IOException {
+  public static DriverProgress start(MetricsTail metrics, int maxSteps, int every,
+      PrintStream console) {
     DriverProgress progress = new DriverProgress(metrics, maxSteps, every, console);
     progress.read(false);
     progress.thread.start();
@@ -72,16 +70,15 @@ public final class DriverProgress implements AutoCloseable {
   }
 
   private void read(boolean print) {
-    if (!Files.exists(metrics)) {
-      return;
-    }
-    try (RandomAccessFile file = new RandomAccessFile(metrics.toFile(), "r")) {
-      if (file.length() < offset) {
+    try {
+      long length = metrics.length();
+      if (length < 0) {
+        return;
+      }
+      if (length < offset) {
         offset = 0; // replaced, not appended to
       }
-      file.seek(offset);
-      byte[] rest = new byte[(int) Math.min(Integer.MAX_VALUE - 8, file.length() - offset)];
-      file.readFully(rest);
+      byte[] rest = metrics.read(offset, (int) Math.min(Integer.MAX_VALUE - 8, length - offset));
       String text = new String(rest, StandardCharsets.UTF_8);
       int end = text.lastIndexOf('\n');
       if (end < 0) {
@@ -96,7 +93,8 @@ public final class DriverProgress implements AutoCloseable {
     } catch (JsonProcessingException midLine) {
       offset = 0; // truncated and regrown since the last poll: read it all again next time
     } catch (IOException e) {
-      console.println("[pretrain] cannot read " + metrics + " for progress: " + e.getMessage());
+      console.println("[pretrain] cannot read " + metrics.describe() + " for progress: "
+          + e.getMessage());
     }
   }
 

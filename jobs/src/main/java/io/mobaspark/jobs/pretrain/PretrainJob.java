@@ -5,14 +5,15 @@ import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.loop.PretrainRun;
 import io.mobaspark.trainer.loop.TrainSummary;
 import io.mobaspark.trainer.loop.TrainingLoop;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.UUID;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.SerializableConfiguration;
 
 /**
  * A pretraining run as one Spark barrier stage of {@code run.ranks} tasks (docs/distributed.md):
@@ -24,6 +25,10 @@ import org.apache.spark.api.java.JavaSparkContext;
  * {@code spark.stage.maxConsecutiveAttempts} times; every rank then resumes from the latest
  * complete checkpoint. Failures that a retry would repeat stop the job at once
  * ({@link FatalTaskFailures}).
+ *
+ * <p>A {@code run.dir} on a Hadoop FileSystem is checked here first (a FileSystem for its scheme,
+ * reachable, writable); the tasks get the driver's Hadoop configuration in a broadcast, so that the
+ * executors reach it with the same settings ({@code spark.hadoop.*}, core-site.xml).
  */
 public final class PretrainJob {
   private PretrainJob() {}
@@ -38,6 +43,9 @@ public final class PretrainJob {
           + "at once, but master " + conf.get("spark.master") + " has " + jsc.defaultParallelism()
           + ": use --master local[" + ranks + "] or fewer ranks");
     }
+    RemoteRunDir remote = config.run().remoteDir() ? checkedRemote(config, jsc) : null;
+    Broadcast<SerializableConfiguration> hadoopConf = remote == null ? null
+        : jsc.broadcast(new SerializableConfiguration(jsc.hadoopConfiguration()));
     String group = "mobaspark-pretrain-" + UUID.randomUUID();
     // Interrupt on cancel: the tasks of a failed attempt stop at once instead of running on beside
     // the next attempt's.
@@ -48,19 +56,29 @@ public final class PretrainJob {
     try (ExchangeHost exchange = ExchangeHost.start(config, conf.get("spark.driver.host",
             "localhost"));
         FatalTaskFailures fatal = FatalTaskFailures.watch(jsc.sc(), group);
-        DriverProgress progress = inThisJvm(conf) ? null : startProgress(config,
+        DriverProgress progress = inThisJvm(conf) ? null : startProgress(config, remote,
             console)) {
       try {
         List<TrainSummary> summaries = BarrierStage.run(jsc, ranks,
-            new RankTraining(config, exchange.spec(), threadsPerRank(config, jsc)));
+            new RankTraining(config, exchange.spec(), threadsPerRank(config, jsc), hadoopConf));
         return summaries.get(0);
       } catch (Exception e) {
         // Spark's own SparkException is checked, though no Java signature declares it.
-        throw fatal.failure().orElseGet(() -> explain(e, config, conf, exchange));
+        throw fatal.failure().orElseGet(() -> explain(e, config, remote, conf, exchange));
       }
     } finally {
       jsc.clearJobGroup();
+      if (hadoopConf != null) {
+        hadoopConf.destroy();
+      }
     }
+  }
+
+  /** {@code run.dir} on its Hadoop FileSystem, found, reached and written to once. */
+  private static RemoteRunDir checkedRemote(PretrainConfig config, JavaSparkContext jsc) {
+    RemoteRunDir remote = RemoteRunDir.open(config.run().dir(), jsc.hadoopConfiguration());
+    remote.checkWritable();
+    return remote;
   }
 
   /**
@@ -87,25 +105,28 @@ public final class PretrainJob {
     return 0;
   }
 
-  private static DriverProgress startProgress(PretrainConfig config, PrintStream console) {
-    try {
-      return DriverProgress.start(config.run().dirPath().resolve(TrainingLoop.METRICS_FILE),
-          config.train().maxSteps(), config.train().logEvery(), console);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read " + config.run().dir() + " for progress", e);
-    }
+  /**
+   * Tails rank 0's metrics.jsonl: in {@code run.dir} where that is shared, else the copy rank 0
+   * uploads to the remote run folder at each checkpoint.
+   */
+  private static DriverProgress startProgress(PretrainConfig config, RemoteRunDir remote,
+      PrintStream console) {
+    MetricsTail metrics = remote != null ? remote.tail(TrainingLoop.METRICS_FILE)
+        : MetricsTail.of(config.run().dirPath().resolve(TrainingLoop.METRICS_FILE));
+    return DriverProgress.start(metrics, config.train().maxSteps(), config.train().logEvery(),
+        console);
   }
 
   /** The final error when Spark gives up on the training stage: what happened and what is kept. */
-  private static RuntimeException explain(Exception e, PretrainConfig config, SparkConf conf,
-      ExchangeHost exchange) {
+  private static RuntimeException explain(Exception e, PretrainConfig config, RemoteRunDir remote,
+      SparkConf conf, ExchangeHost exchange) {
     String message = String.valueOf(e.getMessage());
     if (!message.contains("has failed the maximum allowable number of times")) {
       return e instanceof RuntimeException unchecked ? unchecked
           : new IllegalStateException("pretrain " + config.run().dir() + ": " + message, e);
     }
-    String kept = new CheckpointStore(config.run().dirPath()).latest()
-        .map(c -> "its latest complete checkpoint is step " + c.step() + " (" + c.dir() + ")")
+    String kept = latestCheckpoint(config, remote)
+        .map(c -> "its latest complete checkpoint is step " + c)
         .orElse("it holds no complete checkpoint yet");
     List<String> refusals = exchange.refusals();
     return new IllegalStateException("pretrain " + config.run().dir() + ": the training stage "
@@ -114,6 +135,15 @@ public final class PretrainJob {
         + " giving up. The run folder is consistent: " + kept + "; submit the job again to resume"
         + " from it." + (refusals.isEmpty() ? "" : " The exchange refused: " + refusals)
         + " Last failure: " + lastTaskFailure(message), e);
+  }
+
+  /** The step and folder of the run's newest complete checkpoint, if there is one. */
+  private static Optional<String> latestCheckpoint(PretrainConfig config, RemoteRunDir remote) {
+    if (remote != null) {
+      return remote.checkpoints().latest().map(c -> c.step() + " (" + c.dir() + ")");
+    }
+    return new CheckpointStore(config.run().dirPath()).latest()
+        .map(c -> c.step() + " (" + c.dir() + ")");
   }
 
   /**

@@ -29,7 +29,7 @@ class DriverProgressTest {
     Path metrics = dir.resolve("metrics.jsonl");
     append(metrics, step(1, 1.0)); // an earlier segment: skipped
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (DriverProgress progress = DriverProgress.start(metrics, 10, 5,
+    try (DriverProgress progress = DriverProgress.start(MetricsTail.of(metrics), 10, 5,
         new PrintStream(out, true, StandardCharsets.UTF_8))) {
       for (int s = 2; s <= 5; s++) {
         append(metrics, step(s, s));
@@ -53,7 +53,7 @@ class DriverProgressTest {
   void aRetriedStageThatTruncatesAndRelogsIsNotPrintedTwice(@TempDir Path dir) throws Exception {
     Path metrics = dir.resolve("metrics.jsonl");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    try (DriverProgress progress = DriverProgress.start(metrics, 20, 5,
+    try (DriverProgress progress = DriverProgress.start(MetricsTail.of(metrics), 20, 5,
         new PrintStream(out, true, StandardCharsets.UTF_8))) {
       StringBuilder firstAttempt = new StringBuilder();
       for (int s = 1; s <= 7; s++) {

@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.Serializable;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -21,7 +22,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The resolved configuration of one pretraining run: the defaults of {@value #DEFAULTS_RESOURCE}
@@ -41,8 +41,6 @@ public final class PretrainConfig implements Serializable {
   private static final Set<String> BACKENDS = Set.of("auto", "cpu", "cuda");
   private static final Set<String> EXCHANGE_KINDS = Set.of("driver", "ring");
   private static final Set<String> WIRES = Set.of("fp32", "bf16");
-  /** A URI scheme (two or more characters, so that a Windows drive letter is not one). */
-  private static final Pattern URI_SCHEME = Pattern.compile("^([A-Za-z][A-Za-z0-9+.-]+):");
   private static final String OVERRIDE_ORIGIN = "command-line override";
 
   private final String json;
@@ -240,27 +238,36 @@ public final class PretrainConfig implements Serializable {
   }
 
   /**
-   * Every rank reads and rank 0 writes the run folder with java.nio (atomic renames, appends), so
-   * it must be a local or POSIX-mounted path (NFS, Lustre, a FUSE mount of object storage); a
-   * {@code file:} URI is taken as its path, any other scheme is refused here rather than failing
-   * on an executor.
+   * A local path, or a {@code file:} URI taken as its path, is used as it is. Any other scheme is a
+   * Hadoop FileSystem URI, which the pretrain job mirrors to a local staging folder per task; it
+   * must be absolute (name a folder, not a bucket or a relative path). Whether a FileSystem for the
+   * scheme exists, and whether it can be reached and written, is found out at first use, on the
+   * driver before any task starts, where the Hadoop configuration is known.
    */
   private static String runDir(ConfigReader r) {
     String dir = r.nonBlank("run.dir").trim();
-    Matcher scheme = URI_SCHEME.matcher(dir);
+    Matcher scheme = RunSettings.URI_SCHEME.matcher(dir);
     if (!scheme.find()) {
       return dir;
     }
-    if (!scheme.group(1).equalsIgnoreCase("file")) {
-      throw r.invalid("run.dir", "must be a local or POSIX-mounted path (shared by every rank); "
-          + "the scheme '" + scheme.group(1) + ":' is not supported: mount the file system and "
-          + "give its path");
-    }
+    URI uri;
     try {
-      return Path.of(URI.create(dir)).toString();
-    } catch (IllegalArgumentException e) {
-      throw r.invalid("run.dir", "is not a valid file: URI (" + e.getMessage() + ")");
+      uri = new URI(dir);
+    } catch (URISyntaxException e) {
+      throw r.invalid("run.dir", "is not a valid URI (" + e.getMessage() + ")");
     }
+    if (scheme.group(1).equalsIgnoreCase("file")) {
+      try {
+        return Path.of(uri).toString();
+      } catch (IllegalArgumentException e) {
+        throw r.invalid("run.dir", "is not a valid file: URI (" + e.getMessage() + ")");
+      }
+    }
+    if (uri.getPath() == null || uri.getPath().isEmpty() || uri.getPath().equals("/")) {
+      throw r.invalid("run.dir", "must name a folder of the file system, such as "
+          + "hdfs://namenode/runs/a or s3a://bucket/runs/a");
+    }
+    return dir;
   }
 
   private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {

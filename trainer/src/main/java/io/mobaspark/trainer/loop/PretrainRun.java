@@ -57,8 +57,23 @@ public final class PretrainRun {
    */
   public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console,
       int stopStep, GradientExchange exchange) {
-    if (config == null || backend == null || console == null || exchange == null) {
-      throw new IllegalArgumentException("config, backend, console and exchange must be given");
+    if (config == null) {
+      throw new IllegalArgumentException("config must be given");
+    }
+    return run(config, backend, console, stopStep, exchange, RunFolder.of(config.run()));
+  }
+
+  /**
+   * As {@link #run(PretrainConfig, Backend, PrintStream, int, GradientExchange)}, reading and
+   * writing the run's files in {@code folder} instead of {@code run.dir}: the Spark job's local
+   * staging copy of a {@code run.dir} on a Hadoop FileSystem.
+   */
+  public static TrainSummary run(PretrainConfig config, Backend backend, PrintStream console,
+      int stopStep, GradientExchange exchange, RunFolder folder) {
+    if (config == null || backend == null || console == null || exchange == null
+        || folder == null) {
+      throw new IllegalArgumentException(
+          "config, backend, console, exchange and folder must be given");
     }
     TrainSettings train = config.train();
     ModelConfig modelConfig = config.model();
@@ -74,7 +89,7 @@ public final class PretrainRun {
           train.windowTokens(), train.batchSize(), train.seed(), 0, 1));
       int separator = train.docMasking() ? trainData.eotId() : -1;
       return new TrainingLoop(config, backend, model, trainWindows, valWindows, separator,
-          exchange, console).run(stopStep);
+          exchange, console, folder).run(stopStep);
     }
   }
 

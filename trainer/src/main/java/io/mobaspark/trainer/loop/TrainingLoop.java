@@ -4,6 +4,7 @@ import io.mobaspark.kernels.Backend;
 import io.mobaspark.trainer.Parameter;
 import io.mobaspark.trainer.TrainableModel;
 import io.mobaspark.trainer.checkpoint.CheckpointFiles;
+import io.mobaspark.trainer.checkpoint.CheckpointListener;
 import io.mobaspark.trainer.checkpoint.CheckpointStore;
 import io.mobaspark.trainer.checkpoint.TrainState;
 import io.mobaspark.trainer.config.PretrainConfig;
@@ -57,6 +58,15 @@ public final class TrainingLoop {
   private final boolean lead;
   private final PrintStream console;
   private final Path runDir;
+  private final CheckpointListener checkpointListener;
+
+  /** As below, in {@code run.dir}, which must be a local path. */
+  public TrainingLoop(PretrainConfig config, Backend backend, TrainableModel model,
+      WindowSource trainWindows, WindowSource valWindows, int documentSeparator,
+      GradientExchange exchange, PrintStream console) {
+    this(config, backend, model, trainWindows, valWindows, documentSeparator, exchange, console,
+        RunFolder.of(config.run()));
+  }
 
   /**
    * @param trainWindows      this rank's training windows
@@ -64,14 +74,15 @@ public final class TrainingLoop {
    * @param documentSeparator the end-of-text id when {@code train.doc_masking} is on, else -1
    * @param exchange          this rank's exchange ({@link LocalExchange} for one rank); its world
    *                          size must equal {@code run.ranks}. The caller closes it
+   * @param folder            where this rank reads and (rank 0) writes the run's files
    */
   public TrainingLoop(PretrainConfig config, Backend backend, TrainableModel model,
       WindowSource trainWindows, WindowSource valWindows, int documentSeparator,
-      GradientExchange exchange, PrintStream console) {
+      GradientExchange exchange, PrintStream console, RunFolder folder) {
     if (config == null || backend == null || model == null || trainWindows == null
-        || valWindows == null || exchange == null || console == null) {
+        || valWindows == null || exchange == null || console == null || folder == null) {
       throw new IllegalArgumentException(
-          "config, backend, model, windows, exchange and console must be given");
+          "config, backend, model, windows, exchange, console and folder must be given");
     }
     if (exchange.worldSize() != config.run().ranks()) {
       throw new IllegalArgumentException("run.ranks = " + config.run().ranks() + " but rank "
@@ -88,7 +99,8 @@ public final class TrainingLoop {
     this.exchange = exchange;
     this.lead = exchange.rank() == 0;
     this.console = console;
-    this.runDir = config.run().dirPath();
+    this.runDir = folder.dir();
+    this.checkpointListener = folder.listener();
   }
 
   /**
@@ -232,6 +244,7 @@ public final class TrainingLoop {
         folder -> CheckpointFiles.write(folder, backend, parameters, optimizer.state(), state));
     store.prune(train.keepCheckpoints());
     console.println("checkpoint " + saved.dir());
+    checkpointListener.saved(saved);
   }
 
   private void writeConfig() {

@@ -103,7 +103,9 @@ class PretrainConfigTest {
     assertMessage(Map.of("exchange.bucket_size", "6"), "exchange.bucket_size", "6");
     assertMessage(Map.of("exchange.timeout", "soon"), "exchange.timeout", "soon");
     assertMessage(Map.of("exchange.port", "70000"), "exchange.port", "70000");
-    assertMessage(Map.of("run.dir", "hdfs:///runs/a"), "run.dir", "hdfs:///runs/a");
+    assertMessage(Map.of("run.dir", "s3a://bucket"), "run.dir", "s3a://bucket");
+    assertMessage(Map.of("run.dir", "hdfs:runs/a"), "run.dir", "hdfs:runs/a");
+    assertMessage(Map.of("run.dir", "hdfs://nn/runs a|b"), "run.dir", "hdfs://nn/runs a|b");
 
     Path file = write("bad.conf", "train.grad_clip = -1\n");
     IllegalArgumentException e =
@@ -121,6 +123,17 @@ class PretrainConfigTest {
         config.exchange());
     assertEquals(4, config.run().ranks());
     assertEquals(Path.of("/tmp/runs/a"), config.run().dirPath());
+  }
+
+  @Test
+  void aHadoopFileSystemRunDirIsKeptAsItsUriAndHasNoLocalPath() {
+    RunSettings run = PretrainConfig.load(null, Map.of("run.dir", "hdfs://nn:8020/runs/a")).run();
+    assertEquals("hdfs://nn:8020/runs/a", run.dir());
+    assertTrue(run.remoteDir());
+    IllegalStateException e = assertThrows(IllegalStateException.class, run::dirPath);
+    assertTrue(e.getMessage().contains("run.dir = hdfs://nn:8020/runs/a"), e.getMessage());
+    assertFalse(PretrainConfig.load(null, Map.of("run.dir", "runs/a")).run().remoteDir());
+    assertFalse(PretrainConfig.load(null, Map.of("run.dir", "file:///tmp/a")).run().remoteDir());
   }
 
   @Test

@@ -129,6 +129,30 @@ class TrainingLoopTest {
     assertTrue(e.getMessage().contains(CheckpointStore.folderName(3)), e.getMessage());
   }
 
+  @Test
+  void aRunFolderTakesThePlaceOfRunDirAndItsListenerHearsEveryCheckpointAfterPruning() {
+    // run.dir is a URI that java.nio cannot write: every file must go to the given folder.
+    PretrainConfig config = TestConfigs.tiny(tmp.resolve("unused"),
+        Map.of("run.dir", "hdfs://nn/runs/a", "train.keep_checkpoints", "1"));
+    Path staging = tmp.resolve("staging");
+    List<String> heard = new ArrayList<>();
+    RunFolder folder = new RunFolder(staging, checkpoint -> heard.add(checkpoint.step() + " "
+        + staging.relativize(checkpoint.dir()) + " " + new CheckpointStore(staging).complete()
+        .size()));
+    try (CpuBackend backend = new CpuBackend(Precision.FLOAT32, 2)) {
+      int window = config.train().windowTokens();
+      new TrainingLoop(config, backend, new LeastSquaresModel(backend, config.train().seed()),
+          new SyntheticWindows(config.train().batchSize(), window, 50),
+          new SyntheticWindows(config.train().batchSize(), window, 50), -1, new LocalExchange(),
+          console, folder).run(7);
+    }
+    assertEquals(List.of("3 checkpoints/step-00000003 1", "6 checkpoints/step-00000006 1",
+        "7 checkpoints/step-00000007 1"), heard);
+    assertTrue(Files.isRegularFile(staging.resolve(TrainingLoop.METRICS_FILE)));
+    assertTrue(Files.isRegularFile(staging.resolve(TrainingLoop.CONFIG_FILE)));
+    assertFalse(Files.exists(tmp.resolve("unused")));
+  }
+
   /**
    * One process's worth of training: fresh backend, model and data source, as after a restart.
    *
