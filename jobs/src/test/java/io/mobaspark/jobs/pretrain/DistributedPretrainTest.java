@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.mobaspark.data.CorpusPacker;
 import io.mobaspark.data.tokenizer.Tokenizers;
 import io.mobaspark.jobs.LocalCluster;
+import io.mobaspark.jobs.TestSchemeFileSystem;
 import io.mobaspark.kernels.Precision;
 import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.trainer.config.PretrainConfig;
@@ -27,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -40,7 +42,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The pretrain job on two real executor JVMs (local-cluster, one fake GPU each, CPU backend): two
  * ranks reproduce the single-rank run on the same global batch, with either exchange, and a run
- * whose executor is killed mid-run resumes from its last checkpoint and ends with every step once.
+ * whose executor is killed mid-run resumes from its last checkpoint and ends with every step once,
+ * in a local run folder or in one on a Hadoop FileSystem.
  */
 class DistributedPretrainTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -55,6 +58,9 @@ class DistributedPretrainTest {
   @BeforeAll
   static void startClusterAndTrainTheReference() throws Exception {
     spark = LocalCluster.start("DistributedPretrainTest", 2, 1024, scratch);
+    // On the driver only: the executors get it with the tasks (PretrainJob's broadcast).
+    spark.sparkContext().hadoopConfiguration().set(TestSchemeFileSystem.IMPL_KEY,
+        TestSchemeFileSystem.class.getName());
     CorpusPacker.pack(documents(400, 1).iterator(), Tokenizers.byName(Tokenizers.BYTES),
         scratch.resolve("data/train"), 8192);
     CorpusPacker.pack(documents(40, 2).iterator(), Tokenizers.byName(Tokenizers.BYTES),
@@ -82,10 +88,34 @@ class DistributedPretrainTest {
   @Test
   void aKilledExecutorCostsARetryFromTheLastCheckpointAndNoStep() throws Exception {
     Path run = scratch.resolve("killed");
+    Path metrics = run.resolve(TrainingLoop.METRICS_FILE);
+    assertAKilledExecutorCostsNoStep(overrides(run, "driver"), run,
+        () -> lastStep(metrics) >= 12);
+  }
+
+  /**
+   * The executors reach the test scheme only through the driver's Hadoop configuration, which the
+   * job ships to them; progress reaches the driver through the metrics rank 0 uploads.
+   */
+  @Test
+  void aKilledExecutorResumesFromARunDirOnAHadoopFileSystem() throws Exception {
+    Path run = scratch.resolve("killed-remote");
+    Map<String, String> o = overrides(run, "driver");
+    o.put("run.dir", TestSchemeFileSystem.uri(run));
+    Path tenth = run.resolve("checkpoints/step-00000010/" + RemoteCheckpoints.MARKER);
+    assertAKilledExecutorCostsNoStep(o, run, () -> Files.exists(tenth));
+  }
+
+  /**
+   * Kills an executor once {@code checkpointed} holds (a checkpoint at step 10 is behind it); the
+   * job must still end with every step once in {@code run}'s metrics and the reference's losses.
+   */
+  private static void assertAKilledExecutorCostsNoStep(Map<String, String> overrides, Path run,
+      Callable<Boolean> checkpointed) throws Exception {
     ByteArrayOutputStream driverConsole = new ByteArrayOutputStream();
     CompletableFuture<TrainSummary> job =
-        CompletableFuture.supplyAsync(() -> train(overrides(run, "driver"), driverConsole));
-    long killed = killAnExecutorAfterStep(run, 12, job);
+        CompletableFuture.supplyAsync(() -> train(overrides, driverConsole));
+    long killed = killAnExecutorWhen(checkpointed, job);
     TrainSummary summary = job.get(3, TimeUnit.MINUTES);
 
     assertEquals(STEPS, summary.step());
@@ -125,16 +155,15 @@ class DistributedPretrainTest {
   }
 
   /**
-   * Waits until rank 0 has logged {@code step} (a checkpoint is behind it), then kills one executor
-   * JVM, a child process of this JVM in local-cluster mode, as a crash would.
+   * Waits until {@code due} holds, then kills one executor JVM, a child process of this JVM in
+   * local-cluster mode, as a crash would.
    */
-  private static long killAnExecutorAfterStep(Path run, int step, CompletableFuture<?> job)
+  private static long killAnExecutorWhen(Callable<Boolean> due, CompletableFuture<?> job)
       throws Exception {
-    Path metrics = run.resolve(TrainingLoop.METRICS_FILE);
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (lastStep(metrics) < step) {
+    while (!due.call()) {
       assertTrue(!job.isDone() && System.nanoTime() < deadline, "the run ended or stalled "
-          + "before step " + step + ": " + (job.isDone() ? job.join() : "no progress"));
+          + "before the kill: " + (job.isDone() ? job.join() : "no progress"));
       Thread.sleep(10);
     }
     ProcessHandle executor = ProcessHandle.current().descendants()
