@@ -26,6 +26,7 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * Inputs to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
@@ -117,14 +118,19 @@ public final class PreprocessJob {
         tokenizerName, split, dir));
     List<ShardInfo> shards = new ArrayList<>();
     try (TaskProgress progress = TaskProgress.start(jsc.sc(), console, "preprocess " + split,
-        options.partitions())) {
+        "partitions packed", options.partitions())) {
+      LongAccumulator packed = progress.counter();
       List<List<ShardInfo>> perPartition = documents.filter(col("split").equalTo(split))
           .sortWithinPartitions("hash", "text")
           .select("text").as(Encoders.STRING())
           .javaRDD()
-          .mapPartitionsWithIndex((index, texts) -> List.of(CorpusPacker.packPartition(texts,
-              Tokenizers.byName(tokenizerName), Path.of(dirName), shardTokens,
-              String.format(Locale.ROOT, "part-%05d", index))).iterator(), true)
+          .mapPartitionsWithIndex((index, texts) -> {
+            List<ShardInfo> written = CorpusPacker.packPartition(texts,
+                Tokenizers.byName(tokenizerName), Path.of(dirName), shardTokens,
+                String.format(Locale.ROOT, "part-%05d", index));
+            packed.add(1);
+            return List.of(written).iterator();
+          }, true)
           .collect();
       perPartition.forEach(shards::addAll);
     }

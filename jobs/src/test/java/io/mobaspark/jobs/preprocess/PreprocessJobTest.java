@@ -101,6 +101,22 @@ class PreprocessJobTest {
   }
 
   @Test
+  void printsEachPackedPartitionOnceWithProgressAndEta(@TempDir Path tmp) throws Exception {
+    Path corpus = TestCorpus.write(tmp.resolve("corpus"), 4, 20);
+    ByteArrayOutputStream printed = new ByteArrayOutputStream();
+    PreprocessJob.run(spark, options(corpus, tmp.resolve("out"), false),
+        new PrintStream(printed, true, StandardCharsets.UTF_8));
+    List<String> lines = printed.toString(StandardCharsets.UTF_8).lines().toList();
+    for (String split : List.of("train", "val")) {
+      for (int k = 1; k <= 3; k++) {
+        String prefix = "[preprocess " + split + "] " + k + "/3 partitions packed, ";
+        assertEquals(1, lines.stream().filter(l -> l.startsWith(prefix) && l.contains(" ETA "))
+            .count(), prefix + " once in " + lines);
+      }
+    }
+  }
+
+  @Test
   void removesDuplicatesAndDocumentsOutsideTheLengthLimitsAcrossFormats(@TempDir Path tmp)
       throws Exception {
     Path jsonl = tmp.resolve("docs.jsonl");
