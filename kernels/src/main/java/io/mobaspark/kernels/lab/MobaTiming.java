@@ -4,13 +4,16 @@ import io.mobaspark.kernels.AttentionConfig;
 import io.mobaspark.kernels.IntTensor;
 import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.Tensor;
+import io.mobaspark.kernels.cuda.Bf16;
 import io.mobaspark.kernels.cuda.CudaBackend;
+import io.mobaspark.kernels.cuda.CudaTensor;
 import io.mobaspark.kernels.cuda.CudaTimer;
 import io.mobaspark.kernels.cuda.DType;
 import io.mobaspark.kernels.cuda.MobaSlicing;
 import java.util.Arrays;
 import java.util.Locale;
-import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 /**
  * Device times of the Java path (CudaBackend's mobaRoute, attentionForward, attentionBackward, each
@@ -40,7 +43,6 @@ final class MobaTiming {
     int tokens = layout.totalTokens();
     int[] shape = {tokens, c.heads(), c.headDim()};
     boolean moba = c.topk() > 0;
-    Random random = new Random(n);
     try (Tensor q = gpu.tensor("q", shape); Tensor k = gpu.tensor("k", shape);
         Tensor v = gpu.tensor("v", shape); Tensor dOut = gpu.tensor("dOut", shape);
         Tensor out = gpu.tensor("out", shape); Tensor lse = gpu.tensor("lse", DType.F32, c.heads(), tokens);
@@ -48,8 +50,9 @@ final class MobaTiming {
         Tensor dv = gpu.tensor("dv", shape);
         IntTensor routing = moba ? gpu.intTensor("routing", c.heads(), tokens, c.topk()) : null;
         CudaTimer timer = new CudaTimer(gpu.context())) {
-      for (Tensor t : new Tensor[] {q, k, v, dOut}) {
-        gpu.write(t, KeyConvParity.gaussian(random, (int) t.numel(), 1));
+      Tensor[] inputs = {q, k, v, dOut};
+      for (int i = 0; i < inputs.length; i++) {
+        ((CudaTensor) inputs[i]).buffer().write(normalBf16((int) inputs[i].numel(), n * 4L + i));
       }
       double[][] ms = new double[3][REPS];
       for (int rep = -WARMUP; rep < REPS; rep++) {
@@ -76,6 +79,23 @@ final class MobaTiming {
           median(ms[0]), median(ms[1]), median(ms[2]), slicing.forward().size(),
           slicing.backward().size());
     }
+  }
+
+  /**
+   * Standard normal values as bf16 bits, generated in parallel chunks: at 64K the four inputs hold
+   * 1.07 G values, which a serial {@code Random.nextGaussian} into {@code double[]} took minutes to
+   * make (the 64K row never finished in a 167 s run).
+   */
+  private static short[] normalBf16(int count, long seed) {
+    short[] bits = new short[count];
+    int chunk = 1 << 20;
+    IntStream.range(0, (count + chunk - 1) / chunk).parallel().forEach(c -> {
+      SplittableRandom random = new SplittableRandom(seed * 1_000_003L + c);
+      for (int i = c * chunk, end = Math.min(count, i + chunk); i < end; i++) {
+        bits[i] = Bf16.fromFloat((float) random.nextGaussian());
+      }
+    });
+    return bits;
   }
 
   private static double median(double[] v) {
