@@ -65,7 +65,7 @@ public final class TrainingLoop {
       WindowSource trainWindows, WindowSource valWindows, int documentSeparator,
       GradientExchange exchange, PrintStream console) {
     this(config, backend, model, trainWindows, valWindows, documentSeparator, exchange, console,
-        RunFolder.of(config.run()));
+        config == null ? null : RunFolder.of(config.run()));
   }
 
   /**
