@@ -1,6 +1,7 @@
 package io.mobaspark.jobs.preprocess;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.length;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.pmod;
@@ -12,10 +13,12 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * The DataFrame stages of preprocessing, from the read documents to the deduplicated, split
- * documents {@code (hash LONG, split STRING, text STRING)} that the packing step tokenizes.
+ * documents {@code (hash LONG, split STRING, text STRING, copies LONG)} that the packing step
+ * tokenizes.
  *
  * <pre>
  *   read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length  →  exact dedup
@@ -33,10 +36,13 @@ public final class DocumentPipeline {
 
   private DocumentPipeline() {}
 
-  /** The read documents, cleaned: {@code (source, text)}, one row per chunk, empty ones kept. */
-  public static Dataset<Row> cleaned(SparkSession spark, PreprocessOptions options)
-      throws IOException {
-    Dataset<Row> read = DocumentSources.read(spark, options);
+  /**
+   * The read documents, cleaned: {@code (source, text)}, one row per chunk, empty ones kept.
+   * {@code chunksRead} counts the rows as the read tasks make them.
+   */
+  public static Dataset<Row> cleaned(SparkSession spark, PreprocessOptions options,
+      LongAccumulator chunksRead) throws IOException {
+    Dataset<Row> read = DocumentSources.read(spark, options, chunksRead);
     return read.select(col("source"), TextCleaning.clean(col("text")).as("text"));
   }
 
@@ -55,8 +61,10 @@ public final class DocumentPipeline {
   }
 
   /**
-   * Exact dedup on the whole text (a hash aggregate: no two kept documents are equal), then the
-   * content hash and the split. The same text always gets the same hash and split, on any cluster.
+   * Exact dedup on the whole text (a hash aggregate: no two kept documents are equal;
+   * {@code copies} says how many filtered documents each stands for, so the packing tasks count the
+   * kept documents exactly, without a pass of their own), then the content hash and the split.
+   * The same text always gets the same hash and split, on any cluster.
    */
   public static Dataset<Row> deduplicated(Dataset<Row> filtered, PreprocessOptions options) {
     long valBuckets = Math.round(options.valFraction() * SPLIT_BUCKETS);
@@ -64,10 +72,10 @@ public final class DocumentPipeline {
     // Partitioned by the text itself, the dedup needs no second shuffle, and its parallelism is the
     // job's, not spark.sql.shuffle.partitions (200 tiny tasks on a laptop).
     return filtered.select(col("text")).repartition(options.partitions(), col("text"))
-        .dropDuplicates("text")
+        .groupBy("text").agg(count(lit(1)).as("copies"))
         .select(hash.as("hash"),
             when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL)).otherwise(lit(TRAIN))
                 .as("split"),
-            col("text"));
+            col("text"), col("copies"));
   }
 }

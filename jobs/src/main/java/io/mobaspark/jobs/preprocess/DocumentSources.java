@@ -19,6 +19,7 @@ import org.apache.spark.sql.functions;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
+import org.apache.spark.util.LongAccumulator;
 
 /**
  * The job's inputs as one DataFrame of documents {@code (source STRING, text STRING)}: text files
@@ -30,12 +31,20 @@ import org.apache.spark.sql.types.StructField;
 final class DocumentSources {
   private DocumentSources() {}
 
-  static Dataset<Row> read(SparkSession spark, PreprocessOptions options) throws IOException {
+  /**
+   * @param chunksRead gets the number of documents each read task makes (an accumulator: a failed
+   *     task attempt's count is dropped, the retry's kept; a stage re-run after a lost executor
+   *     counts again)
+   */
+  static Dataset<Row> read(SparkSession spark, PreprocessOptions options,
+      LongAccumulator chunksRead) throws IOException {
     int chunkChars = options.chunkChars();
-    UserDefinedFunction chunks = functions.udf(
-        (UDF1<String, List<String>>) text -> text == null ? List.of()
-            : TextDocuments.chunk(TextDocuments.unifyForm(text), chunkChars),
-        DataTypes.createArrayType(DataTypes.StringType));
+    UserDefinedFunction chunks = functions.udf((UDF1<String, List<String>>) text -> {
+      List<String> documents = text == null ? List.of()
+          : TextDocuments.chunk(TextDocuments.unifyForm(text), chunkChars);
+      chunksRead.add(documents.size());
+      return documents;
+    }, DataTypes.createArrayType(DataTypes.StringType));
     Dataset<Row> all = null;
     for (String input : options.inputs()) {
       InputFormat format = options.format() != null ? options.format() : InputFormat.guess(input);

@@ -1,11 +1,5 @@
 package io.mobaspark.jobs.preprocess;
 
-import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.count;
-import static org.apache.spark.sql.functions.lit;
-import static org.apache.spark.sql.functions.sum;
-import static org.apache.spark.sql.functions.when;
-
 import io.mobaspark.data.CorpusPacker;
 import io.mobaspark.data.shard.Manifest;
 import io.mobaspark.data.shard.ShardInfo;
@@ -20,24 +14,24 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
 
 /**
  * Inputs to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
  *
  * <p>The DataFrame stages ({@link DocumentPipeline}) clean, filter, deduplicate and split the
- * documents; the dedup hash-partitions them by text, so each split is only sorted by content hash
- * within those partitions (the output does not depend on how the input was partitioned) and packed,
- * partition by partition, into
- * shards {@code part-PPPPP-NNNNN.arrow} written under temporary names and renamed. The driver writes
- * each split's manifest last, listing shards in partition order: a dataset without a manifest is
- * incomplete, and a re-run clears and replaces it.
+ * documents; the dedup hash-partitions them by text, so each partition is only sorted by split,
+ * content hash and text (the output does not depend on how the input was partitioned) and packed
+ * into both splits' shards {@code part-PPPPP-NNNNN.arrow}, written under temporary names and
+ * renamed. All of it is one Spark action: the input is read once and nothing is cached. The driver
+ * writes each split's manifest last, listing shards in partition order: a dataset without a
+ * manifest is incomplete, and a re-run clears and replaces it.
  */
 public final class PreprocessJob {
   private PreprocessJob() {}
@@ -49,55 +43,53 @@ public final class PreprocessJob {
     JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
     prepareOutput(options);
 
-    Dataset<Row> cleaned = DocumentPipeline.cleaned(spark, options)
-        .persist(StorageLevel.MEMORY_AND_DISK());
-    Dataset<Row> documents = null;
+    LongAccumulator chunksRead = spark.sparkContext().longAccumulator("preprocess: documents read");
+    Dataset<Row> documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(
+        DocumentPipeline.cleaned(spark, options, chunksRead), options), options);
+    List<PackedPartition> packed;
     try {
-      jsc.setJobDescription("preprocess: read, clean and count " + options.inputs());
-      Row counts = cleaned.agg(count(lit(1)),
-          sum(when(DocumentPipeline.withinLimits(options), 1).otherwise(0))).first();
-      long read = counts.getLong(0);
-      long kept = read == 0 ? 0 : counts.getLong(1);
-      if (read == 0) {
-        throw new IllegalArgumentException("--input " + options.inputs() + " holds no documents");
-      }
-      if (kept == 0) {
-        throw new IllegalArgumentException("--input " + options.inputs() + ": no document is "
-            + "within --min-chars " + options.minChars() + " and --max-chars "
-            + options.maxChars());
-      }
-      documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(cleaned, options),
-          options).persist(StorageLevel.MEMORY_AND_DISK());
-
-      List<ShardInfo> train = pack(documents, DocumentPipeline.TRAIN, options.trainDir(),
-          options, console);
-      List<ShardInfo> val = options.valFraction() == 0 ? List.of()
-          : pack(documents, DocumentPipeline.VAL, options.valDir(), options, console);
-      long unique = docs(train) + docs(val);
-      console.printf(Locale.ROOT, "[preprocess] %,d documents read, %,d outside the length limits, "
-          + "%,d duplicates removed%n", read, read - kept, kept - unique);
-      if (train.isEmpty()) {
-        throw new IllegalArgumentException("--input " + options.inputs()
-            + ": every document went to the validation split; lower --val-fraction");
-      }
-      if (options.valFraction() > 0 && val.isEmpty()) {
-        throw new IllegalArgumentException(String.format(Locale.ROOT,
-            "the validation split is empty: none of the %d documents hashed below --val-fraction "
-                + "%.3f; raise it, lower --chunk-chars to get more documents, or pass 0", unique,
-            options.valFraction()));
-      }
-      Manifest valManifest = val.isEmpty() ? null
-          : CorpusPacker.writeManifest(options.valDir(), tokenizer, val);
-      Manifest trainManifest = CorpusPacker.writeManifest(options.trainDir(), tokenizer, train);
-      return new PreprocessResult(trainManifest, valManifest, read, read - kept, kept - unique,
-          (System.nanoTime() - start) / 1e9);
+      jsc.setJobDescription(String.format(Locale.ROOT,
+          "preprocess: read, clean, dedup, tokenize (%s) and pack %s -> %s", options.tokenizer(),
+          options.inputs(), options.output()));
+      packed = pack(documents, options, console);
     } finally {
       jsc.clearJobGroup();
-      cleaned.unpersist();
-      if (documents != null) {
-        documents.unpersist();
-      }
     }
+    long read = chunksRead.value();
+    long kept = packed.stream().mapToLong(PackedPartition::copies).sum();
+    // No document passed the filters, so no task wrote a shard: the output holds no dataset.
+    if (read == 0) {
+      throw new IllegalArgumentException("--input " + options.inputs() + " holds no documents");
+    }
+    if (kept == 0) {
+      throw new IllegalArgumentException("--input " + options.inputs() + ": no document is "
+          + "within --min-chars " + options.minChars() + " and --max-chars "
+          + options.maxChars());
+    }
+    List<ShardInfo> train = new ArrayList<>();
+    List<ShardInfo> val = new ArrayList<>();
+    for (PackedPartition partition : packed) {
+      train.addAll(partition.train());
+      val.addAll(partition.val());
+    }
+    long unique = docs(train) + docs(val);
+    console.printf(Locale.ROOT, "[preprocess] %,d documents read, %,d outside the length limits, "
+        + "%,d duplicates removed%n", read, read - kept, kept - unique);
+    if (train.isEmpty()) {
+      throw new IllegalArgumentException("--input " + options.inputs()
+          + ": every document went to the validation split; lower --val-fraction");
+    }
+    if (options.valFraction() > 0 && val.isEmpty()) {
+      throw new IllegalArgumentException(String.format(Locale.ROOT,
+          "the validation split is empty: none of the %d documents hashed below --val-fraction "
+              + "%.3f; raise it, lower --chunk-chars to get more documents, or pass 0", unique,
+          options.valFraction()));
+    }
+    Manifest valManifest = val.isEmpty() ? null
+        : CorpusPacker.writeManifest(options.valDir(), tokenizer, val);
+    Manifest trainManifest = CorpusPacker.writeManifest(options.trainDir(), tokenizer, train);
+    return new PreprocessResult(trainManifest, valManifest, read, read - kept, kept - unique,
+        (System.nanoTime() - start) / 1e9);
   }
 
   private static long docs(List<ShardInfo> shards) {
@@ -105,36 +97,26 @@ public final class PreprocessJob {
   }
 
   /**
-   * Packs one split's documents into {@code dir}, a task per partition of the dedup (which already
-   * hash-partitioned them by text: no further shuffle), shards in partition order.
+   * Packs both splits in one job, a task per partition of the dedup (which already hash-partitioned
+   * the documents by text: no further shuffle); the result lists each task's shards, in partition
+   * order. Progress: a line per split as each task finishes it.
    */
-  private static List<ShardInfo> pack(Dataset<Row> documents, String split, Path dir,
-      PreprocessOptions options, PrintStream console) {
-    String tokenizerName = options.tokenizer();
-    String dirName = dir.toAbsolutePath().toString();
-    long shardTokens = options.shardTokens();
-    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(documents.sparkSession().sparkContext());
-    jsc.setJobDescription(String.format(Locale.ROOT, "preprocess: tokenize (%s) and pack %s -> %s",
-        tokenizerName, split, dir));
-    List<ShardInfo> shards = new ArrayList<>();
-    try (TaskProgress progress = TaskProgress.start(jsc.sc(), console, "preprocess " + split,
-        "partitions packed", options.partitions())) {
-      LongAccumulator packed = progress.counter();
-      List<List<ShardInfo>> perPartition = documents.filter(col("split").equalTo(split))
-          .sortWithinPartitions("hash", "text")
-          .select("text").as(Encoders.STRING())
-          .javaRDD()
-          .mapPartitionsWithIndex((index, texts) -> {
-            List<ShardInfo> written = CorpusPacker.packPartition(texts,
-                Tokenizers.byName(tokenizerName), Path.of(dirName), shardTokens,
-                String.format(Locale.ROOT, "part-%05d", index));
-            packed.add(1);
-            return List.of(written).iterator();
-          }, true)
-          .collect();
-      perPartition.forEach(shards::addAll);
+  private static List<PackedPartition> pack(Dataset<Row> documents, PreprocessOptions options,
+      PrintStream console) {
+    SparkContext sc = documents.sparkSession().sparkContext();
+    boolean hasVal = options.valFraction() > 0;
+    try (TaskProgress train = TaskProgress.start(sc, console,
+            "preprocess " + DocumentPipeline.TRAIN, "partitions packed", options.partitions());
+        TaskProgress val = hasVal ? TaskProgress.start(sc, console,
+            "preprocess " + DocumentPipeline.VAL, "partitions packed", options.partitions())
+            : null) {
+      PartitionPacker packer = new PartitionPacker(options, train.counter(),
+          hasVal ? val.counter() : null);
+      return documents.sortWithinPartitions("split", "hash", "text")
+          .select("split", "text", "copies")
+          .mapPartitions(packer, Encoders.javaSerialization(PackedPartition.class))
+          .collectAsList();
     }
-    return shards;
   }
 
   /**

@@ -79,8 +79,10 @@ class RapidsPlanTest {
         .getOrCreate()) {
       PreprocessOptions options = new PreprocessOptions(List.of(jsonl.toString()), null, "text",
           tmp.resolve("out"), Tokenizers.BYTES, 0.1, 1000, 0, 1, 100, 2, false);
+      Dataset<Row> cleaned = DocumentPipeline.cleaned(spark, options,
+          spark.sparkContext().longAccumulator("chunks read"));
       Dataset<Row> documents = DocumentPipeline.deduplicated(
-          DocumentPipeline.filtered(DocumentPipeline.cleaned(spark, options), options), options);
+          DocumentPipeline.filtered(cleaned, options), options);
       Method explain = loader.loadClass("com.nvidia.spark.rapids.ExplainPlan")
           .getMethod("explainPotentialGpuPlan", Dataset.class, String.class);
       return parse((String) explain.invoke(null, documents, "ALL"));
