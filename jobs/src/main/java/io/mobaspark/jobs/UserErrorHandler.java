@@ -1,11 +1,6 @@
 package io.mobaspark.jobs;
 
-import io.mobaspark.data.shard.ManifestException;
-import io.mobaspark.data.shard.ShardFormatException;
 import java.io.UncheckedIOException;
-import java.nio.file.NoSuchFileException;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
@@ -14,12 +9,6 @@ import picocli.CommandLine;
  * trace, exit code 1.
  */
 final class UserErrorHandler implements CommandLine.IExecutionExceptionHandler {
-  /** The task exceptions that are user errors, as a failed job's message quotes them. */
-  private static final Pattern TASK_USER_ERROR = Pattern.compile(
-      "(?:java\\.lang\\.IllegalArgumentException|java\\.nio\\.file\\.NoSuchFileException"
-          + "|io\\.mobaspark\\.data\\.shard\\.\\w+Exception)"
-          + ": ([^\\n]+)");
-
   @Override
   public int handleExecutionException(Exception e, CommandLine cli, CommandLine.ParseResult parsed) {
     Throwable userError = findUserError(e);
@@ -39,10 +28,10 @@ final class UserErrorHandler implements CommandLine.IExecutionExceptionHandler {
    */
   private static Throwable findUserError(Throwable e) {
     for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
-      if (isUserError(t)) {
+      if (UserErrors.is(t)) {
         return t;
       }
-      if (t instanceof UncheckedIOException && isUserError(t.getCause())) {
+      if (t instanceof UncheckedIOException && UserErrors.is(t.getCause())) {
         return t;
       }
     }
@@ -59,18 +48,11 @@ final class UserErrorHandler implements CommandLine.IExecutionExceptionHandler {
       if (t.getMessage() == null) {
         continue;
       }
-      Matcher m = TASK_USER_ERROR.matcher(t.getMessage());
-      if (m.find()) {
-        return m.group(1);
+      String message = UserErrors.quotedMessage(t.getMessage());
+      if (message != null) {
+        return message;
       }
     }
     return null;
-  }
-
-  private static boolean isUserError(Throwable t) {
-    return t instanceof IllegalArgumentException
-        || t instanceof NoSuchFileException
-        || t instanceof ShardFormatException
-        || t instanceof ManifestException;
   }
 }

@@ -1,11 +1,8 @@
 package io.mobaspark.jobs.pretrain;
 
-import io.mobaspark.data.shard.ManifestException;
-import io.mobaspark.data.shard.ShardFormatException;
+import io.mobaspark.jobs.UserErrors;
 import io.mobaspark.trainer.loop.TrainingDivergedException;
-import java.nio.file.NoSuchFileException;
 import java.util.Optional;
-import java.util.Set;
 import org.apache.spark.ExceptionFailure;
 import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.SparkListener;
@@ -18,13 +15,6 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
  * cancels the training job at the first task failure of such a kind and keeps it to report.
  */
 final class FatalTaskFailures extends SparkListener implements AutoCloseable {
-  private static final Set<String> NOT_RETRIED = Set.of(
-      IllegalArgumentException.class.getName(),
-      TrainingDivergedException.class.getName(),
-      ShardFormatException.class.getName(),
-      ManifestException.class.getName(),
-      NoSuchFileException.class.getName());
-
   private final SparkContext context;
   private final String jobGroup;
   private volatile ExceptionFailure first;
@@ -44,10 +34,16 @@ final class FatalTaskFailures extends SparkListener implements AutoCloseable {
   @Override
   public void onTaskEnd(SparkListenerTaskEnd taskEnd) {
     if (first == null && taskEnd.reason() instanceof ExceptionFailure failure
-        && NOT_RETRIED.contains(failure.className())) {
+        && notRetried(failure.className())) {
       first = failure;
       context.cancelJobGroup(jobGroup, "a training task failed in a way a retry would repeat");
     }
+  }
+
+  /** Bad input ({@link UserErrors}) or a diverged step: the next attempt would fail alike. */
+  private static boolean notRetried(String className) {
+    return UserErrors.isClassName(className)
+        || className.equals(TrainingDivergedException.class.getName());
   }
 
   /**
