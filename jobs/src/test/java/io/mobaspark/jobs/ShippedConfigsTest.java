@@ -35,12 +35,16 @@ class ShippedConfigsTest {
 
   @Test
   void paperPresetsHaveThePaperSizes() {
-    // FlashMoBA's 340M and "1B" hybrids; the counts include the tied 50257-token embedding, and the
-    // 1B widths (2048, FFN 8192) with a SwiGLU MLP come to 1.71B, as paper-1b.conf says.
+    // Issue 5's 125M benchmark model, FlashMoBA's 340M and "1B" hybrids; the counts include the
+    // tied 50257-token embedding, and the 1B widths (2048, FFN 8192) with a SwiGLU MLP come to
+    // 1.71B, as paper-1b.conf says.
     long small = PretrainConfig.load(CONF.resolve("models/paper-340m.conf"), Map.of()).model()
         .parameterCount();
     long large = PretrainConfig.load(CONF.resolve("models/paper-1b.conf"), Map.of()).model()
         .parameterCount();
+    long gpt2Small = PretrainConfig.load(CONF.resolve("models/paper-125m.conf"), Map.of()).model()
+        .parameterCount();
+    assertTrue(gpt2Small > 115_000_000L && gpt2Small < 135_000_000L, "125M preset: " + gpt2Small);
     assertTrue(small > 300_000_000L && small < 400_000_000L, "340M preset: " + small);
     assertTrue(large > 1_650_000_000L && large < 1_750_000_000L, "1B preset: " + large);
   }

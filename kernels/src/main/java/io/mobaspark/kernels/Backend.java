@@ -25,8 +25,24 @@ public interface Backend extends AutoCloseable {
 
   // ---- memory -----------------------------------------------------------------------------------
 
-  /** A zero-filled tensor. */
+  /**
+   * A zero-filled activation tensor, stored in the backend's activation precision (bf16 on CUDA,
+   * the CPU backend's {@link Precision}).
+   */
   Tensor tensor(String name, int... dims);
+
+  /**
+   * A zero-filled tensor stored in at least float32: master weights, optimizer moments, parameter
+   * gradients and per-row statistics (RMSNorm's rstd, attention's LSE, per-token losses), whose
+   * precision training depends on. The same as {@link #tensor} where activations are float32 already.
+   */
+  Tensor fp32Tensor(String name, int... dims);
+
+  /**
+   * True when {@link #tensor} stores below float32 (bf16 on CUDA). The model then keeps a
+   * low-precision compute copy of each weight beside its fp32 master (mixed precision, docs/model.md).
+   */
+  boolean lowPrecisionActivations();
 
   /** A zero-filled integer tensor. */
   IntTensor intTensor(String name, int... dims);

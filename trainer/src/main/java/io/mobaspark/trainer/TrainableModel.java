@@ -21,4 +21,11 @@ public interface TrainableModel {
 
   /** Mean cross-entropy of one batch without touching gradients. */
   double evaluate(int[] inputs, int[] targets, SeqLayout layout);
+
+  /**
+   * After a non-finite loss: where the latest forward pass first produced a NaN or infinity, in words
+   * that name the layer and the activation, e.g. {@code "layers.3's attention output"}, or that every
+   * activation is finite. Reads device memory; called only on the failure path.
+   */
+  String locateNonFinite();
 }

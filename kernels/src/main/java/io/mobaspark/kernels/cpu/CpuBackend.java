@@ -54,6 +54,17 @@ public final class CpuBackend implements Backend {
     return new CpuTensor(new Shape(name, dims));
   }
 
+  /** The same storage as {@link #tensor}: activations are float32 or float64 here already. */
+  @Override
+  public Tensor fp32Tensor(String name, int... dims) {
+    return tensor(name, dims);
+  }
+
+  @Override
+  public boolean lowPrecisionActivations() {
+    return false;
+  }
+
   @Override
   public IntTensor intTensor(String name, int... dims) {
     return new CpuIntTensor(new Shape(name, dims));

@@ -64,6 +64,18 @@ public final class CudaBackend implements Backend {
     return tensor(name, DType.BF16, dims);
   }
 
+  /** A zero-filled fp32 tensor: master weights, moments, parameter gradients, rstd, LSE, losses. */
+  @Override
+  public Tensor fp32Tensor(String name, int... dims) {
+    return tensor(name, DType.F32, dims);
+  }
+
+  /** Activations are bf16 here: the model keeps bf16 compute copies of its fp32 weights. */
+  @Override
+  public boolean lowPrecisionActivations() {
+    return true;
+  }
+
   /** A zero-filled tensor of the given dtype. */
   public CudaTensor tensor(String name, DType dtype, int... dims) {
     Shape shape = new Shape(name, dims);

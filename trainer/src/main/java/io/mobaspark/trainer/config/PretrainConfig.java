@@ -218,6 +218,7 @@ public final class PretrainConfig implements Serializable {
         r.number("train.grad_clip", 0, Double.MAX_VALUE, false),
         r.anyLong("train.seed"),
         r.bool("train.doc_masking"),
+        r.bool("train.activation_checkpointing"),
         r.intAtLeast("train.eval_every", 1),
         r.intAtLeast("train.eval_batches", 1),
         r.intAtLeast("train.checkpoint_every", 1),

@@ -10,6 +10,8 @@ import java.io.Serializable;
  * @param seqLen          tokens per sequence; a sampled window holds {@code seqLen + 1} tokens
  * @param gradAccum       micro-batches averaged into one optimizer step
  * @param docMasking      split attention after each end-of-text token inside a window
+ * @param activationCheckpointing recompute each block in the backward instead of keeping its
+ *                        activations (Model's activation checkpointing)
  * @param keepCheckpoints how many of the newest checkpoints to keep
  */
 public record TrainSettings(
@@ -27,6 +29,7 @@ public record TrainSettings(
     double gradClip,
     long seed,
     boolean docMasking,
+    boolean activationCheckpointing,
     int evalEvery,
     int evalBatches,
     int checkpointEvery,

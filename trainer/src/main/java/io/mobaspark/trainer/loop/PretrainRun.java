@@ -79,7 +79,7 @@ public final class PretrainRun {
     ModelConfig modelConfig = config.model();
     try (Dataset trainData = open("data.train", config.data().train(), true);
         Dataset valData = open("data.val", config.data().val(), true);
-        Model model = new Model(backend, modelConfig, train.seed())) {
+        Model model = new Model(backend, modelConfig, train.seed(), train.activationCheckpointing())) {
       requireCompatible(trainData, valData, config);
       WindowSource trainWindows = new SamplerWindows(new WindowSampler(trainData,
           train.windowTokens(), train.batchSize(), train.seed(), exchange.rank(),

@@ -78,7 +78,7 @@ public final class TrainStep {
       double loss = model.forwardBackward(batch.inputs(), batch.targets(), batch.layout(), gradScale);
       if (!Double.isFinite(loss)) {
         badLoss = "the loss of micro-batch " + (i + 1) + "/" + microBatches.size() + " (" + loss
-            + ")";
+            + "; first non-finite activation: " + model.locateNonFinite() + ")";
       }
       lossSum += loss;
     }

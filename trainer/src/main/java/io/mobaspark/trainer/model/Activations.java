@@ -3,6 +3,11 @@ package io.mobaspark.trainer.model;
 import io.mobaspark.kernels.Backend;
 import io.mobaspark.kernels.IntTensor;
 import io.mobaspark.kernels.Tensor;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The forward pass's buffers for one token count T, allocated once and reused by every micro-batch
@@ -17,6 +22,11 @@ final class Activations implements AutoCloseable {
   final IntTensor positions; // [T]
   /** residual[0] = token embeddings, residual[l + 1] = output of block l. */
   final Tensor[] residual; // L+1 x [T, C]
+  /**
+   * Each block's saved activations. With activation checkpointing, blocks of the same shape (attention
+   * kind, kconv) share one set, which the backward refills by recomputing the block from its input
+   * {@code residual[l]}: memory for one block per shape instead of one per layer.
+   */
   final LayerActivations[] layers;
   final Tensor finalNormOut; // [T, C]
   final Tensor finalRstd; // [T]
@@ -29,7 +39,7 @@ final class Activations implements AutoCloseable {
   final Tensor flatQuery; // [T, H*D]
   final Tensor flatKeyValue; // [T, Hkv*D]
 
-  Activations(Backend backend, ModelConfig config, int tokens) {
+  Activations(Backend backend, ModelConfig config, int tokens, boolean checkpointing) {
     this.tokens = tokens;
     int c = config.dModel();
     inputs = backend.intTensor("act.inputs", tokens);
@@ -40,13 +50,18 @@ final class Activations implements AutoCloseable {
       residual[l] = backend.tensor("act.residual." + l, tokens, c);
     }
     layers = new LayerActivations[config.layers()];
+    Map<String, LayerActivations> shared = new HashMap<>();
     for (int l = 0; l < config.layers(); l++) {
-      layers[l] = new LayerActivations(backend, config, l, tokens);
+      int layer = l;
+      layers[l] = checkpointing
+          ? shared.computeIfAbsent(LayerActivations.shapeKey(config, l),
+              key -> new LayerActivations(backend, config, layer, tokens))
+          : new LayerActivations(backend, config, l, tokens);
     }
     finalNormOut = backend.tensor("act.final_norm_out", tokens, c);
-    finalRstd = backend.tensor("act.final_rstd", tokens);
+    finalRstd = backend.fp32Tensor("act.final_rstd", tokens);
     logits = backend.tensor("act.logits", tokens, config.vocabSize());
-    losses = backend.tensor("act.losses", tokens);
+    losses = backend.fp32Tensor("act.losses", tokens);
     flatQuery = backend.tensor("act.flat_query", tokens, config.queryDim());
     flatKeyValue = backend.tensor("act.flat_key_value", tokens, config.keyValueDim());
   }
@@ -59,8 +74,12 @@ final class Activations implements AutoCloseable {
     for (Tensor t : residual) {
       t.close();
     }
+    // Shared sets appear under several layers: close each once.
+    Set<LayerActivations> closed = Collections.newSetFromMap(new IdentityHashMap<>());
     for (LayerActivations l : layers) {
-      l.close();
+      if (closed.add(l)) {
+        l.close();
+      }
     }
     finalNormOut.close();
     finalRstd.close();

@@ -31,6 +31,12 @@ final class LayerActivations implements AutoCloseable {
   final Tensor up; // [T, F]
   /** silu(gate) * up, the input of w_down. */
   final Tensor act; // [T, F]
+  /**
+   * The layer whose activations these buffers hold now, -1 before the first forward: with activation
+   * checkpointing one set serves several layers, and the backward recomputes a layer only when another
+   * one overwrote it since its forward.
+   */
+  int heldLayer = -1;
 
   LayerActivations(Backend backend, ModelConfig config, int layer, int tokens) {
     String p = "act.layers." + layer + ".";
@@ -40,7 +46,7 @@ final class LayerActivations implements AutoCloseable {
     int d = config.headDim();
     int f = config.ffn();
     attnNormOut = backend.tensor(p + "attn_norm_out", tokens, c);
-    attnRstd = backend.tensor(p + "attn_rstd", tokens);
+    attnRstd = backend.fp32Tensor(p + "attn_rstd", tokens);
     queries = backend.tensor(p + "queries", tokens, h, d);
     rawKeys = backend.tensor(p + "raw_keys", tokens, hkv, d);
     keys = config.usesKeyConv(layer) ? backend.tensor(p + "keys", tokens, hkv, d) : rawKeys;
@@ -49,13 +55,18 @@ final class LayerActivations implements AutoCloseable {
         ? backend.intTensor(p + "routing", h, tokens, config.topk())
         : null;
     attnOut = backend.tensor(p + "attn_out", tokens, h, d);
-    lse = backend.tensor(p + "lse", h, tokens);
+    lse = backend.fp32Tensor(p + "lse", h, tokens);
     mid = backend.tensor(p + "mid", tokens, c);
     mlpNormOut = backend.tensor(p + "mlp_norm_out", tokens, c);
-    mlpRstd = backend.tensor(p + "mlp_rstd", tokens);
+    mlpRstd = backend.fp32Tensor(p + "mlp_rstd", tokens);
     gate = backend.tensor(p + "gate", tokens, f);
     up = backend.tensor(p + "up", tokens, f);
     act = backend.tensor(p + "act", tokens, f);
+  }
+
+  /** Layers with equal keys allocate identical buffers, so they can share one set. */
+  static String shapeKey(ModelConfig config, int layer) {
+    return config.attentionKind(layer) + (config.usesKeyConv(layer) ? "+kconv" : "");
   }
 
   @Override

@@ -27,6 +27,11 @@ import java.util.Map;
  * {@code docs/model.md} is the exact specification (names, shapes, op order, routing rules) that
  * {@code tools/torch_reference.py} re-implements. Buffers are allocated once per distinct micro-batch
  * token count and reused. Not thread-safe: one model serves one training loop.
+ *
+ * <p>Mixed precision: on a backend with bf16 activations ({@link Backend#lowPrecisionActivations()})
+ * the parameters are fp32 masters with bf16 compute copies, refreshed before each forward pass; the
+ * per-row statistics (rstd, LSE, losses) and every gradient of a parameter stay fp32. With activation
+ * checkpointing the backward recomputes each block from its input instead of keeping its activations.
  */
 public final class Model implements TrainableModel, AutoCloseable {
   private final Backend backend;
@@ -41,6 +46,7 @@ public final class Model implements TrainableModel, AutoCloseable {
   private final Map<String, Parameter> byName = new HashMap<>();
   private final Map<Integer, Activations> activationsByTokens = new HashMap<>();
   private final Map<Integer, ActivationGrads> gradsByTokens = new HashMap<>();
+  private final boolean activationCheckpointing;
   /** The buffers of the latest forward pass, for {@link #readRouting}; null before the first. */
   private Activations latest;
 
@@ -50,11 +56,22 @@ public final class Model implements TrainableModel, AutoCloseable {
    * The same seed gives the same weights. Gradients start at zero.
    */
   public Model(Backend backend, ModelConfig config, long seed) {
+    this(backend, config, seed, false);
+  }
+
+  /**
+   * As {@link #Model(Backend, ModelConfig, long)}; with {@code activationCheckpointing} each block
+   * keeps only its input during the forward pass and is recomputed before its backward, trading about
+   * one more forward pass for the memory of all but one block per shape ({@code
+   * train.activation_checkpointing}).
+   */
+  public Model(Backend backend, ModelConfig config, long seed, boolean activationCheckpointing) {
     if (backend == null || config == null) {
       throw new IllegalArgumentException("backend and config must be given");
     }
     this.backend = backend;
     this.config = config;
+    this.activationCheckpointing = activationCheckpointing;
     attention = new AttentionConfig[config.layers()];
     for (int l = 0; l < config.layers(); l++) {
       attention[l] = config.attentionConfig(l);
@@ -125,52 +142,73 @@ public final class Model implements TrainableModel, AutoCloseable {
   /** Everything up to the logits. */
   private void forward(Activations a, int[] inputs, int[] targets, SeqLayout layout) {
     latest = a;
+    refreshComputeCopies();
     backend.write(a.inputs, inputs);
     backend.write(a.targets, targets);
     backend.write(a.positions, layout.positions());
-    backend.embeddingForward(a.residual[0], a.inputs, tokEmbeddings.value());
+    backend.embeddingForward(a.residual[0], a.inputs, tokEmbeddings.compute());
     for (int l = 0; l < layers.length; l++) {
       blockForward(l, a, layout);
     }
     int last = layers.length;
-    backend.rmsNormForward(a.finalNormOut, a.finalRstd, a.residual[last], finalNorm.value(),
+    backend.rmsNormForward(a.finalNormOut, a.finalRstd, a.residual[last], finalNorm.compute(),
         config.normEps());
-    backend.matmul(a.logits, a.finalNormOut, lmHead.value(), false, true, false);
+    backend.matmul(a.logits, a.finalNormOut, lmHead.compute(), false, true, false);
+  }
+
+  /** Copies the fp32 masters into the bf16 compute copies (a no-op on float32 backends). */
+  private void refreshComputeCopies() {
+    for (Parameter p : parameters) {
+      if (p.hasComputeCopy()) {
+        backend.copy(p.compute(), p.value());
+      }
+    }
   }
 
   /** residual[l + 1] = block l (residual[l]). */
   private void blockForward(int l, Activations a, SeqLayout layout) {
+    blockActivations(l, a, layout);
+    LayerActivations s = a.layers[l];
+    Tensor out = a.residual[l + 1];
+    backend.copy(out, s.mid);
+    backend.matmul(out, s.act, layers[l].wDown.compute(), false, true, true);
+  }
+
+  /**
+   * Everything block l's backward reads, from its input residual[l]: run by the forward, and again by
+   * the backward under activation checkpointing (the same kernels on the same input give the same
+   * values, routing included).
+   */
+  private void blockActivations(int l, Activations a, SeqLayout layout) {
     LayerWeights w = layers[l];
     LayerActivations s = a.layers[l];
     Tensor x = a.residual[l];
-    backend.rmsNormForward(s.attnNormOut, s.attnRstd, x, w.attnNorm.value(), config.normEps());
+    backend.rmsNormForward(s.attnNormOut, s.attnRstd, x, w.attnNorm.compute(), config.normEps());
     attentionForward(l, a, layout);
     // mid = x + attn_out wo^T: the residual add rides on the matmul's accumulate.
     backend.copy(s.mid, x);
     backend.copy(a.flatQuery, s.attnOut);
-    backend.matmul(s.mid, a.flatQuery, w.wo.value(), false, true, true);
+    backend.matmul(s.mid, a.flatQuery, w.wo.compute(), false, true, true);
 
-    backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.value(), config.normEps());
-    backend.matmul(s.gate, s.mlpNormOut, w.wGate.value(), false, true, false);
-    backend.matmul(s.up, s.mlpNormOut, w.wUp.value(), false, true, false);
+    backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.compute(), config.normEps());
+    backend.matmul(s.gate, s.mlpNormOut, w.wGate.compute(), false, true, false);
+    backend.matmul(s.up, s.mlpNormOut, w.wUp.compute(), false, true, false);
     backend.swigluForward(s.act, s.gate, s.up);
-    Tensor out = a.residual[l + 1];
-    backend.copy(out, s.mid);
-    backend.matmul(out, s.act, w.wDown.value(), false, true, true);
+    s.heldLayer = l;
   }
 
   /** attn_out of block l from its attn_norm_out: projections, kconv, RoPE, routing, attention. */
   private void attentionForward(int l, Activations a, SeqLayout layout) {
     LayerWeights w = layers[l];
     LayerActivations s = a.layers[l];
-    backend.matmul(a.flatQuery, s.attnNormOut, w.wq.value(), false, true, false);
+    backend.matmul(a.flatQuery, s.attnNormOut, w.wq.compute(), false, true, false);
     backend.copy(s.queries, a.flatQuery);
-    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wk.value(), false, true, false);
+    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wk.compute(), false, true, false);
     backend.copy(s.rawKeys, a.flatKeyValue);
-    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wv.value(), false, true, false);
+    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wv.compute(), false, true, false);
     backend.copy(s.values, a.flatKeyValue);
     if (w.keyConv != null) {
-      backend.keyConvForward(s.keys, s.rawKeys, w.keyConv.value(), layout);
+      backend.keyConvForward(s.keys, s.rawKeys, w.keyConv.compute(), layout);
     }
     if (config.usesRope(l)) {
       backend.ropeForward(s.queries, s.queries, a.positions, config.heads(), config.ropeTheta());
@@ -189,11 +227,11 @@ public final class Model implements TrainableModel, AutoCloseable {
   /** From dLogits down to the embedding; parameter gradients accumulate. */
   private void backward(Activations a, ActivationGrads g, SeqLayout layout) {
     int last = layers.length;
-    backend.matmul(g.dNormOut, g.dLogits, lmHead.value(), false, false, false); // [T, C]
+    backend.matmul(g.dNormOut, g.dLogits, lmHead.compute(), false, false, false); // [T, C]
     backend.matmul(lmHead.grad(), g.dLogits, a.finalNormOut, true, false, true); // [V, C]
     backend.zero(g.dResidual);
     backend.rmsNormBackward(g.dResidual, finalNorm.grad(), g.dNormOut, a.residual[last],
-        finalNorm.value(), a.finalRstd);
+        finalNorm.compute(), a.finalRstd);
     for (int l = last - 1; l >= 0; l--) {
       blockBackward(l, a, g, layout);
     }
@@ -207,25 +245,28 @@ public final class Model implements TrainableModel, AutoCloseable {
   private void blockBackward(int l, Activations a, ActivationGrads g, SeqLayout layout) {
     LayerWeights w = layers[l];
     LayerActivations s = a.layers[l];
+    if (s.heldLayer != l) {
+      blockActivations(l, a, layout); // activation checkpointing: another layer used the buffers
+    }
     // MLP branch: out = mid + act w_down^T.
-    backend.matmul(g.dAct, g.dResidual, w.wDown.value(), false, false, false); // [T, F]
+    backend.matmul(g.dAct, g.dResidual, w.wDown.compute(), false, false, false); // [T, F]
     backend.matmul(w.wDown.grad(), g.dResidual, s.act, true, false, true); // [C, F]
     backend.swigluBackward(g.dGate, g.dUp, g.dAct, s.gate, s.up);
-    backend.matmul(g.dNormOut, g.dGate, w.wGate.value(), false, false, false);
-    backend.matmul(g.dNormOut, g.dUp, w.wUp.value(), false, false, true);
+    backend.matmul(g.dNormOut, g.dGate, w.wGate.compute(), false, false, false);
+    backend.matmul(g.dNormOut, g.dUp, w.wUp.compute(), false, false, true);
     backend.matmul(w.wGate.grad(), g.dGate, s.mlpNormOut, true, false, true);
     backend.matmul(w.wUp.grad(), g.dUp, s.mlpNormOut, true, false, true);
-    backend.rmsNormBackward(g.dResidual, w.mlpNorm.grad(), g.dNormOut, s.mid, w.mlpNorm.value(),
+    backend.rmsNormBackward(g.dResidual, w.mlpNorm.grad(), g.dNormOut, s.mid, w.mlpNorm.compute(),
         s.mlpRstd);
 
     // Attention branch: mid = x + attn_out wo^T; dResidual now holds d loss / d mid.
     backend.copy(a.flatQuery, s.attnOut);
     backend.matmul(w.wo.grad(), g.dResidual, a.flatQuery, true, false, true); // [C, H*D]
-    backend.matmul(g.dFlatQuery, g.dResidual, w.wo.value(), false, false, false); // [T, H*D]
+    backend.matmul(g.dFlatQuery, g.dResidual, w.wo.compute(), false, false, false); // [T, H*D]
     backend.copy(g.dAttnOut, g.dFlatQuery);
     attentionBackward(l, a, g, layout);
     backend.rmsNormBackward(g.dResidual, w.attnNorm.grad(), g.dNormOut, a.residual[l],
-        w.attnNorm.value(), s.attnRstd);
+        w.attnNorm.compute(), s.attnRstd);
   }
 
   /** From dAttnOut to dNormOut (d loss / d attn_norm_out), accumulating wq, wk, wv, kconv grads. */
@@ -240,19 +281,64 @@ public final class Model implements TrainableModel, AutoCloseable {
     }
     Tensor dRawKeys = g.dKeys;
     if (w.keyConv != null) {
-      backend.keyConvBackward(g.dRawKeys, w.keyConv.grad(), g.dKeys, s.rawKeys, w.keyConv.value(),
-          layout);
+      backend.keyConvBackward(g.dRawKeys, w.keyConv.grad(), g.dKeys, s.rawKeys,
+          w.keyConv.compute(), layout);
       dRawKeys = g.dRawKeys;
     }
     backend.copy(g.dFlatQuery, g.dQueries);
-    backend.matmul(g.dNormOut, g.dFlatQuery, w.wq.value(), false, false, false);
+    backend.matmul(g.dNormOut, g.dFlatQuery, w.wq.compute(), false, false, false);
     backend.matmul(w.wq.grad(), g.dFlatQuery, s.attnNormOut, true, false, true);
     backend.copy(g.dFlatKeyValue, dRawKeys);
-    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wk.value(), false, false, true);
+    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wk.compute(), false, false, true);
     backend.matmul(w.wk.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
     backend.copy(g.dFlatKeyValue, g.dValues);
-    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wv.value(), false, false, true);
+    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wv.compute(), false, false, true);
     backend.matmul(w.wv.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
+  }
+
+  // ---- diagnosis ----------------------------------------------------------------------------------
+
+  /**
+   * Walks the latest forward pass's buffers in forward order and names the first that holds a NaN or
+   * infinity: the embeddings, then per block its output, refined to the attention or MLP half when the
+   * block's activations are still held (always, without activation checkpointing), then the logits.
+   */
+  @Override
+  public String locateNonFinite() {
+    if (latest == null) {
+      return "no forward pass has run";
+    }
+    Activations a = latest;
+    if (!backend.allFinite(a.residual[0])) {
+      return "the token embeddings (tok_embeddings.weight rows of this batch)";
+    }
+    for (int l = 0; l < layers.length; l++) {
+      if (!backend.allFinite(a.residual[l + 1])) {
+        return "layers." + l + "'s " + blockHalf(l, a.layers[l]);
+      }
+    }
+    if (!backend.allFinite(a.finalNormOut)) {
+      return "the final norm's output (norm.weight)";
+    }
+    if (!backend.allFinite(a.logits)) {
+      return "the logits (lm_head)";
+    }
+    return "no activation: every buffer of the forward pass is finite, so the loss itself overflowed";
+  }
+
+  /** Which half of block l made its output non-finite, where its activations are still held. */
+  private String blockHalf(int l, LayerActivations s) {
+    if (s.heldLayer != l) {
+      return "output (its activations were recomputed away: train.activation_checkpointing)";
+    }
+    if (!backend.allFinite(s.attnOut)) {
+      return config.attentionKind(l).name().toLowerCase(java.util.Locale.ROOT)
+          + " attention output";
+    }
+    if (!backend.allFinite(s.mid)) {
+      return "attention projection (wo)";
+    }
+    return backend.allFinite(s.act) ? "MLP output (w_down)" : "MLP activation (w_gate, w_up)";
   }
 
   // ---- weights ----------------------------------------------------------------------------------
@@ -332,6 +418,10 @@ public final class Model implements TrainableModel, AutoCloseable {
       throw new IllegalArgumentException("layer " + layer + " is " + config.attentionKind(layer)
           + ", not MoBA: it has no routing");
     }
+    if (s.heldLayer != layer) {
+      throw new IllegalStateException("the routing of layer " + layer + " was not kept: activation"
+          + " checkpointing reuses its buffers for layer " + s.heldLayer);
+    }
     return backend.read(s.routing);
   }
 
@@ -355,6 +445,9 @@ public final class Model implements TrainableModel, AutoCloseable {
     gradsByTokens.clear();
     latest = null;
     for (Parameter p : parameters) {
+      if (p.hasComputeCopy()) {
+        p.compute().close();
+      }
       p.value().close();
       p.grad().close();
     }
@@ -363,7 +456,8 @@ public final class Model implements TrainableModel, AutoCloseable {
   // ---- helpers ----------------------------------------------------------------------------------
 
   private Activations activations(int tokens) {
-    return activationsByTokens.computeIfAbsent(tokens, t -> new Activations(backend, config, t));
+    return activationsByTokens.computeIfAbsent(tokens,
+        t -> new Activations(backend, config, t, activationCheckpointing));
   }
 
   private ActivationGrads grads(int tokens) {

@@ -56,10 +56,12 @@ final class ParameterFactory {
     return List.copyOf(created);
   }
 
+  /** fp32 master weights and gradient; a bf16 compute copy where the backend's activations are bf16. */
   private Parameter create(String name, boolean decay, int... dims) {
-    Tensor value = backend.tensor(name, dims);
-    Tensor grad = backend.tensor("grad." + name, dims);
-    Parameter p = new Parameter(name, value, grad, decay);
+    Tensor value = backend.fp32Tensor(name, dims);
+    Tensor grad = backend.fp32Tensor("grad." + name, dims);
+    Tensor compute = backend.lowPrecisionActivations() ? backend.tensor("compute." + name, dims) : value;
+    Parameter p = new Parameter(name, value, grad, decay, compute);
     created.add(p);
     return p;
   }

@@ -52,8 +52,8 @@ public final class AdamW implements AutoCloseable {
     this.weightDecay = weightDecay;
     for (Parameter p : this.parameters) {
       int[] dims = p.value().shape().dims();
-      expAvg.add(backend.tensor(EXP_AVG + p.name(), dims));
-      expAvgSq.add(backend.tensor(EXP_AVG_SQ + p.name(), dims));
+      expAvg.add(backend.fp32Tensor(EXP_AVG + p.name(), dims));
+      expAvgSq.add(backend.fp32Tensor(EXP_AVG_SQ + p.name(), dims));
     }
   }
 

@@ -88,7 +88,8 @@ class DataParallelStepTest {
       }
     });
     assertContains(errors.get(0), "step 1", "the loss averaged over 2 ranks (NaN)");
-    assertContains(errors.get(1), "step 1", "the loss of micro-batch 1/1 (NaN)");
+    assertContains(errors.get(1), "step 1", "the loss of micro-batch 1/1 (NaN; first non-finite"
+        + " activation: the linear layer's output)");
   }
 
   private static Outcome train(GradientExchange exchange, List<List<TokenBatch>> steps) {
@@ -137,6 +138,11 @@ class DataParallelStepTest {
       @Override
       public double evaluate(int[] inputs, int[] targets, io.mobaspark.kernels.SeqLayout layout) {
         return inner.evaluate(inputs, targets, layout);
+      }
+
+      @Override
+      public String locateNonFinite() {
+        return inner.locateNonFinite();
       }
     };
   }

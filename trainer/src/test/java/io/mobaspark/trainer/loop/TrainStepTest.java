@@ -108,12 +108,18 @@ class TrainStepTest {
       public double evaluate(int[] inputs, int[] targets, SeqLayout layout) {
         return inner.evaluate(inputs, targets, layout);
       }
+
+      @Override
+      public String locateNonFinite() {
+        return "the stand-in's output";
+      }
     };
     try (AdamW adamw = new AdamW(backend, infinite.parameters(), 0.9, 0.95, 1e-8, 0.1)) {
       TrainStep trainStep = new TrainStep(backend, infinite, adamw, SCHEDULE, 1.0);
       TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
           () -> trainStep.run(5, microBatches(2, 1)));
-      assertTrue(e.getMessage().contains("step 5") && e.getMessage().contains("micro-batch 1/2"),
+      assertTrue(e.getMessage().contains("step 5") && e.getMessage().contains("micro-batch 1/2")
+          && e.getMessage().contains("first non-finite activation: the stand-in's output"),
           e.getMessage());
     }
   }

@@ -70,6 +70,12 @@ public final class LeastSquaresModel implements TrainableModel {
     return loss;
   }
 
+  /** One linear layer: the location is always that layer's output. */
+  @Override
+  public String locateNonFinite() {
+    return "the linear layer's output";
+  }
+
   @Override
   public double evaluate(int[] inputs, int[] targets, SeqLayout layout) {
     double[] w = backend.read(weight.value());
