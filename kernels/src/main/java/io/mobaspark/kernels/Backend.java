@@ -71,6 +71,13 @@ public interface Backend extends AutoCloseable {
   /** Sum of squares of all elements, accumulated in double: global gradient norm. */
   double sumOfSquares(Tensor t);
 
+  /**
+   * {@link #sumOfSquares} of each tensor, in order, in one round trip: the training step's gradient
+   * norm over every parameter, whose NaN or infinity also reveals a non-finite gradient. A device
+   * backend waits for the device once here instead of once per tensor.
+   */
+  double[] sumsOfSquares(java.util.List<? extends Tensor> tensors);
+
   /** True when every element is finite (no NaN, no infinity). */
   boolean allFinite(Tensor t);
 

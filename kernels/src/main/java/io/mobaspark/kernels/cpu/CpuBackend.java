@@ -130,6 +130,15 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public double[] sumsOfSquares(java.util.List<? extends Tensor> tensors) {
+    double[] sums = new double[tensors.size()];
+    for (int i = 0; i < sums.length; i++) {
+      sums[i] = sumOfSquares(tensors.get(i));
+    }
+    return sums;
+  }
+
+  @Override
   public double sumOfSquares(Tensor t) {
     double[] d = data(t);
     return parallel.sum(d.length, (a, b) -> {

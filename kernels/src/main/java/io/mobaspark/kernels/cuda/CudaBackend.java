@@ -167,6 +167,12 @@ public final class CudaBackend implements Backend {
     return memory.sumOfSquares(cuda(t));
   }
 
+  /** Every tensor's two reduction passes queued back to back, then one read of all the sums. */
+  @Override
+  public double[] sumsOfSquares(java.util.List<? extends Tensor> tensors) {
+    return memory.sumsOfSquares(tensors.stream().map(CudaBackend::cuda).toList());
+  }
+
   @Override
   public boolean allFinite(Tensor t) {
     return memory.allFinite(cuda(t));

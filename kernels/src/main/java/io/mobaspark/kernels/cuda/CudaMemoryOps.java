@@ -1,5 +1,7 @@
 package io.mobaspark.kernels.cuda;
 
+import java.util.List;
+
 /**
  * Launchers of {@code memory.cu}: conversion, add, scale, sum of squares and the finiteness test on
  * bf16 or fp32 tensors. Every launch uses {@link #THREADS}-thread blocks and a grid that depends on
@@ -15,6 +17,9 @@ final class CudaMemoryOps {
   private final DeviceBuffer partials; // [MAX_BLOCKS] double
   private final DeviceBuffer total; // [1] double
   private final DeviceBuffer flag; // [1] int
+  /** sumsOfSquares' per-tensor results, grown to the largest call (the training step's parameters). */
+  private DeviceBuffer results;
+  private int resultsCapacity;
 
   CudaMemoryOps(CudaContext context) {
     this.context = context;
@@ -68,6 +73,39 @@ final class CudaMemoryOps {
     return result[0];
   }
 
+  /**
+   * sumOfSquares of each tensor with one device read: pass 1 and pass 2 of every tensor are queued on
+   * the stream (which orders the reuse of the partials), pass 2 writing sum i into a per-call results
+   * buffer, read once at the end.
+   */
+  double[] sumsOfSquares(List<CudaTensor> tensors) {
+    double[] sums = new double[tensors.size()];
+    if (sums.length == 0) {
+      return sums;
+    }
+    if (sums.length > resultsCapacity) {
+      if (results != null) {
+        results.close();
+      }
+      results = context.allocate(8L * sums.length);
+      resultsCapacity = sums.length;
+    }
+    results.zero();
+    for (int i = 0; i < sums.length; i++) {
+      CudaTensor t = tensors.get(i);
+      long n = t.numel();
+      if (n == 0) {
+        continue;
+      }
+      launch("sum_squares_" + t.dtype().kernelSuffix(), n,
+          new KernelArgs().ptr(partials).ptr(t.buffer()).i64(n));
+      context.kernel("memory", "sum_partials").launch(LaunchShape.of(1, 1024),
+          new KernelArgs().ptr(results, 8L * i).ptr(partials).i32(blocks(n)));
+    }
+    results.read(sums); // the first sums.length entries
+    return sums;
+  }
+
   boolean allFinite(CudaTensor t) {
     long n = t.numel();
     flag.zero();
@@ -86,6 +124,9 @@ final class CudaMemoryOps {
   }
 
   void close() {
+    if (results != null) {
+      results.close();
+    }
     partials.close();
     total.close();
     flag.close();

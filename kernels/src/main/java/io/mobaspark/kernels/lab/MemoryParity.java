@@ -55,6 +55,13 @@ public final class MemoryParity {
       checks.add(new ParityCheck("sumSq", shape, "bf16", Math.abs(got - squares), 0,
           1e-12 * squares, gpu.sumOfSquares(x16) == got));
 
+      // The batched sums equal the single ones bit for bit (same kernels, same grid), in order.
+      double[] batched = gpu.sumsOfSquares(java.util.List.of(y32, x16, y32));
+      double single32 = gpu.sumOfSquares(y32);
+      checks.add(new ParityCheck("sumsSq", shape, "f32,bf16,f32",
+          Math.max(Math.abs(batched[0] - single32), Math.abs(batched[1] - got)), 0, 0,
+          batched[2] == batched[0]));
+
       boolean finiteBefore = gpu.allFinite(x16);
       double[] withNan = a16.clone();
       withNan[n - 1] = Double.POSITIVE_INFINITY;

@@ -5,6 +5,7 @@ import io.mobaspark.kernels.Backend;
 import io.mobaspark.kernels.IntTensor;
 import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.Tensor;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -146,6 +147,13 @@ public final class ProfilingBackend implements Backend {
   public double sumOfSquares(Tensor t) {
     double[] out = new double[1];
     timed("sumOfSquares", () -> out[0] = delegate.sumOfSquares(t));
+    return out[0];
+  }
+
+  @Override
+  public double[] sumsOfSquares(List<? extends Tensor> tensors) {
+    double[][] out = new double[1][];
+    timed("sumsOfSquares", () -> out[0] = delegate.sumsOfSquares(tensors));
     return out[0];
   }
 

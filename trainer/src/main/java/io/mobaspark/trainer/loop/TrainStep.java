@@ -95,12 +95,16 @@ public final class TrainStep {
       throw new TrainingDivergedException(step, "the loss averaged over " + exchange.worldSize()
           + " ranks (" + meanLoss + ")");
     }
-    for (Parameter p : parameters) {
-      if (!backend.allFinite(p.grad())) {
+    // One device round trip for every gradient: a NaN or infinity in a gradient makes its sum of
+    // squares non-finite, and only then is that tensor searched to tell it from an overflow.
+    double[] sums = GradientClipping.sumsOfSquares(backend, parameters);
+    for (int i = 0; i < sums.length; i++) {
+      Parameter p = parameters.get(i);
+      if (!Double.isFinite(sums[i]) && !backend.allFinite(p.grad())) {
         throw new TrainingDivergedException(step, "the gradient of parameter '" + p.name() + "'");
       }
     }
-    double norm = GradientClipping.globalNorm(backend, parameters);
+    double norm = GradientClipping.norm(sums);
     if (!Double.isFinite(norm)) {
       // Every gradient is finite but their squares overflow: clipping would zero them all.
       throw new TrainingDivergedException(step, "the global gradient norm (" + norm + ")");

@@ -14,11 +14,21 @@ public final class GradientClipping {
 
   /** The L2 norm of all gradients together. */
   public static double globalNorm(Backend backend, List<Parameter> parameters) {
-    double sumOfSquares = 0;
-    for (Parameter p : parameters) {
-      sumOfSquares += backend.sumOfSquares(p.grad());
+    return norm(sumsOfSquares(backend, parameters));
+  }
+
+  /** Each parameter's gradient sum of squares, in parameter order, in one backend round trip. */
+  public static double[] sumsOfSquares(Backend backend, List<Parameter> parameters) {
+    return backend.sumsOfSquares(parameters.stream().map(Parameter::grad).toList());
+  }
+
+  /** The global norm from {@link #sumsOfSquares}. */
+  public static double norm(double[] sumsOfSquares) {
+    double sum = 0;
+    for (double s : sumsOfSquares) {
+      sum += s;
     }
-    return Math.sqrt(sumOfSquares);
+    return Math.sqrt(sum);
   }
 
   /**
