@@ -30,6 +30,7 @@ public final class CudaBackend implements Backend {
   private final CentroidsCuda centroids;
   private final MobaRouterCuda mobaRouter;
   private final MobaAttentionCuda mobaAttention;
+  private final GemmCuda gemm;
   private DeviceLayout layout; // the last packed layout, reused while it does not change
 
   /** Opens device {@code ordinal}; fails with the driver's error when there is none. */
@@ -40,6 +41,7 @@ public final class CudaBackend implements Backend {
     this.centroids = new CentroidsCuda(context);
     this.mobaRouter = new MobaRouterCuda(context, centroids);
     this.mobaAttention = new MobaAttentionCuda(context);
+    this.gemm = new GemmCuda(context);
   }
 
   /** {@link #COVERS_ALL_OPS}: false while any op still throws {@link UnsupportedOperationException}. */
@@ -278,7 +280,7 @@ public final class CudaBackend implements Backend {
   @Override
   public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB,
       boolean accumulate) {
-    throw notYet("matmul", 5);
+    gemm.matmul(cuda(out), cuda(a), cuda(b), transA, transB, accumulate);
   }
 
   @Override
@@ -313,6 +315,7 @@ public final class CudaBackend implements Backend {
     keyConv.close();
     mobaRouter.close();
     mobaAttention.close();
+    gemm.close();
     memory.close();
     context.close();
   }

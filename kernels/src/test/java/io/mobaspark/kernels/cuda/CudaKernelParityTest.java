@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.kernels.lab.CentroidParity;
 import io.mobaspark.kernels.lab.KeyConvParity;
+import io.mobaspark.kernels.lab.MatmulParity;
 import io.mobaspark.kernels.lab.MemoryParity;
 import io.mobaspark.kernels.lab.MobaParity;
 import io.mobaspark.kernels.lab.ParityCheck;
@@ -72,6 +73,14 @@ class CudaKernelParityTest {
     long seed = 31;
     for (CentroidParity.Case c : CentroidParity.CASES) {
       assertPassed(CentroidParity.run(gpu, c, seed++));
+    }
+  }
+
+  @Test
+  void matmulAllLayouts() {
+    long seed = 41;
+    for (MatmulParity.Case c : MatmulParity.CASES) {
+      assertPassed(MatmulParity.run(gpu, cpu, c, seed++));
     }
   }
 

@@ -1,0 +1,206 @@
+package io.mobaspark.kernels.cuda;
+
+import io.mobaspark.kernels.OpChecks;
+import io.mobaspark.kernels.Shape;
+
+/**
+ * Launcher of {@code gemm.cu} (docs/gemm-cuda.md): {@code out[M, N] (=|+=) op(a)[M, K] @ op(b)[K, N]}
+ * with a {@code [K, M]} when transA and b {@code [N, K]} when transB, as {@code Backend.matmul}.
+ * a and b are bf16 (the trainer multiplies bf16 compute copies of the fp32 weights); out is bf16
+ * or fp32; the products add up in fp32.
+ *
+ * <p>Kernel choice ({@link #plan}): the wgmma kernel where the sm_90a image is loaded and every
+ * operand row starts on 16 bytes, else the mma.sync kernel (any shape, any GPU from sm_80 on).
+ * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
+ * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
+ * order, so a shape always sums the same way (bitwise reproducible).
+ */
+public final class GemmCuda implements AutoCloseable {
+  /** The two main-loop kernels of gemm.cu and their block tiles (WG_* and MMA_* there). */
+  public enum Family {
+    WGMMA("gemm_wgmma_", 128, 256, 256, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024),
+    MMA("gemm_mma_", 128, 128, 256, 0);
+
+    final String prefix;
+    final int tileM;
+    final int tileN;
+    final int threads;
+    final int sharedBytes;
+
+    Family(String prefix, int tileM, int tileN, int threads, int sharedBytes) {
+      this.prefix = prefix;
+      this.tileM = tileM;
+      this.tileN = tileN;
+      this.threads = threads;
+      this.sharedBytes = sharedBytes;
+    }
+
+    long tiles(int m, int n) {
+      return (long) ceilDiv(m, tileM) * ceilDiv(n, tileN);
+    }
+  }
+
+  /** One product's launch: kernel family, number of K splits and the K depth of each (a multiple of 64). */
+  public record Plan(Family family, int splits, int splitDepth) {
+    public String label() {
+      return family.name().toLowerCase(java.util.Locale.ROOT) + (splits > 1 ? " split " + splits : "");
+    }
+  }
+
+  /** Split depths are whole K steps of both kernels (64 and 32). */
+  static final int SPLIT_GRANULE = 64;
+  /** A split keeps at least this much K, so that its pipeline runs long enough to pay off. */
+  static final int MIN_SPLIT_DEPTH = 512;
+  /** Caps the fp32 partials at 8 copies of out. */
+  static final int MAX_SPLITS = 8;
+  /** Splitting is considered only below this many waves of output tiles (more waves fill well). */
+  static final int MAX_WAVES_TO_SPLIT = 2;
+  /** A further split must fill the last wave this much better (fraction of the GPU) to be taken. */
+  static final double MIN_FILL_GAIN = 0.02;
+  static final int REDUCE_THREADS = 256;
+
+  private final CudaContext context;
+  private DeviceBuffer partials; // [splits, M, N] fp32, grown to the largest seen
+
+  GemmCuda(CudaContext context) {
+    this.context = context;
+  }
+
+  /**
+   * Checks ranks, inner dimensions and dtypes before any launch; returns {@code [M, N, K]}.
+   * Operands must be bf16 (fp32 weights go through their bf16 compute copy), out bf16 or fp32.
+   */
+  static int[] check(Shape out, DType outType, Shape a, DType aType, Shape b, DType bType,
+      boolean transA, boolean transB) {
+    int[] mnk = OpChecks.matmul(out, a, b, transA, transB);
+    requireBf16Operand(a, aType, "a");
+    requireBf16Operand(b, bType, "b");
+    if (outType != DType.BF16 && outType != DType.F32) {
+      throw new IllegalArgumentException("matmul output " + out + " has unsupported dtype " + outType);
+    }
+    return mnk;
+  }
+
+  private static void requireBf16Operand(Shape t, DType type, String role) {
+    if (type != DType.BF16) {
+      throw new IllegalArgumentException("matmul operand " + role + " " + t + " has dtype "
+          + type.name().toLowerCase(java.util.Locale.ROOT) + "; the CUDA matmul takes bf16 operands"
+          + " (multiply the bf16 compute copy of fp32 weights)");
+    }
+  }
+
+  /**
+   * Whether wgmma's 16-byte row rule holds: the contiguous dimension of each operand (K for
+   * a as stored and for b transposed, M for a transposed, N for b as stored) is a multiple of 8.
+   */
+  static boolean rowsAligned(int m, int n, int k, boolean transA, boolean transB) {
+    boolean aRows = (transA ? m : k) % 8 == 0;
+    boolean bRows = (transB ? k : n) % 8 == 0;
+    return aRows && bRows;
+  }
+
+  /** The launch for an {@code M x N x K} product on a GPU of {@code multiprocessors} SMs. */
+  public static Plan plan(int m, int n, int k, boolean transA, boolean transB, boolean wgmmaLoaded,
+      int multiprocessors) {
+    Family family = wgmmaLoaded && rowsAligned(m, n, k, transA, transB) ? Family.WGMMA : Family.MMA;
+    int splits = splits(family.tiles(m, n), k, multiprocessors);
+    int depth = ceilDiv(ceilDiv(k, splits), SPLIT_GRANULE) * SPLIT_GRANULE;
+    return new Plan(family, ceilDiv(k, depth), depth);
+  }
+
+  /**
+   * K splits for {@code tiles} output tiles: the count (at most {@link #MAX_SPLITS}, each at least
+   * {@link #MIN_SPLIT_DEPTH} deep) whose blocks fill their last wave of {@code multiprocessors}
+   * best, one block per SM; 1 when the tiles alone make {@link #MAX_WAVES_TO_SPLIT} waves.
+   */
+  static int splits(long tiles, int k, int multiprocessors) {
+    if (tiles >= (long) MAX_WAVES_TO_SPLIT * multiprocessors) {
+      return 1;
+    }
+    int best = 1;
+    double bestFill = fill(tiles, multiprocessors);
+    for (int s = 2; s <= MAX_SPLITS && k / s >= MIN_SPLIT_DEPTH; s++) {
+      double f = fill(tiles * s, multiprocessors);
+      if (f > bestFill + MIN_FILL_GAIN) {
+        best = s;
+        bestFill = f;
+      }
+    }
+    return best;
+  }
+
+  /** Busy fraction of the SMs over the waves that {@code blocks} blocks take. */
+  private static double fill(long blocks, int multiprocessors) {
+    long waves = (blocks + multiprocessors - 1) / multiprocessors;
+    return (double) blocks / (waves * multiprocessors);
+  }
+
+  /** Whether the gemm module loaded is the sm_90a image, the one whose wgmma kernels work. */
+  public static boolean wgmmaLoaded(CudaContext context) {
+    return context.module("gemm").file().endsWith(".sm_90a.cubin");
+  }
+
+  void matmul(CudaTensor out, CudaTensor a, CudaTensor b, boolean transA, boolean transB,
+      boolean accumulate) {
+    int[] mnk = check(out.shape(), out.dtype(), a.shape(), a.dtype(), b.shape(), b.dtype(), transA,
+        transB);
+    if (out.buffer() == a.buffer() || out.buffer() == b.buffer()) {
+      throw new IllegalArgumentException("matmul output " + out.shape()
+          + " must not be an operand: the kernel reads a and b while it writes out");
+    }
+    int m = mnk[0];
+    int n = mnk[1];
+    int k = mnk[2];
+    if (m == 0 || n == 0) {
+      return;
+    }
+    if (k == 0) {
+      if (!accumulate) {
+        out.buffer().zero();
+      }
+      return;
+    }
+    CudaDevice device = context.device();
+    Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), device.multiprocessors());
+    long total = (long) m * n;
+    DeviceBuffer work = plan.splits() > 1 ? partials(4L * plan.splits() * total) : out.buffer();
+    int outF32 = out.dtype() == DType.F32 ? 1 : 0;
+    Family f = plan.family();
+    LaunchShape shape = new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(),
+        f.threads, 1, 1, f.sharedBytes);
+    context.kernel("gemm", f.prefix + (transA ? "t" : "n") + (transB ? "t" : "n")).launch(shape,
+        new KernelArgs().ptr(out.buffer()).ptr(work).ptr(a.buffer()).ptr(b.buffer()).i32(m).i32(n)
+            .i32(k).i32(plan.splitDepth()).i32(outF32).i32(accumulate ? 1 : 0));
+    if (plan.splits() > 1) {
+      long blocks = Math.min(ceilDiv(total, REDUCE_THREADS), 8L * device.multiprocessors());
+      context.kernel("gemm", "gemm_reduce_splits").launch(LaunchShape.of(blocks, REDUCE_THREADS),
+          new KernelArgs().ptr(out.buffer()).ptr(work).i32(plan.splits()).i64(total).i32(outF32)
+              .i32(accumulate ? 1 : 0));
+    }
+  }
+
+  private DeviceBuffer partials(long bytes) {
+    if (partials == null || partials.bytes() < bytes) {
+      if (partials != null) {
+        partials.close();
+      }
+      partials = context.allocate(bytes);
+    }
+    return partials;
+  }
+
+  private static int ceilDiv(int x, int y) {
+    return (x + y - 1) / y;
+  }
+
+  private static long ceilDiv(long x, long y) {
+    return (x + y - 1) / y;
+  }
+
+  @Override
+  public void close() {
+    if (partials != null) {
+      partials.close();
+    }
+  }
+}

@@ -1,0 +1,89 @@
+package io.mobaspark.kernels.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.mobaspark.kernels.Shape;
+import org.junit.jupiter.api.Test;
+
+/** GemmCuda's checks and kernel plan run before any device call, so they are tested without a GPU. */
+class GemmCudaTest {
+  private static final int H200_SMS = 132;
+
+  private static String failure(Shape out, DType outType, Shape a, DType aType, Shape b, DType bType,
+      boolean transA, boolean transB) {
+    return assertThrows(IllegalArgumentException.class,
+        () -> GemmCuda.check(out, outType, a, aType, b, bType, transA, transB)).getMessage();
+  }
+
+  @Test
+  void returnsMnkOfEveryLayout() {
+    Shape out = new Shape("out", 5, 7);
+    assertArrayEquals(new int[] {5, 7, 3}, GemmCuda.check(out, DType.BF16, new Shape("a", 5, 3),
+        DType.BF16, new Shape("b", 3, 7), DType.BF16, false, false));
+    assertArrayEquals(new int[] {5, 7, 3}, GemmCuda.check(out, DType.F32, new Shape("a", 3, 5),
+        DType.BF16, new Shape("b", 7, 3), DType.BF16, true, true));
+  }
+
+  @Test
+  void rejectsFp32OperandsByName() {
+    String a = failure(new Shape("y", 4, 6), DType.BF16, new Shape("x", 4, 8), DType.F32,
+        new Shape("W", 6, 8), DType.BF16, false, true);
+    assertTrue(a.contains("operand a x[4, 8] has dtype f32") && a.contains("bf16"), a);
+    String b = failure(new Shape("y", 4, 6), DType.BF16, new Shape("x", 4, 8), DType.BF16,
+        new Shape("W", 6, 8), DType.F32, false, true);
+    assertTrue(b.contains("operand b W[6, 8] has dtype f32"), b);
+  }
+
+  @Test
+  void rejectsMismatchedShapes() {
+    String inner = failure(new Shape("y", 4, 6), DType.BF16, new Shape("x", 4, 8), DType.BF16,
+        new Shape("W", 6, 9), DType.BF16, false, true);
+    assertTrue(inner.contains("inner dimensions differ"), inner);
+    String out = failure(new Shape("y", 4, 5), DType.BF16, new Shape("x", 4, 8), DType.BF16,
+        new Shape("W", 6, 8), DType.BF16, false, true);
+    assertTrue(out.contains("tensor y has shape [4, 5], expected [4, 6]"), out);
+    String rank = failure(new Shape("y", 4, 6), DType.BF16, new Shape("x", 2, 2, 8), DType.BF16,
+        new Shape("W", 6, 8), DType.BF16, false, true);
+    assertTrue(rank.contains("x[2, 2, 8] must have rank 2"), rank);
+  }
+
+  @Test
+  void wgmmaOnlyOnSm90aWithSixteenByteRows() {
+    assertEquals(GemmCuda.Family.WGMMA, GemmCuda.plan(4096, 768, 768, false, true, true, H200_SMS).family());
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false, H200_SMS).family());
+    // K odd: the rows of a (and of b transposed) start off 16 bytes.
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true, H200_SMS).family());
+    // a transposed is M-major: M decides; b as stored is N-major: N decides.
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(769, 768, 4096, true, false, true, H200_SMS).family());
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(768, 769, 4096, true, false, true, H200_SMS).family());
+    assertEquals(GemmCuda.Family.WGMMA, GemmCuda.plan(768, 768, 4097, true, false, true, H200_SMS).family());
+  }
+
+  @Test
+  void splitsLongKOnlyWhenTheTilesLeaveSmsIdle() {
+    // dW 768x768 over 64K tokens: 18 tiles, 7 splits fill 126 of 132 SMs.
+    GemmCuda.Plan weightGrad = GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS);
+    assertEquals(7, weightGrad.splits());
+    assertEquals(0, weightGrad.splitDepth() % GemmCuda.SPLIT_GRANULE);
+    assertTrue((long) weightGrad.splits() * weightGrad.splitDepth() >= 65536);
+    assertTrue((long) (weightGrad.splits() - 1) * weightGrad.splitDepth() < 65536);
+    // Forward at 64K tokens: 1536 tiles already fill the GPU.
+    assertEquals(1, GemmCuda.plan(65536, 768, 3072, false, true, true, H200_SMS).splits());
+    // Short K never splits below the minimum depth.
+    assertEquals(1, GemmCuda.plan(128, 256, 1000, true, false, true, H200_SMS).splits());
+    assertEquals(1, GemmCuda.plan(1, 1, 1, false, false, true, H200_SMS).splits());
+  }
+
+  @Test
+  void everySplitKeepsTheMinimumDepth() {
+    for (int k : new int[] {1024, 3000, 4097, 65536, 100_000}) {
+      GemmCuda.Plan p = GemmCuda.plan(200, 200, k, true, false, true, H200_SMS);
+      assertTrue(p.splits() <= GemmCuda.MAX_SPLITS, p.toString());
+      assertTrue(p.splits() == 1 || k / p.splits() >= GemmCuda.MIN_SPLIT_DEPTH, p.toString());
+      assertTrue((long) (p.splits() - 1) * p.splitDepth() < k, "no empty split: " + p);
+    }
+  }
+}
