@@ -215,8 +215,9 @@ public final class CudaBackend implements Backend {
   }
 
   /**
-   * MOBA and DENSE (DENSE as MoBA with one block per sequence); q, k, v, out bf16, lse fp32
-   * ({@code tensor(name, DType.F32, H, T)}). SLIDING throws (issue 5).
+   * MOBA, DENSE and SLIDING on the MoBA kernels (DENSE as MoBA with one block per sequence, SLIDING
+   * on that layout with each row's window as the lower bound of its keys; docs/moba-cuda.md); q, k,
+   * v, out bf16, lse fp32 ({@code tensor(name, DType.F32, H, T)}); routing only for MOBA.
    */
   @Override
   public void attentionForward(Tensor out, Tensor lse, Tensor q, Tensor k, Tensor v,

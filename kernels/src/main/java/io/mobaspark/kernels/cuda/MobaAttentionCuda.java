@@ -5,10 +5,12 @@ import io.mobaspark.kernels.Shape;
 import jcuda.driver.JCudaDriver;
 
 /**
- * {@code attentionForward} and {@code attentionBackward} of kinds MOBA and DENSE on the MoBA kernels
- * (docs/moba-cuda.md, "Forward" and "Backward"). DENSE runs as MoBA with one block per sequence and
- * {@code topk = 1} ({@link MobaGeometry}): the own-block kernel is then a causal FlashAttention
- * tile over every earlier key, with a routing table of zeros instead of a router. Both run in the
+ * {@code attentionForward} and {@code attentionBackward} of kinds MOBA, DENSE and SLIDING on the MoBA
+ * kernels (docs/moba-cuda.md, "Forward", "Backward" and "Sliding window"). DENSE runs as MoBA with
+ * one block per sequence and {@code topk = 1} ({@link MobaGeometry}): the own-block kernel is then a
+ * causal FlashAttention tile over every earlier key, with a routing table of zeros instead of a
+ * router. SLIDING has DENSE's layout and runs the window kernels (moba_window.cu), which take each
+ * row's window in place of routing and lists: no router, list build or partials. All run in the
  * slices of {@link MobaSlicing}, so that the one workspace that grows with heads x tokens, the slice
  * arena, holds one slice's forward partials or backward dQ accumulator and stays within the slice
  * budget (max(4% of the q, k, v bytes, 512 MiB) unless {@link #sliceBudget} overrides it). Workspace
@@ -52,6 +54,18 @@ final class MobaAttentionCuda implements AutoCloseable {
         config, layout.layout(), maxShared());
     requireOutputApart(out, q, k, v, lse);
     requireOutputApart(lse, q, k, v);
+    if (g.sliding()) {
+      // moba_window.cu: moba_fwd_window_d{D}(q, k, v, o, lse, cu_seqlens, cu_qtiles, seqs, tokens,
+      // heads, kv_heads, window, scale); grid (query tiles, H). Nothing to merge, so no slices.
+      context.kernel("moba_window", "moba_fwd_window_d" + g.dim()).launch(
+          new LaunchShape(g.queryTiles(), g.heads(), 1, MobaKernelShapes.THREADS, 1, 1,
+              MobaKernelShapes.forwardShared(g.dim())),
+          new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(out.buffer())
+              .ptr(lse.buffer()).ptr(layout.cuSeqlens()).ptr(layout.cuQtiles(context))
+              .i32(g.sequences()).i32(g.tokens()).i32(g.heads()).i32(g.kvHeads()).i32(g.window())
+              .f32(g.scale()));
+      return;
+    }
     DeviceBuffer table = routingTable(routing, g);
     MobaListsCuda.Lists l = lists.build(table, g, layout);
     MobaSlicing slicing = slicing(g, layout);
@@ -102,8 +116,7 @@ final class MobaAttentionCuda implements AutoCloseable {
     }
     requireOutputApart(dq, dk, dv);
     requireOutputApart(dk, dv);
-    DeviceBuffer table = routingTable(routing, g);
-    MobaListsCuda.Lists l = lists.build(table, g, layout);
+    MobaListsCuda.Lists l = g.sliding() ? null : lists.build(routingTable(routing, g), g, layout);
     MobaSlicing slicing = slicing(g, layout);
     DeviceBuffer dqAcc = sliceArena.atLeast(slicing.backwardBytes());
     DeviceBuffer rowDelta = delta.atLeast(4L * g.heads() * g.tokens());
@@ -127,18 +140,31 @@ final class MobaAttentionCuda implements AutoCloseable {
       context.bind();
       Cuda.check(JCudaDriver.cuMemsetD32Async(dqAcc.pointer(), 0, elements, context.stream()),
           "cuMemsetD32Async(dq accumulator, " + elements + " floats)");
-      // moba_bwd.cu: moba_bwd_main_d{D}_k{KT}(q, k, v, dout, lse, delta, lists, list_off, dq_acc,
-      // dk, dv, cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size,
-      // scale, b0, g0, ta); grid ((b1 - b0) * ceil(B / KT), gn), 2 * KT threads, BwdSmem<D, KT>.
-      context.kernel("moba_bwd", "moba_bwd_main_d" + g.dim() + "_k" + keyTile).launch(
-          new LaunchShape((long) (b.b1() - b.b0()) * tilesPerBlock, b.gn(), 1, 2 * keyTile, 1, 1,
-              MobaKernelShapes.backwardShared(g.dim(), keyTile)),
-          new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(dOut.buffer())
-              .ptr(lse.buffer()).ptr(rowDelta).ptr(l.entries()).ptr(l.offsets()).ptr(dqAcc)
-              .ptr(dk.buffer()).ptr(dv.buffer()).ptr(layout.cuSeqlens())
-              .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())
-              .i32(g.heads()).i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize())
-              .f32(g.scale()).i32(b.b0()).i32(b.g0()).i32(b.ta()));
+      LaunchShape tiles = new LaunchShape((long) (b.b1() - b.b0()) * tilesPerBlock, b.gn(), 1,
+          2 * keyTile, 1, 1, MobaKernelShapes.backwardShared(g.dim(), keyTile));
+      KernelArgs args = new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer())
+          .ptr(dOut.buffer()).ptr(lse.buffer()).ptr(rowDelta);
+      if (g.sliding()) {
+        // moba_window.cu: moba_bwd_window_d{D}_k128(q, k, v, dout, lse, delta, dq_acc, dk, dv,
+        // cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, window,
+        // scale, b0, g0, ta); the grid of moba_bwd_main (B is a multiple of 128 here).
+        context.kernel("moba_window", "moba_bwd_window_d" + g.dim() + "_k" + keyTile).launch(tiles,
+            args.ptr(dqAcc).ptr(dk.buffer()).ptr(dv.buffer()).ptr(layout.cuSeqlens())
+                .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())
+                .i32(g.heads()).i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize())
+                .i32(g.window()).f32(g.scale()).i32(b.b0()).i32(b.g0()).i32(b.ta()));
+      } else {
+        // moba_bwd.cu: moba_bwd_main_d{D}_k{KT}(q, k, v, dout, lse, delta, lists, list_off,
+        // dq_acc, dk, dv, cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks,
+        // block_size, scale, b0, g0, ta); grid ((b1 - b0) * ceil(B / KT), gn), 2 * KT threads,
+        // BwdSmem<D, KT>.
+        context.kernel("moba_bwd", "moba_bwd_main_d" + g.dim() + "_k" + keyTile).launch(tiles,
+            args.ptr(l.entries()).ptr(l.offsets()).ptr(dqAcc).ptr(dk.buffer()).ptr(dv.buffer())
+                .ptr(layout.cuSeqlens()).ptr(layout.cuBlocks(context, g.blockSize()))
+                .i32(g.sequences()).i32(g.tokens()).i32(g.heads()).i32(g.kvHeads())
+                .i32(g.totalBlocks()).i32(g.blockSize()).f32(g.scale()).i32(b.b0()).i32(b.g0())
+                .i32(b.ta()));
+      }
       // moba_bwd.cu: moba_bwd_dq_convert(dq_acc, dq, rows, width, heads, dim, h0, ta, scale); the
       // slice's rows by width values, four per thread (D is 64 or 128).
       long quads = elements / 4;

@@ -71,10 +71,6 @@ final class MobaChecks {
 
   private static MobaGeometry inputs(Operand q, Operand k, Operand v, Shape routing,
       AttentionConfig c, SeqLayout layout, int maxSharedBytes) {
-    if (c.kind() == AttentionKind.SLIDING) {
-      throw new UnsupportedOperationException("the CUDA backend has no sliding-window attention yet"
-          + " (it comes with issue 5); run SWA layers on the cpu backend (run.backend = cpu)");
-    }
     int tokens = OpChecks.attentionTokens(q.shape(), k.shape(), v.shape(), c, layout);
     OpChecks.routing(routing, c, tokens);
     bf16(q, "queries");

@@ -4,17 +4,18 @@ import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.cuda.Bf16;
 
 /**
- * MoBA (or dense causal) attention in the CUDA kernels' precision for the tolerance policy's
+ * MoBA (or dense causal, or sliding-window) attention in the CUDA kernels' precision for the tolerance policy's
  * "naive" side (MOBA.md): float32 arithmetic on the same bf16 inputs, one query row at a time in
  * key order, with P and dS rounded to bf16 where the kernels feed them to the tensor cores and every
  * bf16 output rounded once. Layouts as the Backend: q, out, dOut {@code [T, H, D]}; k, v
- * {@code [T, Hkv, D]}; lse {@code [H, T]}; routing {@code [H, T, topk]} (null: dense).
+ * {@code [T, Hkv, D]}; lse {@code [H, T]}; routing {@code [H, T, topk]} (null: dense, or sliding
+ * when {@code window > 0}).
  */
 final class MobaNaive {
   private MobaNaive() {}
 
   static AttentionOutputs run(double[] q, double[] k, double[] v, double[] dOut, int[] routing, int heads,
-      int kvHeads, int dim, int blockSize, int topk, SeqLayout layout) {
+      int kvHeads, int dim, int blockSize, int topk, int window, SeqLayout layout) {
     int tokens = layout.totalTokens();
     int group = heads / kvHeads;
     float scale = (float) (1.0 / Math.sqrt(dim));
@@ -27,7 +28,8 @@ final class MobaNaive {
     for (int h = 0; h < heads; h++) {
       int g = h / group;
       for (int t = 0; t < tokens; t++) {
-        int[] keys = routing == null ? denseKeys(t, pos[t])
+        int visible = window > 0 ? Math.min(window, pos[t] + 1) : pos[t] + 1; // without routing
+        int[] keys = routing == null ? windowKeys(t, visible)
             : routedKeys(routing, h, t, tokens, pos[t], blockSize, topk);
         int qRow = (t * heads + h) * dim;
         float[] s = new float[keys.length];
@@ -75,11 +77,11 @@ final class MobaNaive {
     return new AttentionOutputs(out, lse, dq, rounded(dkAcc), rounded(dvAcc));
   }
 
-  /** Keys {@code [start, t]} of the query's sequence. */
-  private static int[] denseKeys(int t, int pos) {
-    int[] keys = new int[pos + 1];
-    for (int i = 0; i <= pos; i++) {
-      keys[i] = t - pos + i;
+  /** The last {@code count} keys up to and including {@code t}: {@code [t - count + 1, t]}. */
+  private static int[] windowKeys(int t, int count) {
+    int[] keys = new int[count];
+    for (int i = 0; i < count; i++) {
+      keys[i] = t - count + 1 + i;
     }
     return keys;
   }

@@ -16,7 +16,7 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * MoBA routing and MOBA / DENSE attention of {@link CudaBackend} against the float64 CPU backend,
+ * MoBA routing and MOBA / DENSE / SLIDING attention of {@link CudaBackend} against the float64 CPU backend,
  * with MOBA.md's tolerance policy, at its awkward sizes. Per case: fresh random inputs; every output
  * poisoned first (NaN, or an out-of-range block id for the routing); the routing compared as sets
  * (near-ties allowed, {@link RoutingParity}); O and LSE against the CPU on the GPU's own routing
@@ -25,27 +25,44 @@ import java.util.Random;
  * fp32 atomics add in any order); then both once more under a tiny slice budget ({@link
  * MobaSlicing}), whose rows ({@code .sliced}) must pass the same bounds and equal the one-slice run
  * (column repro: bitwise, dQ within one ulp). When topk covers every block, O is also checked
- * against the CPU's DENSE attention (MOBA.md rule 5).
+ * against the CPU's DENSE attention (MOBA.md rule 5), and so is a sliding window as long as the
+ * longest sequence.
  *
  * <p>The routing row of the table reads: kernel = wrong rows, naive = rows that differ only at
  * near-ties, bound = 0.
  *
  * <p>Usage on the GPU machine: {@code .device/java io.mobaspark.kernels.lab.MobaParity [--small]
- * [--time]}; {@code --small} runs two small cases (for compute-sanitizer), {@code --time} adds
- * device times of route, forward and backward at the paper's shape. Exits 1 when a check fails.
+ * [--time] [--time-swa]}; {@code --small} runs three small cases (for compute-sanitizer),
+ * {@code --time} adds device times of route, forward and backward at the paper's shape,
+ * {@code --time-swa} those of SLIDING at 8K ({@link MobaTiming#printSliding}). Exits 1 when a check
+ * fails.
  */
 public final class MobaParity {
-  /** One problem; {@code topk = 0} means DENSE attention. */
+  /** One problem; {@code window > 0} means SLIDING attention, else {@code topk = 0} DENSE. */
   public record Case(String name, int[] cuSeqlens, int heads, int kvHeads, int dim, int blockSize,
-      int topk) {
+      int topk, int window) {
+    /** MOBA, or DENSE for {@code topk = 0}. */
+    public Case(String name, int[] cuSeqlens, int heads, int kvHeads, int dim, int blockSize,
+        int topk) {
+      this(name, cuSeqlens, heads, kvHeads, dim, blockSize, topk, 0);
+    }
+
+    static Case sliding(String name, int[] cuSeqlens, int heads, int kvHeads, int dim, int window) {
+      return new Case(name, cuSeqlens, heads, kvHeads, dim, 0, 0, window);
+    }
+
     public AttentionConfig config() {
+      if (window > 0) {
+        return AttentionConfig.sliding(heads, kvHeads, dim, window);
+      }
       return topk == 0 ? AttentionConfig.dense(heads, kvHeads, dim)
           : AttentionConfig.moba(heads, kvHeads, dim, blockSize, topk);
     }
 
     public String label() {
       int[] cu = cuSeqlens;
-      String attention = topk == 0 ? "dense" : "B=" + blockSize + " k=" + topk;
+      String attention = window > 0 ? "W=" + window
+          : topk == 0 ? "dense" : "B=" + blockSize + " k=" + topk;
       return String.format(Locale.ROOT, "%s T=%d S=%d H=%d:%d D=%d %s", name, cu[cu.length - 1],
           cu.length - 1, heads, kvHeads, dim, attention);
     }
@@ -54,7 +71,8 @@ public final class MobaParity {
   /**
    * MOBA.md's sizes: N = 1, 113, 1023, partial last blocks, varlen with a 1-token document, GQA,
    * k = 1, k at or above the block count, B = 16, 64, 128, 256, 512 (and 80, a multiple of 16 that
-   * is not of 64), D = 64 and 128, batch 1, one head; DENSE through the same kernels.
+   * is not of 64), D = 64 and 128, batch 1, one head; DENSE through the same kernels; SLIDING with
+   * windows of 1, 7, 64, 200, the whole sequence and more, across sequence starts and tile edges.
    */
   public static final List<Case> CASES = List.of(
       new Case("varlen", new int[] {0, 300, 301, 818, 882}, 4, 1, 64, 32, 5),
@@ -70,12 +88,23 @@ public final class MobaParity {
       new Case("k=64 B=16", new int[] {0, 2000}, 1, 1, 64, 16, 64),
       new Case("paper", new int[] {0, 2048}, 2, 2, 128, 128, 8),
       new Case("dense varlen", new int[] {0, 1, 200, 977}, 4, 2, 64, 0, 0),
-      new Case("dense N=1023", new int[] {0, 1023}, 2, 1, 128, 0, 0));
+      new Case("dense N=1023", new int[] {0, 1023}, 2, 1, 128, 0, 0),
+      Case.sliding("swa N=1", new int[] {0, 1}, 2, 1, 64, 7),
+      Case.sliding("swa N=113", new int[] {0, 113}, 2, 2, 128, 1),
+      Case.sliding("swa W>N", new int[] {0, 113}, 2, 1, 64, 500),
+      Case.sliding("swa GQA", new int[] {0, 1023}, 4, 2, 128, 64),
+      Case.sliding("swa N=1023", new int[] {0, 1023}, 1, 1, 64, 200),
+      Case.sliding("swa W=N", new int[] {0, 1023}, 2, 2, 64, 1023),
+      Case.sliding("swa varlen", new int[] {0, 300, 301, 818, 882}, 4, 1, 64, 7),
+      Case.sliding("swa varlen GQA", new int[] {0, 1, 200, 977}, 4, 2, 128, 200),
+      Case.sliding("swa varlen W=1", new int[] {0, 1, 130, 131, 400}, 2, 1, 64, 1),
+      Case.sliding("swa varlen W>N", new int[] {0, 1, 200, 977}, 2, 1, 64, 100_000));
 
-  /** Small cases for compute-sanitizer: varlen GQA MoBA with a 1-token document, and dense. */
+  /** Small cases for compute-sanitizer: varlen GQA MoBA with a 1-token document, dense, sliding. */
   public static final List<Case> SMALL = List.of(
       new Case("varlen", new int[] {0, 130, 131, 300}, 4, 2, 64, 32, 3),
-      new Case("dense varlen", new int[] {0, 1, 70, 150}, 2, 1, 128, 0, 0));
+      new Case("dense varlen", new int[] {0, 1, 70, 150}, 2, 1, 128, 0, 0),
+      Case.sliding("swa varlen", new int[] {0, 1, 70, 200}, 4, 2, 64, 33));
 
   /** (row, head) partials the sliced run's budget holds: several slices even at small sizes. */
   static final long SLICED_ROWS = 150;
@@ -87,7 +116,7 @@ public final class MobaParity {
     List<ParityCheck> checks = new ArrayList<>();
     try (CudaBackend gpu = new CudaBackend(0); CpuBackend cpu = CpuBackend.float64()) {
       System.out.println(gpu.description());
-      for (String module : List.of("moba_router", "moba_fwd", "moba_bwd")) {
+      for (String module : List.of("moba_router", "moba_fwd", "moba_bwd", "moba_window")) {
         System.out.println("  module " + module + ": " + gpu.context().module(module).file());
       }
       long seed = 100;
@@ -102,13 +131,16 @@ public final class MobaParity {
       if (flags.contains("--time") && failed == 0) {
         MobaTiming.print(gpu);
       }
+      if (flags.contains("--time-swa") && failed == 0) {
+        MobaTiming.printSliding(gpu);
+      }
       if (failed > 0) {
         System.exit(1);
       }
     }
   }
 
-  /** The checks of one case: routing (MOBA), O, LSE, dQ, dK, dV, and O against dense when k covers all. */
+  /** The checks of one case: routing (MOBA), O, LSE, dQ, dK, dV; O against dense when k or W sees all. */
   public static List<ParityCheck> run(CudaBackend gpu, CpuBackend cpu, Case c, long seed) {
     SeqLayout layout = SeqLayout.of(c.cuSeqlens());
     AttentionConfig config = c.config();
@@ -200,8 +232,8 @@ public final class MobaParity {
 
       AttentionOutputs ref64 = CpuAttention.run(cpu, qv, kv, vv, dOutv, route, config, layout);
       AttentionOutputs naive = MobaNaive.run(qv, kv, vv, dOutv, route, c.heads(), c.kvHeads(),
-          c.dim(), c.blockSize(), c.topk(), layout);
-      String op = moba ? "moba" : "dense";
+          c.dim(), c.blockSize(), c.topk(), c.window(), layout);
+      String op = moba ? "moba" : c.window() > 0 ? "swa" : "dense";
       checks.add(ParityCheck.of(op + ".fwd", label, "O", fwd[0], naive.out(), ref64.out(),
           ParityCheck.FORWARD_FACTOR, forwardRepeats));
       checks.add(ParityCheck.of(op + ".fwd", label, "LSE", lses[0], naive.lse(), ref64.lse(),
@@ -223,12 +255,14 @@ public final class MobaParity {
           ParityCheck.GRADIENT_FACTOR, Arrays.equals(sliced[3], grads[1])));
       checks.add(ParityCheck.of(slicedOp, label, "dV", sliced[4], naive.dv(), ref64.dv(),
           ParityCheck.GRADIENT_FACTOR, Arrays.equals(sliced[4], grads[2])));
-      if (moba && c.topk() >= maxBlocks(layout, c.blockSize())) {
+      boolean seesAll = moba ? c.topk() >= maxBlocks(layout, c.blockSize())
+          : c.window() >= layout.maxLength(); // DENSE: trivially, and not checked against itself
+      if (c.window() + c.topk() > 0 && seesAll) {
         AttentionConfig dense = AttentionConfig.dense(c.heads(), c.kvHeads(), c.dim());
         AttentionOutputs den = CpuAttention.run(cpu, qv, kv, vv, dOutv, null, dense, layout);
         AttentionOutputs denNaive = MobaNaive.run(qv, kv, vv, dOutv, null, c.heads(), c.kvHeads(),
-            c.dim(), 0, 0, layout);
-        checks.add(ParityCheck.of("moba=dense", label, "O", fwd[0], denNaive.out(), den.out(),
+            c.dim(), 0, 0, 0, layout);
+        checks.add(ParityCheck.of(op + "=dense", label, "O", fwd[0], denNaive.out(), den.out(),
             ParityCheck.FORWARD_FACTOR, forwardRepeats));
       }
     }

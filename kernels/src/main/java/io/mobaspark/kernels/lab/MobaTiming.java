@@ -21,7 +21,7 @@ import java.util.stream.IntStream;
  * k = 8, and dense at 8K, with the policy's slice counts. CUDA events, 2 warm-up runs, median of
  * 10; random normal inputs. Run only after the parity checks pass. Comparable with
  * moba_harness's table in docs/perf/moba.md, whose forward excludes the list build that each Java
- * call includes.
+ * call includes. {@link #printSliding} times SLIDING at the shape of tools/swa_peer.py.
  */
 final class MobaTiming {
   private static final int WARMUP = 2;
@@ -38,8 +38,40 @@ final class MobaTiming {
     time(gpu, 8192, AttentionConfig.dense(16, 16, 128));
   }
 
+  /**
+   * SLIDING (and DENSE for scale) at one sequence of 8K tokens, 12 heads, D = 64, windows 512 and
+   * 1024: the shape tools/swa_peer.py times FlexAttention / FA2 at. TFLOP/s count 4·D flops per
+   * attended (query, key) pair forward and 10·D backward (FA2's convention).
+   */
+  static void printSliding(CudaBackend gpu) {
+    int n = 8192;
+    System.out.println();
+    System.out.println("   N  attention        fwd ms   bwd ms  fwd+bwd ms  fwd / bwd TFLOP/s  (batch 1, H 12, D 64)");
+    for (AttentionConfig c : new AttentionConfig[] {AttentionConfig.sliding(12, 12, 64, 512),
+        AttentionConfig.sliding(12, 12, 64, 1024), AttentionConfig.dense(12, 12, 64)}) {
+      SeqLayout layout = SeqLayout.uniform(1, n);
+      double[] ms = measure(gpu, layout, c, n);
+      long w = c.window() > 0 ? Math.min(c.window(), n) : n;
+      double pairs = (double) w * n - w * (w - 1) / 2.0; // sum over rows of min(pos + 1, w)
+      double flop = pairs * c.heads() * c.headDim();
+      String kind = c.window() > 0 ? "sliding W=" + c.window() : "dense";
+      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %10.3f  %6.0f / %4.0f%n", n, kind, ms[1],
+          ms[2], ms[1] + ms[2], 4 * flop / ms[1] / 1e9, 10 * flop / ms[2] / 1e9);
+    }
+  }
+
   private static void time(CudaBackend gpu, int n, AttentionConfig c) {
     SeqLayout layout = SeqLayout.uniform(2, n);
+    double[] ms = measure(gpu, layout, c, n);
+    boolean moba = c.topk() > 0;
+    String kind = moba ? "moba B=" + c.blockSize() + " k=" + c.topk() : "dense";
+    MobaSlicing slicing = MobaSlicing.of(c, layout, MobaSlicing.budget(c, layout));
+    System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %8.3f %6d/%d%n", n, kind, ms[0], ms[1],
+        ms[2], slicing.forward().size(), slicing.backward().size());
+  }
+
+  /** Median route, forward and backward milliseconds of {@code c} on random inputs ({@code seed}). */
+  private static double[] measure(CudaBackend gpu, SeqLayout layout, AttentionConfig c, long seed) {
     int tokens = layout.totalTokens();
     int[] shape = {tokens, c.heads(), c.headDim()};
     boolean moba = c.topk() > 0;
@@ -52,7 +84,7 @@ final class MobaTiming {
         CudaTimer timer = new CudaTimer(gpu.context())) {
       Tensor[] inputs = {q, k, v, dOut};
       for (int i = 0; i < inputs.length; i++) {
-        ((CudaTensor) inputs[i]).buffer().write(normalBf16((int) inputs[i].numel(), n * 4L + i));
+        ((CudaTensor) inputs[i]).buffer().write(normalBf16((int) inputs[i].numel(), seed * 4L + i));
       }
       double[][] ms = new double[3][REPS];
       for (int rep = -WARMUP; rep < REPS; rep++) {
@@ -73,11 +105,7 @@ final class MobaTiming {
           ms[2][rep] = bwd;
         }
       }
-      String kind = moba ? "moba B=" + c.blockSize() + " k=" + c.topk() : "dense";
-      MobaSlicing slicing = MobaSlicing.of(c, layout, MobaSlicing.budget(c, layout));
-      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %8.3f %6d/%d%n", n, kind,
-          median(ms[0]), median(ms[1]), median(ms[2]), slicing.forward().size(),
-          slicing.backward().size());
+      return new double[] {median(ms[0]), median(ms[1]), median(ms[2])};
     }
   }
 

@@ -119,13 +119,31 @@ class MobaChecksTest {
   }
 
   @Test
-  void routeNeedsMobaAndSlidingWindowIsNotYetOnTheGpu() {
+  void routeNeedsMoba() {
     String route = failure(() -> MobaChecks.route(routing(), q(), kv("k"),
         AttentionConfig.dense(4, 2, 64), LAYOUT, SHARED));
     assertTrue(route.contains("mobaRoute needs MOBA attention, got DENSE"), route);
-    String sliding = assertThrows(UnsupportedOperationException.class,
-        () -> forward(AttentionConfig.sliding(4, 2, 64, 16), q(), lse(), null)).getMessage();
-    assertTrue(sliding.contains("sliding-window") && sliding.contains("issue 5"), sliding);
+    String sliding = failure(() -> MobaChecks.route(routing(), q(), kv("k"),
+        AttentionConfig.sliding(4, 2, 64, 16), LAYOUT, SHARED));
+    assertTrue(sliding.contains("got SLIDING"), sliding);
+  }
+
+  @Test
+  void slidingWindowHasDenseLayoutAndItsWindowClampedToTheLongestSequence() {
+    MobaGeometry g = forward(AttentionConfig.sliding(4, 2, 64, 16), q(), lse(), null);
+    assertTrue(g.sliding());
+    assertEquals(16, g.window());
+    assertEquals(256, g.blockSize()); // the longest sequence, 200, rounded up to the 128-key tile
+    assertEquals(1, g.topk());
+    assertEquals(2, g.totalBlocks()); // one block per sequence
+    assertEquals(2 + 4, g.queryTiles());
+    assertEquals(1, MobaSlicing.of(g, LAYOUT, 1).forward().size()); // no partials to bound
+    assertEquals(200, forward(AttentionConfig.sliding(4, 2, 64, Integer.MAX_VALUE), q(), lse(), null)
+        .window());
+    assertEquals(0, forward(AttentionConfig.dense(4, 2, 64), q(), lse(), null).window());
+    String routed = failure(() -> forward(AttentionConfig.sliding(4, 2, 64, 16), q(), lse(),
+        routing()));
+    assertTrue(routed.contains("SLIDING attention takes no routing tensor"), routed);
   }
 
   @Test
