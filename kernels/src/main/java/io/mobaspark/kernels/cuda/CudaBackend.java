@@ -31,6 +31,12 @@ public final class CudaBackend implements Backend {
   private final MobaRouterCuda mobaRouter;
   private final MobaAttentionCuda mobaAttention;
   private final GemmCuda gemm;
+  private final EmbeddingCuda embedding;
+  private final RmsNormCuda rmsNorm;
+  private final RopeCuda rope;
+  private final SwigluCuda swiglu;
+  private final CrossEntropyCuda crossEntropy;
+  private final AdamWCuda adamw;
   private DeviceLayout layout; // the last packed layout, reused while it does not change
 
   /** Opens device {@code ordinal}; fails with the driver's error when there is none. */
@@ -42,6 +48,12 @@ public final class CudaBackend implements Backend {
     this.mobaRouter = new MobaRouterCuda(context, centroids);
     this.mobaAttention = new MobaAttentionCuda(context);
     this.gemm = new GemmCuda(context);
+    this.embedding = new EmbeddingCuda(context);
+    this.rmsNorm = new RmsNormCuda(context);
+    this.rope = new RopeCuda(context);
+    this.swiglu = new SwigluCuda(context);
+    this.crossEntropy = new CrossEntropyCuda(context);
+    this.adamw = new AdamWCuda(context);
   }
 
   /** {@link #COVERS_ALL_OPS}: false while any op still throws {@link UnsupportedOperationException}. */
@@ -249,33 +261,33 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void embeddingForward(Tensor out, IntTensor tokens, Tensor table) {
-    throw notYet("embeddingForward", 5);
+    embedding.forward(cuda(out), cuda(tokens), cuda(table));
   }
 
   @Override
   public void embeddingBackward(Tensor dTable, Tensor dOut, IntTensor tokens) {
-    throw notYet("embeddingBackward", 5);
+    embedding.backward(cuda(dTable), cuda(dOut), cuda(tokens));
   }
 
   @Override
   public void rmsNormForward(Tensor out, Tensor rstd, Tensor x, Tensor weight, double eps) {
-    throw notYet("rmsNormForward", 5);
+    rmsNorm.forward(cuda(out), cuda(rstd), cuda(x), cuda(weight), eps);
   }
 
   @Override
   public void rmsNormBackward(Tensor dx, Tensor dWeight, Tensor dOut, Tensor x, Tensor weight,
       Tensor rstd) {
-    throw notYet("rmsNormBackward", 5);
+    rmsNorm.backward(cuda(dx), cuda(dWeight), cuda(dOut), cuda(x), cuda(weight), cuda(rstd));
   }
 
   @Override
   public void ropeForward(Tensor out, Tensor x, IntTensor positions, int heads, double theta) {
-    throw notYet("ropeForward", 5);
+    rope.rotate(cuda(out), cuda(x), cuda(positions), heads, theta, 1);
   }
 
   @Override
   public void ropeBackward(Tensor dx, Tensor dOut, IntTensor positions, int heads, double theta) {
-    throw notYet("ropeBackward", 5);
+    rope.rotate(cuda(dx), cuda(dOut), cuda(positions), heads, theta, -1);
   }
 
   @Override
@@ -286,25 +298,26 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void swigluForward(Tensor out, Tensor gate, Tensor up) {
-    throw notYet("swigluForward", 5);
+    swiglu.forward(cuda(out), cuda(gate), cuda(up));
   }
 
   @Override
   public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up) {
-    throw notYet("swigluBackward", 5);
+    swiglu.backward(cuda(dGate), cuda(dUp), cuda(dOut), cuda(gate), cuda(up));
   }
 
   @Override
   public void crossEntropy(Tensor losses, Tensor dLogits, Tensor logits, IntTensor targets,
       double gradScale) {
-    throw notYet("crossEntropy", 5);
+    crossEntropy.run(cuda(losses), dLogits == null ? null : cuda(dLogits), cuda(logits),
+        cuda(targets), gradScale);
   }
 
 
   @Override
   public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1,
       double beta2, double eps, double weightDecay, int step) {
-    throw notYet("adamw", 5);
+    adamw.step(cuda(param), cuda(grad), cuda(m), cuda(v), lr, beta1, beta2, eps, weightDecay, step);
   }
 
   @Override
@@ -317,6 +330,7 @@ public final class CudaBackend implements Backend {
     mobaRouter.close();
     mobaAttention.close();
     gemm.close();
+    rmsNorm.close();
     memory.close();
     context.close();
   }

@@ -9,6 +9,7 @@ import io.mobaspark.kernels.lab.KeyConvParity;
 import io.mobaspark.kernels.lab.MatmulParity;
 import io.mobaspark.kernels.lab.MemoryParity;
 import io.mobaspark.kernels.lab.MobaParity;
+import io.mobaspark.kernels.lab.OpsParity;
 import io.mobaspark.kernels.lab.ParityCheck;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -82,6 +83,36 @@ class CudaKernelParityTest {
     for (MatmulParity.Case c : MatmulParity.CASES) {
       assertPassed(MatmulParity.run(gpu, cpu, c, seed++));
     }
+  }
+
+  @Test
+  void embeddingForwardAndBackward() {
+    OpsParity.embeddingCases(gpu, cpu, false).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void rmsNormForwardAndBackward() {
+    OpsParity.rmsNormCases(gpu, cpu, false).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void ropeForwardAndBackward() {
+    OpsParity.ropeCases(gpu, cpu, false).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void swigluForwardAndBackward() {
+    OpsParity.swigluCases(gpu, cpu, false).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void crossEntropyLossesAndGradient() {
+    OpsParity.crossEntropyCases(gpu, cpu, false).forEach(CudaKernelParityTest::assertPassed);
+  }
+
+  @Test
+  void adamwStep() {
+    OpsParity.adamwCases(gpu, false).forEach(CudaKernelParityTest::assertPassed);
   }
 
   static Stream<Arguments> mobaCases() {
