@@ -45,7 +45,7 @@ public final class Backends {
     return switch (chosen == null ? "" : chosen.trim().toLowerCase(Locale.ROOT)) {
       case "cpu" -> new CpuBackend(Precision.FLOAT32, workers);
       case "auto" -> {
-        AutoChoice choice = auto(CudaDevice.available(), CudaBackend.coversAllOps());
+        AutoChoice choice = auto(CudaDevice.available());
         System.err.println("backend auto -> " + choice.backend() + ": " + choice.reason());
         yield choice.backend().equals("cuda") ? new CudaBackend(cudaDevice)
             : new CpuBackend(Precision.FLOAT32, workers);
@@ -66,19 +66,11 @@ public final class Backends {
   /** What {@code auto} picks ({@code cpu} or {@code cuda}) and the one line that says why. */
   public record AutoChoice(String backend, String reason) {}
 
-  /**
-   * {@code auto}'s rule: the CUDA backend when a device is usable and the CUDA backend runs every
-   * op, else the CPU backend, since a training step needs every op and would stop at the first one
-   * the GPU lacks. {@code cuda} stays available explicitly for what it does cover.
-   */
-  public static AutoChoice auto(boolean deviceUsable, boolean cudaCoversAllOps) {
+  /** {@code auto}'s rule: the CUDA backend when a device is usable, else the CPU backend. */
+  public static AutoChoice auto(boolean deviceUsable) {
     if (!deviceUsable) {
       return new AutoChoice("cpu", "no CUDA device is usable here");
     }
-    if (!cudaCoversAllOps) {
-      return new AutoChoice("cpu", "a CUDA device is present, but the CUDA backend does not run every"
-          + " op yet (issue 5); pass cuda to use it for the ops it has");
-    }
-    return new AutoChoice("cuda", "a CUDA device is usable and the CUDA backend runs every op");
+    return new AutoChoice("cuda", "a CUDA device is usable");
   }
 }

@@ -11,22 +11,14 @@ import org.junit.jupiter.api.Test;
 class BackendsTest {
   @Test
   void autoTakesTheCpuWithoutADevice() {
-    Backends.AutoChoice choice = Backends.auto(false, true);
+    Backends.AutoChoice choice = Backends.auto(false);
     assertEquals("cpu", choice.backend());
     assertTrue(choice.reason().contains("no CUDA device"), choice.reason());
   }
 
   @Test
-  void autoTakesTheCpuWhileTheCudaBackendLacksOps() {
-    Backends.AutoChoice choice = Backends.auto(true, false);
-    assertEquals("cpu", choice.backend());
-    assertTrue(choice.reason().contains("does not run every op yet (issue 5)")
-        && choice.reason().contains("pass cuda"), choice.reason());
-  }
-
-  @Test
-  void autoTakesTheGpuOnceTheCudaBackendIsComplete() {
-    assertEquals("cuda", Backends.auto(true, true).backend());
+  void autoTakesTheGpuWhenADeviceIsUsable() {
+    assertEquals("cuda", Backends.auto(true).backend());
   }
 
   @Test

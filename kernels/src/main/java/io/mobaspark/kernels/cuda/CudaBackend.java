@@ -9,20 +9,11 @@ import io.mobaspark.kernels.Shape;
 import io.mobaspark.kernels.Tensor;
 
 /**
- * The CUDA backend: tensors in device memory (bf16 by default, fp32 on request for master weights,
- * parameter gradients and centroids), fp32 arithmetic, every op on one stream of one device.
- * Implemented so far: the memory ops, kconv forward and backward, the MoBA block centroids, MoBA
- * routing, and MOBA and DENSE attention forward and backward; the other ops throw
- * {@link UnsupportedOperationException} naming the issue that brings them (docs/backend.md, "The
- * CUDA backend").
+ * The CUDA backend: tensors in device memory (bf16 activations; fp32 master weights, moments,
+ * parameter gradients, per-row statistics and centroids), fp32 arithmetic, every {@link Backend} op
+ * on one stream of one device, on the project's own kernels (docs/backend.md, "The CUDA backend").
  */
 public final class CudaBackend implements Backend {
-  /**
-   * Whether every {@link Backend} op runs here. {@code Backends}' {@code auto} picks this backend
-   * only when it does, so that a training run on a GPU machine does not stop at the first missing
-   * op; flip it with the last op of issue 5.
-   */
-  private static final boolean COVERS_ALL_OPS = false;
 
   private final CudaContext context;
   private final CudaMemoryOps memory;
@@ -54,11 +45,6 @@ public final class CudaBackend implements Backend {
     this.swiglu = new SwigluCuda(context);
     this.crossEntropy = new CrossEntropyCuda(context);
     this.adamw = new AdamWCuda(context);
-  }
-
-  /** {@link #COVERS_ALL_OPS}: false while any op still throws {@link UnsupportedOperationException}. */
-  public static boolean coversAllOps() {
-    return COVERS_ALL_OPS;
   }
 
   public CudaContext context() {
@@ -336,11 +322,6 @@ public final class CudaBackend implements Backend {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
-
-  static UnsupportedOperationException notYet(String op, int issue) {
-    return new UnsupportedOperationException("the CUDA backend has no " + op + " yet (it comes with"
-        + " issue " + issue + "); run this op on the cpu backend (run.backend = cpu)");
-  }
 
   private DeviceLayout deviceLayout(SeqLayout l) {
     if (layout == null || !layout.layout().equals(l)) {
