@@ -44,6 +44,14 @@ public interface Backend extends AutoCloseable {
    */
   boolean lowPrecisionActivations();
 
+  /**
+   * The same elements under another shape, without a copy: {@code view}'s element {@code i} in
+   * row-major order is {@code t}'s element {@code i}, writes through either are seen through both, and
+   * closing the view frees nothing ({@code t} owns the storage). The model's {@code [T, H, D]} heads
+   * and the {@code [T, H*D]} operands of its matmuls are views of each other.
+   */
+  Tensor view(Tensor t, String name, int... dims);
+
   /** A zero-filled integer tensor. */
   IntTensor intTensor(String name, int... dims);
 

@@ -54,6 +54,11 @@ public final class CpuBackend implements Backend {
     return new CpuTensor(new Shape(name, dims));
   }
 
+  @Override
+  public Tensor view(Tensor t, String name, int... dims) {
+    return new CpuTensor(new Shape(name, dims), data(t));
+  }
+
   /** The same storage as {@link #tensor}: activations are float32 or float64 here already. */
   @Override
   public Tensor fp32Tensor(String name, int... dims) {

@@ -16,6 +16,13 @@ public final class CpuTensor extends Tensor {
     this.data = new double[(int) shape.numel()];
   }
 
+  /** A view: another shape over {@code data}, which it shares. */
+  CpuTensor(Shape shape, double[] data) {
+    super(shape);
+    shape.requireNumel(data.length);
+    this.data = data;
+  }
+
   /** Direct access for the CPU kernels and tests of this package's callers; row-major. */
   public double[] data() {
     return data;

@@ -76,6 +76,11 @@ public final class CudaBackend implements Backend {
     return true;
   }
 
+  @Override
+  public Tensor view(Tensor t, String name, int... dims) {
+    return cuda(t).view(new Shape(name, dims));
+  }
+
   /** A zero-filled tensor of the given dtype. */
   public CudaTensor tensor(String name, DType dtype, int... dims) {
     Shape shape = new Shape(name, dims);

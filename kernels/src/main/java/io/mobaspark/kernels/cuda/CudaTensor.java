@@ -7,11 +7,24 @@ import io.mobaspark.kernels.Tensor;
 public final class CudaTensor extends Tensor {
   private final DType dtype;
   private final DeviceBuffer buffer;
+  /** False for a view ({@code Backend.view}): the tensor it views frees the buffer. */
+  private final boolean ownsBuffer;
 
   CudaTensor(Shape shape, DType dtype, DeviceBuffer buffer) {
+    this(shape, dtype, buffer, true);
+  }
+
+  private CudaTensor(Shape shape, DType dtype, DeviceBuffer buffer, boolean ownsBuffer) {
     super(shape);
     this.dtype = dtype;
     this.buffer = buffer;
+    this.ownsBuffer = ownsBuffer;
+  }
+
+  /** Another shape over this tensor's buffer, same element count; closing it frees nothing. */
+  CudaTensor view(Shape shape) {
+    shape.requireNumel(numel());
+    return new CudaTensor(shape, dtype, buffer, false);
   }
 
   public DType dtype() {
@@ -24,7 +37,9 @@ public final class CudaTensor extends Tensor {
 
   @Override
   public void close() {
-    buffer.close();
+    if (ownsBuffer) {
+      buffer.close();
+    }
   }
 
   @Override

@@ -95,6 +95,11 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public Tensor view(Tensor t, String name, int... dims) {
+    return delegate.view(t, name, dims);
+  }
+
+  @Override
   public IntTensor intTensor(String name, int... dims) {
     return delegate.intTensor(name, dims);
   }

@@ -22,9 +22,6 @@ final class ActivationGrads implements AutoCloseable {
   /** d loss / d key projection on kconv layers (before the convolution); null without kconv. */
   final Tensor dRawKeys; // [T, Hkv, D]
   final Tensor dValues; // [T, Hkv, D]
-  /** Flat copies of the head-shaped gradients, for the rank-2 matmuls. */
-  final Tensor dFlatQuery; // [T, H*D]
-  final Tensor dFlatKeyValue; // [T, Hkv*D]
 
   ActivationGrads(Backend backend, ModelConfig config, int tokens) {
     int c = config.dModel();
@@ -47,8 +44,6 @@ final class ActivationGrads implements AutoCloseable {
     }
     dRawKeys = anyKeyConv ? backend.tensor("grad.raw_keys", tokens, hkv, d) : null;
     dValues = backend.tensor("grad.values", tokens, hkv, d);
-    dFlatQuery = backend.tensor("grad.flat_query", tokens, config.queryDim());
-    dFlatKeyValue = backend.tensor("grad.flat_key_value", tokens, config.keyValueDim());
   }
 
   @Override
@@ -66,7 +61,5 @@ final class ActivationGrads implements AutoCloseable {
       dRawKeys.close();
     }
     dValues.close();
-    dFlatQuery.close();
-    dFlatKeyValue.close();
   }
 }

@@ -32,12 +32,6 @@ final class Activations implements AutoCloseable {
   final Tensor finalRstd; // [T]
   final Tensor logits; // [T, V]
   final Tensor losses; // [T]
-  /**
-   * Scratch for the flat {@code [T, H*D]} view of a {@code [T, H, D]} tensor: the matmuls take rank-2
-   * operands and the attention ops rank-3 ones, and the backend has no reshape, so values are copied.
-   */
-  final Tensor flatQuery; // [T, H*D]
-  final Tensor flatKeyValue; // [T, Hkv*D]
 
   Activations(Backend backend, ModelConfig config, int tokens, boolean checkpointing) {
     this.tokens = tokens;
@@ -62,8 +56,6 @@ final class Activations implements AutoCloseable {
     finalRstd = backend.fp32Tensor("act.final_rstd", tokens);
     logits = backend.tensor("act.logits", tokens, config.vocabSize());
     losses = backend.fp32Tensor("act.losses", tokens);
-    flatQuery = backend.tensor("act.flat_query", tokens, config.queryDim());
-    flatKeyValue = backend.tensor("act.flat_key_value", tokens, config.keyValueDim());
   }
 
   @Override
@@ -85,7 +77,5 @@ final class Activations implements AutoCloseable {
     finalRstd.close();
     logits.close();
     losses.close();
-    flatQuery.close();
-    flatKeyValue.close();
   }
 }

@@ -187,8 +187,7 @@ public final class Model implements TrainableModel, AutoCloseable {
     attentionForward(l, a, layout);
     // mid = x + attn_out wo^T: the residual add rides on the matmul's accumulate.
     backend.copy(s.mid, x);
-    backend.copy(a.flatQuery, s.attnOut);
-    backend.matmul(s.mid, a.flatQuery, w.wo.compute(), false, true, true);
+    backend.matmul(s.mid, flat(s.attnOut), w.wo.compute(), false, true, true);
 
     backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.compute(), config.normEps());
     backend.matmul(s.gate, s.mlpNormOut, w.wGate.compute(), false, true, false);
@@ -201,12 +200,9 @@ public final class Model implements TrainableModel, AutoCloseable {
   private void attentionForward(int l, Activations a, SeqLayout layout) {
     LayerWeights w = layers[l];
     LayerActivations s = a.layers[l];
-    backend.matmul(a.flatQuery, s.attnNormOut, w.wq.compute(), false, true, false);
-    backend.copy(s.queries, a.flatQuery);
-    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wk.compute(), false, true, false);
-    backend.copy(s.rawKeys, a.flatKeyValue);
-    backend.matmul(a.flatKeyValue, s.attnNormOut, w.wv.compute(), false, true, false);
-    backend.copy(s.values, a.flatKeyValue);
+    backend.matmul(flat(s.queries), s.attnNormOut, w.wq.compute(), false, true, false);
+    backend.matmul(flat(s.rawKeys), s.attnNormOut, w.wk.compute(), false, true, false);
+    backend.matmul(flat(s.values), s.attnNormOut, w.wv.compute(), false, true, false);
     if (w.keyConv != null) {
       backend.keyConvForward(s.keys, s.rawKeys, w.keyConv.compute(), layout);
     }
@@ -260,10 +256,8 @@ public final class Model implements TrainableModel, AutoCloseable {
         s.mlpRstd);
 
     // Attention branch: mid = x + attn_out wo^T; dResidual now holds d loss / d mid.
-    backend.copy(a.flatQuery, s.attnOut);
-    backend.matmul(w.wo.grad(), g.dResidual, a.flatQuery, true, false, true); // [C, H*D]
-    backend.matmul(g.dFlatQuery, g.dResidual, w.wo.compute(), false, false, false); // [T, H*D]
-    backend.copy(g.dAttnOut, g.dFlatQuery);
+    backend.matmul(w.wo.grad(), g.dResidual, flat(s.attnOut), true, false, true); // [C, H*D]
+    backend.matmul(flat(g.dAttnOut), g.dResidual, w.wo.compute(), false, false, false);
     attentionBackward(l, a, g, layout);
     backend.rmsNormBackward(g.dResidual, w.attnNorm.grad(), g.dNormOut, a.residual[l],
         w.attnNorm.compute(), s.attnRstd);
@@ -285,15 +279,15 @@ public final class Model implements TrainableModel, AutoCloseable {
           w.keyConv.compute(), layout);
       dRawKeys = g.dRawKeys;
     }
-    backend.copy(g.dFlatQuery, g.dQueries);
-    backend.matmul(g.dNormOut, g.dFlatQuery, w.wq.compute(), false, false, false);
-    backend.matmul(w.wq.grad(), g.dFlatQuery, s.attnNormOut, true, false, true);
-    backend.copy(g.dFlatKeyValue, dRawKeys);
-    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wk.compute(), false, false, true);
-    backend.matmul(w.wk.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
-    backend.copy(g.dFlatKeyValue, g.dValues);
-    backend.matmul(g.dNormOut, g.dFlatKeyValue, w.wv.compute(), false, false, true);
-    backend.matmul(w.wv.grad(), g.dFlatKeyValue, s.attnNormOut, true, false, true);
+    Tensor dq = flat(g.dQueries);
+    backend.matmul(g.dNormOut, dq, w.wq.compute(), false, false, false);
+    backend.matmul(w.wq.grad(), dq, s.attnNormOut, true, false, true);
+    Tensor dk = flat(dRawKeys);
+    backend.matmul(g.dNormOut, dk, w.wk.compute(), false, false, true);
+    backend.matmul(w.wk.grad(), dk, s.attnNormOut, true, false, true);
+    Tensor dv = flat(g.dValues);
+    backend.matmul(g.dNormOut, dv, w.wv.compute(), false, false, true);
+    backend.matmul(w.wv.grad(), dv, s.attnNormOut, true, false, true);
   }
 
   // ---- diagnosis ----------------------------------------------------------------------------------
@@ -454,6 +448,14 @@ public final class Model implements TrainableModel, AutoCloseable {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * {@code [T, heads, D]} as the {@code [T, heads*D]} operand of a matmul: a view, no copy (the
+   * layouts are the same row-major bytes).
+   */
+  private Tensor flat(Tensor heads) {
+    return backend.view(heads, heads.name() + ".flat", heads.dim(0), heads.dim(1) * heads.dim(2));
+  }
 
   private Activations activations(int tokens) {
     return activationsByTokens.computeIfAbsent(tokens,
