@@ -126,11 +126,20 @@ RMSNORM(f32, bf16, 1)
 RMSNORM(f32, f32, 8)
 RMSNORM(f32, f32, 1)
 
-// dWeight [C] += partials [blocks, C] summed over blocks in order; one thread per channel.
+// dWeight [C] += partials [blocks, C] summed in a fixed order: a 32 x 32 block takes 32 channels;
+// thread (x, y) adds blocks y, y + 32, ... of channel x, then row y = 0 adds the 32 sums in y order.
 extern "C" __global__ void rmsnorm_dweight(float* dweight, const float* partials, int blocks, int cols) {
-  int c = blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= cols) return;
+  __shared__ float sums[32][33];
+  int c = blockIdx.x * 32 + threadIdx.x;
   float sum = 0.0f;
-  for (int b = 0; b < blocks; b++) sum += partials[(long)b * cols + c];
-  dweight[c] += sum;
+  if (c < cols) {
+    for (int b = threadIdx.y; b < blocks; b += 32) sum += partials[(long)b * cols + c];
+  }
+  sums[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < cols) {
+    float total = 0.0f;
+    for (int y = 0; y < 32; y++) total += sums[y][threadIdx.x];
+    dweight[c] += total;
+  }
 }

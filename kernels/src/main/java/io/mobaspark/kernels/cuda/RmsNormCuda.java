@@ -98,7 +98,7 @@ final class RmsNormCuda implements AutoCloseable {
             .ptr(dx.buffer()).ptr(partial).ptr(dOut.buffer()).ptr(x.buffer()).ptr(weight.buffer())
             .ptr(rstd.buffer()).i32(rows).i32(cols));
     context.kernel("rmsnorm", "rmsnorm_dweight").launch(
-        LaunchShape.of((cols + 255) / 256, 256),
+        new LaunchShape((cols + 31) / 32, 1, 1, 32, 32, 1, 0),
         new KernelArgs().ptr(dWeight.buffer()).ptr(partial).i32(blocks).i32(cols));
   }
 

@@ -126,6 +126,7 @@ class PointwiseValidationTest {
     assertEquals(32, CrossEntropyCuda.threads(1, 1));
     assertEquals(128, CrossEntropyCuda.threads(97, 1));
     assertEquals(CrossEntropyCuda.MAX_THREADS, CrossEntropyCuda.threads(50304, 8));
+    assertEquals(CrossEntropyCuda.MAX_THREADS, CrossEntropyCuda.threads(50257, 1));
   }
 
   @Test
