@@ -6,8 +6,8 @@
 // arithmetic in fp32.
 //
 // Pass 1 keeps an online (max, sum of exp(x - max)) per thread, rescaling once per pack, and merges
-// the threads' pairs in a fixed tree; pass 2 re-reads the row (from L2: a 50K-wide bf16 row is
-// 100 KB) and writes the gradient with streaming stores. Every thread reads its elements in pass 2
+// the threads' pairs in a fixed tree; pass 2 re-reads the row and writes the gradient with
+// streaming stores. At V = 50304 the re-read mostly misses L2 (docs/perf/training.md, "Pointwise ops"). Every thread reads its elements in pass 2
 // before writing them, after the whole block finished pass 1, so dLogits may be the logits tensor.
 #include <math.h>
 #include "pack.cuh"
