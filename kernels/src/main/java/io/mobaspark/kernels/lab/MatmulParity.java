@@ -17,7 +17,8 @@ import java.util.Random;
  * float32 version (bf16 inputs, one fp32 sum per element in increasing k, rounded to out's dtype)
  * under MOBA.md's forward tolerance, on fresh random inputs, at awkward shapes in all four
  * transpose combinations: one element, 113x203x77, a single output column, K and N odd (the
- * mma.sync fallback), aligned shapes (wgmma on Hopper) and a long K that is split. A non-accumulating
+ * mma.sync fallback), aligned shapes (wgmma on Hopper), more output tiles than SMs (a second wave
+ * of blocks) and a long K that is split. A non-accumulating
  * output is poisoned (NaN) first; every product runs twice and must repeat bitwise.
  */
 public final class MatmulParity {
@@ -32,7 +33,8 @@ public final class MatmulParity {
 
   /** {M, N, K} of the awkward shapes; each runs in the four layouts with rotating out settings. */
   private static final int[][] SIZES = {
-      {1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 33, 37}, {200, 264, 1032}, {136, 264, 3000}};
+      {1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 33, 37}, {200, 264, 1032}, {2048, 2304, 72},
+      {136, 264, 3000}};
 
   public static final List<Case> CASES = cases();
 
