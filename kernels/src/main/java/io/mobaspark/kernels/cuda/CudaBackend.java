@@ -248,6 +248,15 @@ public final class CudaBackend implements Backend {
     mobaAttention.sliceBudget(bytes);
   }
 
+  /**
+   * Pads later matmuls with misaligned rows onto the wgmma kernel from {@code minFlops} on, in chunks
+   * of at most {@code chunkElements} padded elements ({@link GemmAlignment}; defaults 1e10 and 2^28).
+   * For the labs: small products in many chunks must equal the unpadded product.
+   */
+  public void setGemmPadding(long chunkElements, double minFlops) {
+    gemm.padding(chunkElements, minFlops);
+  }
+
   // ---- ops that later issues bring --------------------------------------------------------------
 
   @Override

@@ -13,7 +13,8 @@ import io.mobaspark.kernels.Shape;
  * operand row starts on 16 bytes, else the mma.sync kernel (any shape, any GPU from sm_80 on).
  * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
  * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
- * order, so a shape always sums the same way (bitwise reproducible).
+ * order, so a shape always sums the same way (bitwise reproducible). Large products with
+ * misaligned rows (an odd vocabulary) are padded onto the wgmma kernel by {@link GemmAlignment}.
  */
 public final class GemmCuda implements AutoCloseable {
   /** The two main-loop kernels of gemm.cu and their block tiles (WG_* and MMA_* there). */
@@ -60,10 +61,12 @@ public final class GemmCuda implements AutoCloseable {
   static final int REDUCE_THREADS = 256;
 
   private final CudaContext context;
+  private final GemmAlignment alignment;
   private DeviceBuffer partials; // [splits, M, N] fp32, grown to the largest seen
 
   GemmCuda(CudaContext context) {
     this.context = context;
+    this.alignment = new GemmAlignment(context);
   }
 
   /**
@@ -160,21 +163,41 @@ public final class GemmCuda implements AutoCloseable {
       }
       return;
     }
+    GemmAlignment.Case padding = alignment.plan(m, n, k, transA, transB, wgmmaLoaded(context));
+    if (padding != GemmAlignment.Case.NONE) {
+      alignment.run(padding, this::launch, out, a, b, m, n, k, transA, transB, accumulate);
+      return;
+    }
+    launch(out.buffer(), 0, out.dtype(), a.buffer(), 0, b.buffer(), 0, m, n, k, transA, transB,
+        accumulate);
+  }
+
+  /** {@link GemmAlignment#configure}: for the labs, to pad small products in many chunks. */
+  void padding(long chunkElements, double minFlops) {
+    alignment.configure(chunkElements, minFlops);
+  }
+
+  /** One product on raw buffers at byte offsets, with the kernel {@link #plan} picks for its shape. */
+  private void launch(DeviceBuffer out, long outOffset, DType outType, DeviceBuffer a, long aOffset,
+      DeviceBuffer b, long bOffset, int m, int n, int k, boolean transA, boolean transB,
+      boolean accumulate) {
     CudaDevice device = context.device();
     Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), device.multiprocessors());
     long total = (long) m * n;
-    DeviceBuffer work = plan.splits() > 1 ? partials(4L * plan.splits() * total) : out.buffer();
-    int outF32 = out.dtype() == DType.F32 ? 1 : 0;
+    boolean split = plan.splits() > 1;
+    DeviceBuffer work = split ? partials(4L * plan.splits() * total) : out;
+    int outF32 = outType == DType.F32 ? 1 : 0;
     Family f = plan.family();
     LaunchShape shape = new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(),
         f.threads, 1, 1, f.sharedBytes);
     context.kernel("gemm", f.prefix + (transA ? "t" : "n") + (transB ? "t" : "n")).launch(shape,
-        new KernelArgs().ptr(out.buffer()).ptr(work).ptr(a.buffer()).ptr(b.buffer()).i32(m).i32(n)
-            .i32(k).i32(plan.splitDepth()).i32(outF32).i32(accumulate ? 1 : 0));
-    if (plan.splits() > 1) {
+        new KernelArgs().ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset)
+            .ptr(b, bOffset).i32(m).i32(n).i32(k).i32(plan.splitDepth()).i32(outF32)
+            .i32(accumulate ? 1 : 0));
+    if (split) {
       long blocks = Math.min(ceilDiv(total, REDUCE_THREADS), 8L * device.multiprocessors());
       context.kernel("gemm", "gemm_reduce_splits").launch(LaunchShape.of(blocks, REDUCE_THREADS),
-          new KernelArgs().ptr(out.buffer()).ptr(work).i32(plan.splits()).i64(total).i32(outF32)
+          new KernelArgs().ptr(out, outOffset).ptr(work).i32(plan.splits()).i64(total).i32(outF32)
               .i32(accumulate ? 1 : 0));
     }
   }
@@ -199,6 +222,7 @@ public final class GemmCuda implements AutoCloseable {
 
   @Override
   public void close() {
+    alignment.close();
     if (partials != null) {
       partials.close();
     }

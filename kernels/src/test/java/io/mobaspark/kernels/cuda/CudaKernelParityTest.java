@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.kernels.lab.CentroidParity;
 import io.mobaspark.kernels.lab.KeyConvParity;
+import io.mobaspark.kernels.lab.GemmPaddingParity;
 import io.mobaspark.kernels.lab.MatmulParity;
 import io.mobaspark.kernels.lab.MemoryParity;
 import io.mobaspark.kernels.lab.MobaParity;
@@ -83,6 +84,11 @@ class CudaKernelParityTest {
     for (MatmulParity.Case c : MatmulParity.CASES) {
       assertPassed(MatmulParity.run(gpu, cpu, c, seed++));
     }
+  }
+
+  @Test
+  void matmulWithMisalignedRowsPaddedInChunks() {
+    GemmPaddingParity.run(gpu, cpu).forEach(CudaKernelParityTest::assertPassed);
   }
 
   @Test
