@@ -1,6 +1,7 @@
 package io.mobaspark.jobs;
 
 import io.mobaspark.data.tokenizer.Tokenizers;
+import io.mobaspark.jobs.preprocess.CleaningPath;
 import io.mobaspark.jobs.preprocess.InputFormat;
 import io.mobaspark.jobs.preprocess.PreprocessJob;
 import io.mobaspark.jobs.preprocess.PreprocessOptions;
@@ -64,6 +65,12 @@ final class PreprocessCommand implements Callable<Integer> {
       description = "Parallel tasks; 0 = Spark's default parallelism (default: ${DEFAULT-VALUE}).")
   int partitions;
 
+  @Option(names = "--cleaning", defaultValue = "auto",
+      description = "Where the cleaning and length filter run: sql (Spark SQL regex, on the GPU "
+          + "under Spark RAPIDS), jvm (one Java pass, fastest on CPUs) or auto (sql when spark.plugins "
+          + "lists com.nvidia.spark.SQLPlugin, else jvm) (default: ${DEFAULT-VALUE}).")
+  String cleaning;
+
   @Option(names = "--overwrite", description = "Replace a dataset already at --output.")
   boolean overwrite;
 
@@ -72,12 +79,15 @@ final class PreprocessCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    // Named values are checked before Spark starts (seconds), the rest with the partition count.
+    InputFormat inputFormat = InputFormat.parse(format);
+    CleaningPath cleaningPath = CleaningPath.parse(cleaning);
     try (SparkSession spark = SparkSessions.start("mobaspark preprocess", master)) {
       JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
       int tasks = partitions > 0 ? partitions : jsc.defaultParallelism();
-      PreprocessOptions options = new PreprocessOptions(inputs, InputFormat.parse(format),
-          textField, output, tokenizer, valFraction, shardTokens, chunkChars, minChars, maxChars,
-          tasks, overwrite);
+      PreprocessOptions options = new PreprocessOptions(inputs, inputFormat, textField, output,
+          tokenizer, valFraction, shardTokens, chunkChars, minChars, maxChars, tasks, overwrite,
+          cleaningPath);
       PreprocessResult result = PreprocessJob.run(spark, options, System.out);
       System.out.println("[preprocess] " + result.summary());
       System.out.println("[preprocess] wrote " + options.trainDir() + " and " + options.valDir());

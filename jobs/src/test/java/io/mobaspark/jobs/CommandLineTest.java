@@ -180,6 +180,14 @@ class CommandLineTest {
   }
 
   @Test
+  void unknownCleaningPathIsRefusedListingTheValidOnes() {
+    Outcome o = mobaspark("preprocess", "--input", tmp.resolve("corpus").toString(), "--output",
+        tmp.resolve("never-cleaned").toString(), "--cleaning", "gpu", "--master", "local[2]");
+    assertEquals(2, o.exitCode(), o.err());
+    assertTrue(o.err().contains("--cleaning must be auto, sql or jvm, got 'gpu'"), o.err());
+  }
+
+  @Test
   void preprocessRefusesInvalidUtf8NamingTheFile() throws IOException {
     Path corpus = TestCorpus.write(tmp.resolve("corpus-latin1"), 2, 3);
     Path bad = corpus.resolve("latin1.txt");

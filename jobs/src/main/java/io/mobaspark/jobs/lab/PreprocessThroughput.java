@@ -2,6 +2,7 @@ package io.mobaspark.jobs.lab;
 
 import io.mobaspark.data.tokenizer.Tokenizer;
 import io.mobaspark.data.tokenizer.Tokenizers;
+import io.mobaspark.jobs.preprocess.CleaningPath;
 import io.mobaspark.jobs.preprocess.PreprocessJob;
 import io.mobaspark.jobs.preprocess.PreprocessOptions;
 import io.mobaspark.jobs.preprocess.PreprocessResult;
@@ -9,73 +10,97 @@ import io.mobaspark.jobs.preprocess.TextDocuments;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
 import java.util.stream.Stream;
+import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
 /**
  * The preprocess job's end-to-end tokens/s against raw jtokkit on the same text with the same
- * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads]}.
+ * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads] [cleaning] [runs]}, cleaning
+ * being {@code auto} (the default), {@code sql} or {@code jvm} ({@link CleaningPath}), runs 3 by
+ * default.
  *
  * <p>Raw: every {@code *.txt} read, unified and chunked as the job does, then encoded by the
- * tokenizer on a pool of {@code threads}, best of three. Job: {@link PreprocessJob} in
- * {@code local[threads]} over the same folder into a temporary dataset, best of three (the first
- * run also warms the JIT and Spark).
+ * tokenizer on a pool of {@code threads}, best of {@code runs}. Job: {@link PreprocessJob} in
+ * {@code local[threads]} over the same folder into a temporary dataset, best of {@code runs} (the
+ * first run also warms the JIT and Spark). Each also reports the least CPU time the process spent
+ * in a run (every thread: tasks, Spark, GC and JIT): on a busy machine it varies far less than the
+ * elapsed time, and job CPU / raw CPU says how much work the job adds to the tokenizer's.
  */
 public final class PreprocessThroughput {
   private PreprocessThroughput() {}
 
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
-      System.err.println("usage: PreprocessThroughput <text folder> [tokenizer] [threads]");
+      System.err.println(
+          "usage: PreprocessThroughput <text folder> [tokenizer] [threads] [auto|sql|jvm] [runs]");
       System.exit(2);
     }
     Path input = Path.of(args[0]);
     String tokenizerName = args.length > 1 ? args[1] : Tokenizers.DEFAULT;
     int threads = args.length > 2 ? Integer.parseInt(args[2])
         : Runtime.getRuntime().availableProcessors();
+    CleaningPath cleaning = CleaningPath.parse(args.length > 3 ? args[3] : null);
+    int runs = args.length > 4 ? Integer.parseInt(args[4]) : 3;
     PrintStream out = System.out;
 
     List<String> documents = documents(input);
     Tokenizer tokenizer = Tokenizers.byName(tokenizerName);
     long rawTokens = 0;
     double rawSeconds = Double.MAX_VALUE;
+    double rawCpu = Double.MAX_VALUE;
     ForkJoinPool pool = new ForkJoinPool(threads);
-    for (int run = 0; run < 3; run++) {
+    for (int run = 0; run < runs; run++) {
+      long cpu = processCpuNanos();
       long start = System.nanoTime();
       rawTokens = pool.submit(() -> documents.parallelStream()
           .mapToLong(d -> tokenizer.encode(d).length + 1L).sum()).get();
       rawSeconds = Math.min(rawSeconds, (System.nanoTime() - start) / 1e9);
+      rawCpu = Math.min(rawCpu, (processCpuNanos() - cpu) / 1e9);
     }
     pool.shutdown();
 
     double jobSeconds = Double.MAX_VALUE;
+    double jobCpu = Double.MAX_VALUE;
     long jobTokens = 0;
     Path scratch = Files.createTempDirectory("preprocess-throughput");
     try (SparkSession spark = SparkSession.builder().master("local[" + threads + "]")
         .appName("PreprocessThroughput").config("spark.ui.enabled", "false").getOrCreate()) {
       spark.sparkContext().setLogLevel("WARN");
       PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
-      for (int run = 0; run < 3; run++) {
+      for (int run = 0; run < runs; run++) {
+        long cpu = processCpuNanos();
         PreprocessResult r = PreprocessJob.run(spark, PreprocessOptions.textFiles(
             List.of(input.toString()), scratch, tokenizerName, 0.05, 100_000_000L, 16000, threads,
-            true), quiet);
+            true).withCleaning(cleaning), quiet);
         jobTokens = r.train().totalTokens() + (r.val() == null ? 0 : r.val().totalTokens());
         jobSeconds = Math.min(jobSeconds, r.seconds());
+        jobCpu = Math.min(jobCpu, (processCpuNanos() - cpu) / 1e9);
       }
     }
     double raw = rawTokens / rawSeconds;
     double job = jobTokens / jobSeconds;
-    out.printf(Locale.ROOT, "| path | tokens | seconds | tokens/s |%n|---|---|---|---|%n");
-    out.printf(Locale.ROOT, "| raw %s, %d threads | %,d | %.2f | %,.0f |%n", tokenizerName,
-        threads, rawTokens, rawSeconds, raw);
-    out.printf(Locale.ROOT, "| preprocess job, local[%d] | %,d | %.2f | %,.0f |%n", threads,
-        jobTokens, jobSeconds, job);
-    out.printf(Locale.ROOT, "job / raw = %.0f%%%n", 100 * job / raw);
+    out.printf(Locale.ROOT, "| path | tokens | seconds (best of %d) | tokens/s | CPU seconds |%n"
+        + "|---|---|---|---|---|%n", runs);
+    out.printf(Locale.ROOT, "| raw %s, %d threads | %,d | %.2f | %,.0f | %.2f |%n",
+        tokenizerName, threads, rawTokens, rawSeconds, raw, rawCpu);
+    out.printf(Locale.ROOT, "| preprocess job, local[%d], cleaning %s | %,d | %.2f | %,.0f | %.2f |%n",
+        threads, cleaning.resolve(new SparkConf(false)).name().toLowerCase(Locale.ROOT), jobTokens,
+        jobSeconds, job, jobCpu);
+    out.printf(Locale.ROOT, "job / raw = %.0f%% (tokens/s); job CPU / raw CPU = %.2f%n",
+        100 * job / raw, jobCpu / rawCpu);
+  }
+
+  /** CPU time of every thread of this process so far. */
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+        ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   /** The folder's text as the job reads it before its SQL cleaning: decoded, unified, chunked. */

@@ -21,12 +21,14 @@ import org.apache.spark.util.LongAccumulator;
  * tokenizes.
  *
  * <pre>
- *   read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length  →  exact dedup
- *   →  hash, split by hash
+ *   sql: read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length  →  exact dedup
+ *   jvm: read (+ NFC, line ends, chunks, clean, filter length: one Java function)  →  exact dedup
+ *        →  hash, split by hash
  * </pre>
  *
- * Everything after the read is a SQL expression or a hash aggregate, which Spark RAPIDS runs on the
- * GPU; the RAPIDS explain test pins that.
+ * With {@link CleaningPath#SQL} everything after the read is a SQL expression or a hash aggregate,
+ * which Spark RAPIDS runs on the GPU; the RAPIDS explain test pins that. {@link CleaningPath#JVM}
+ * gives the same documents for a fraction of the CPU time (docs/perf/preprocess.md).
  */
 public final class DocumentPipeline {
   /** Split assignment resolution: the validation fraction is matched to 1 part in a million. */
@@ -36,18 +38,31 @@ public final class DocumentPipeline {
 
   private DocumentPipeline() {}
 
+  /** The cleaning path the job takes under {@code spark}'s settings: SQL or JVM, never AUTO. */
+  public static CleaningPath cleaningPath(SparkSession spark, PreprocessOptions options) {
+    return options.cleaning().resolve(spark.sparkContext().getConf());
+  }
+
   /**
-   * The read documents, cleaned: {@code (source, text)}, one row per chunk, empty ones kept.
-   * {@code chunksRead} counts the rows as the read tasks make them.
+   * The read documents, cleaned: {@code (source, text)}, one row per chunk; with the SQL cleaning
+   * the empty ones are kept (the filter drops them), with the JVM cleaning only the documents within
+   * the length limits are left. {@code chunksRead} counts the chunks as the read tasks make them.
    */
   public static Dataset<Row> cleaned(SparkSession spark, PreprocessOptions options,
       LongAccumulator chunksRead) throws IOException {
-    Dataset<Row> read = DocumentSources.read(spark, options, chunksRead);
+    CleaningPath path = cleaningPath(spark, options);
+    Dataset<Row> read = DocumentSources.read(spark, options, path, chunksRead);
+    if (path == CleaningPath.JVM) {
+      return read;
+    }
     return read.select(col("source"), TextCleaning.clean(col("text")).as("text"));
   }
 
-  /** Documents within the length limits. */
+  /** Documents within the length limits (the JVM cleaning has filtered them already). */
   public static Dataset<Row> filtered(Dataset<Row> cleaned, PreprocessOptions options) {
+    if (cleaningPath(cleaned.sparkSession(), options) == CleaningPath.JVM) {
+      return cleaned;
+    }
     return cleaned.filter(withinLimits(options));
   }
 

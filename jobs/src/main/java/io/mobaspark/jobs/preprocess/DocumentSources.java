@@ -25,64 +25,92 @@ import org.apache.spark.util.LongAccumulator;
  * The job's inputs as one DataFrame of documents {@code (source STRING, text STRING)}: text files
  * decoded as strict UTF-8, JSON Lines and Parquet read by their text field; every document in
  * Unicode NFC with LF line ends, split at paragraph breaks into chunks of about
- * {@code chunkChars}. These are Java functions (on a RAPIDS cluster they run on the CPU); the
- * cleaning, filters and dedup that follow are SQL expressions that run on the GPU.
+ * {@code chunkChars}. These are Java functions (on a RAPIDS cluster they run on the CPU). With
+ * {@link CleaningPath#SQL} the cleaning, filters and dedup that follow are SQL expressions that run
+ * on the GPU; with {@link CleaningPath#JVM} the same function also cleans each chunk and drops
+ * those outside the length limits ({@link TextDocuments#cleanDocuments}), so that each document
+ * is decoded from and encoded to Spark's UTF-8 strings once.
  */
 final class DocumentSources {
   private DocumentSources() {}
 
   /**
-   * @param chunksRead gets the number of documents each read task makes (an accumulator: a failed
-   *     task attempt's count is dropped, the retry's kept; a stage re-run after a lost executor
-   *     counts again)
+   * @param cleaning {@link CleaningPath#SQL}: the documents as read, empty ones kept;
+   *     {@link CleaningPath#JVM}: cleaned and within the length limits
+   * @param chunksRead gets the number of documents each read task makes, before any filter (an
+   *     accumulator: a failed task attempt's count is dropped, the retry's kept; a stage re-run
+   *     after a lost executor counts again)
    */
-  static Dataset<Row> read(SparkSession spark, PreprocessOptions options,
+  static Dataset<Row> read(SparkSession spark, PreprocessOptions options, CleaningPath cleaning,
       LongAccumulator chunksRead) throws IOException {
+    if (cleaning != CleaningPath.SQL && cleaning != CleaningPath.JVM) {
+      throw new IllegalArgumentException("cleaning must be resolved to sql or jvm, got " + cleaning);
+    }
     int chunkChars = options.chunkChars();
-    UserDefinedFunction chunks = functions.udf((UDF1<String, List<String>>) text -> {
+    int minChars = options.minChars();
+    int maxChars = options.maxChars();
+    boolean jvm = cleaning == CleaningPath.JVM;
+    DocumentsOf documentsOf = text -> {
+      if (jvm) {
+        return TextDocuments.cleanDocuments(text, chunkChars, minChars, maxChars, chunksRead::add);
+      }
       List<String> documents = text == null ? List.of()
           : TextDocuments.chunk(TextDocuments.unifyForm(text), chunkChars);
       chunksRead.add(documents.size());
       return documents;
-    }, DataTypes.createArrayType(DataTypes.StringType));
+    };
+    var arrayOfStrings = DataTypes.createArrayType(DataTypes.StringType);
+    // Text files: decoded in the same function, so the file's text is never a Spark string.
+    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<String>>)
+        (content, file) -> documentsOf.apply(TextDocuments.decodeUtf8(content, file)),
+        arrayOfStrings);
+    UserDefinedFunction fieldDocuments = functions.udf(
+        (UDF1<String, List<String>>) documentsOf::apply, arrayOfStrings);
     Dataset<Row> all = null;
     for (String input : options.inputs()) {
       InputFormat format = options.format() != null ? options.format() : InputFormat.guess(input);
-      Dataset<Row> one = readOne(spark, input, format, options.textField());
-      Dataset<Row> documents = one.select(col("source"),
-          explode(chunks.apply(col("text"))).as("text"));
+      Dataset<Row> documents = readOne(spark, input, format, options.textField(), fileDocuments,
+          fieldDocuments);
       all = all == null ? documents : all.unionByName(documents);
     }
     return all;
   }
 
-  /** One input as {@code (source, text)}, before chunking. */
+  /** A text's documents: a serializable function, captured by both UDFs. */
+  private interface DocumentsOf extends java.io.Serializable {
+    List<String> apply(String text);
+  }
+
+  /** One input's documents as {@code (source, text)}. */
   private static Dataset<Row> readOne(SparkSession spark, String input, InputFormat format,
-      String textField) throws IOException {
+      String textField, UserDefinedFunction fileDocuments, UserDefinedFunction fieldDocuments)
+      throws IOException {
     org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path(input);
     FileSystem fs = path.getFileSystem(spark.sparkContext().hadoopConfiguration());
     if (!fs.exists(path)) {
       throw new IllegalArgumentException("--input " + input + " does not exist");
     }
     boolean folder = fs.getFileStatus(path).isDirectory();
+    Dataset<Row> texts;
     switch (format) {
       case TEXT: {
         var reader = spark.read().format("binaryFile");
         if (folder) {
           reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.txt");
         }
-        UserDefinedFunction decode = functions.udf(
-            (UDF2<byte[], String, String>) TextDocuments::decodeUtf8, DataTypes.StringType);
         return reader.load(input).select(col("path").as("source"),
-            decode.apply(col("content"), col("path")).as("text"));
+            explode(fileDocuments.apply(col("content"), col("path"))).as("text"));
       }
       case JSONL:
-        return withTextField(spark.read().json(input), input, textField);
+        texts = withTextField(spark.read().json(input), input, textField);
+        break;
       case PARQUET:
-        return withTextField(spark.read().parquet(input), input, textField);
+        texts = withTextField(spark.read().parquet(input), input, textField);
+        break;
       default:
         throw new IllegalStateException("unknown input format " + format);
     }
+    return texts.select(col("source"), explode(fieldDocuments.apply(col("text"))).as("text"));
   }
 
   private static Dataset<Row> withTextField(Dataset<Row> df, String input, String field) {

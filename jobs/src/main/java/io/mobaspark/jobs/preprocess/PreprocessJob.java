@@ -47,10 +47,12 @@ public final class PreprocessJob {
     Dataset<Row> documents = DocumentPipeline.deduplicated(DocumentPipeline.filtered(
         DocumentPipeline.cleaned(spark, options, chunksRead), options), options);
     List<PackedPartition> packed;
-    try {
+    CleaningPath cleaning = DocumentPipeline.cleaningPath(spark, options);
+    try (ReadSplits ignored = ReadSplits.apply(spark, cleaning)) {
       jsc.setJobDescription(String.format(Locale.ROOT,
-          "preprocess: read, clean, dedup, tokenize (%s) and pack %s -> %s", options.tokenizer(),
-          options.inputs(), options.output()));
+          "preprocess: read, clean (%s), dedup, tokenize (%s) and pack %s -> %s",
+          cleaning.name().toLowerCase(Locale.ROOT),
+          options.tokenizer(), options.inputs(), options.output()));
       packed = pack(documents, options, console);
     } finally {
       jsc.clearJobGroup();

@@ -19,10 +19,11 @@ import java.util.List;
  * @param maxChars documents longer than this after cleaning are dropped; 0 means no limit
  * @param partitions Spark partitions of each split; each writes its own shards
  * @param overwrite replace a dataset already at {@code output}
+ * @param cleaning where the cleaning and length filter run; null means {@link CleaningPath#AUTO}
  */
 public record PreprocessOptions(List<String> inputs, InputFormat format, String textField,
     Path output, String tokenizer, double valFraction, long shardTokens, int chunkChars,
-    int minChars, int maxChars, int partitions, boolean overwrite) {
+    int minChars, int maxChars, int partitions, boolean overwrite, CleaningPath cleaning) {
 
   public PreprocessOptions {
     if (inputs == null || inputs.isEmpty()) {
@@ -54,13 +55,20 @@ public record PreprocessOptions(List<String> inputs, InputFormat format, String 
       throw new IllegalArgumentException("--partitions must be >= 1, got " + partitions);
     }
     inputs = List.copyOf(inputs);
+    cleaning = cleaning == null ? CleaningPath.AUTO : cleaning;
   }
 
   /** Text files (or folders of them) with the usual defaults: the demo's and the tests' form. */
   public static PreprocessOptions textFiles(List<String> inputs, Path output, String tokenizer,
       double valFraction, long shardTokens, int chunkChars, int partitions, boolean overwrite) {
     return new PreprocessOptions(inputs, InputFormat.TEXT, "text", output, tokenizer, valFraction,
-        shardTokens, chunkChars, 1, 0, partitions, overwrite);
+        shardTokens, chunkChars, 1, 0, partitions, overwrite, CleaningPath.AUTO);
+  }
+
+  /** These options with another cleaning path. */
+  public PreprocessOptions withCleaning(CleaningPath path) {
+    return new PreprocessOptions(inputs, format, textField, output, tokenizer, valFraction,
+        shardTokens, chunkChars, minChars, maxChars, partitions, overwrite, path);
   }
 
   /** The training split's folder. */

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /** Turns the bytes of a text file into clean training documents. */
 public final class TextDocuments {
@@ -31,11 +32,47 @@ public final class TextDocuments {
    * breaks. The rest of the cleaning is SQL ({@link TextCleaning}).
    */
   public static String unifyForm(String text) {
-    String s = Normalizer.normalize(text, Normalizer.Form.NFC);
+    // Most text is already NFC: the check is a scan, normalize would build a copy regardless.
+    String s = Normalizer.isNormalized(text, Normalizer.Form.NFC) ? text
+        : Normalizer.normalize(text, Normalizer.Form.NFC);
     if (!s.isEmpty() && s.charAt(0) == '\uFEFF') {
       s = s.substring(1);
     }
-    return s.replace("\r\n", "\n").replace('\r', '\n');
+    return s.indexOf('\r') < 0 ? s : s.replace("\r\n", "\n").replace('\r', '\n');
+  }
+
+  /**
+   * The cleaned documents of one text with the Java cleaning ({@link CleaningPath#JVM}): unified,
+   * chunked, each chunk cleaned ({@link TextCleaning#cleanText}) and kept when its length in code
+   * points (SQL's {@code length}) is within {@code [minChars, maxChars]}, {@code maxChars = 0}
+   * meaning no limit: what the SQL path's read, clean and filter stages give, in one function.
+   *
+   * @param chunks gets the number of chunks before the length filter (documents read)
+   */
+  public static List<String> cleanDocuments(String text, int chunkChars, int minChars,
+      int maxChars, LongConsumer chunks) {
+    if (text == null) {
+      chunks.accept(0);
+      return List.of();
+    }
+    List<String> documents = chunk(unifyForm(text), chunkChars);
+    chunks.accept(documents.size());
+    List<String> kept = new ArrayList<>(documents.size());
+    for (String document : documents) {
+      String clean = TextCleaning.cleanText(document);
+      // A text of u UTF-16 units has between u/2 and u code points: count them only when that
+      // range straddles a limit.
+      int units = clean.length();
+      boolean within = units >= 2L * minChars && (maxChars == 0 || units <= maxChars);
+      if (!within && units >= minChars) {
+        int chars = clean.codePointCount(0, units);
+        within = chars >= minChars && (maxChars == 0 || chars <= maxChars);
+      }
+      if (within) {
+        kept.add(clean);
+      }
+    }
+    return kept;
   }
 
   /**
@@ -52,19 +89,46 @@ public final class TextDocuments {
       docs.add(text);
       return docs;
     }
-    StringBuilder current = new StringBuilder();
-    for (String paragraph : text.split("\n\n")) {
-      if (current.length() > 0 && current.length() + 2 + paragraph.length() > maxChars) {
-        docs.add(current.toString());
-        current.setLength(0);
+    // The paragraphs are the pieces of text.split("\n\n"), trailing empty ones dropped; a chunk
+    // joins consecutive ones with "\n\n", leaving out empty ones before its first text. That join
+    // is the text itself from the chunk's first non-empty paragraph to its last paragraph: a
+    // substring, found with indexOf (no regex, no copy but the chunk's). Empty paragraphs wait in
+    // `pendingEmpty` until a non-empty one follows, which is how the trailing ones are dropped.
+    int chunkStart = -1;
+    int chunkEnd = -1;
+    int pendingEmpty = 0;
+    int start = 0;
+    while (true) {
+      int breakAt = text.indexOf("\n\n", start);
+      int end = breakAt < 0 ? text.length() : breakAt;
+      if (end == start) {
+        pendingEmpty++;
+      } else {
+        for (; pendingEmpty > 0; pendingEmpty--) {
+          if (chunkStart >= 0 && chunkEnd - chunkStart + 2 > maxChars) {
+            docs.add(text.substring(chunkStart, chunkEnd));
+            chunkStart = -1;
+          }
+          if (chunkStart >= 0) {
+            chunkEnd += 2; // "\n\n" and the empty paragraph
+          }
+        }
+        if (chunkStart >= 0 && chunkEnd - chunkStart + 2 + (end - start) > maxChars) {
+          docs.add(text.substring(chunkStart, chunkEnd));
+          chunkStart = -1;
+        }
+        if (chunkStart < 0) {
+          chunkStart = start;
+        }
+        chunkEnd = end;
       }
-      if (current.length() > 0) {
-        current.append("\n\n");
+      if (breakAt < 0) {
+        break;
       }
-      current.append(paragraph);
+      start = breakAt + 2;
     }
-    if (current.length() > 0) {
-      docs.add(current.toString());
+    if (chunkStart >= 0) {
+      docs.add(text.substring(chunkStart, chunkEnd));
     }
     return docs;
   }

@@ -134,7 +134,7 @@ class PreprocessJobTest {
 
     PreprocessOptions jsonlOnly = new PreprocessOptions(List.of(jsonl.toString(),
         parquet.toString()), null, "text", tmp.resolve("out"), Tokenizers.BYTES, 0, 1000, 0, 10,
-        0, 2, false);
+        0, 2, false, null);
     IllegalArgumentException noField = assertThrows(IllegalArgumentException.class,
         () -> PreprocessJob.run(spark, jsonlOnly, console));
     assertTrue(noField.getMessage().contains("'text'") && noField.getMessage().contains("body"),
@@ -145,7 +145,7 @@ class PreprocessJobTest {
         .parquet(parquetAsText.toString());
     PreprocessOptions both = new PreprocessOptions(List.of(jsonl.toString(),
         parquetAsText.toString()), null, "text", tmp.resolve("out"), Tokenizers.BYTES, 0, 1000, 0,
-        10, 0, 2, false);
+        10, 0, 2, false, null);
     PreprocessResult result = PreprocessJob.run(spark, both, console);
 
     assertEquals(7, result.documentsRead(), "the line without a text field has no document");
@@ -155,6 +155,54 @@ class PreprocessJobTest {
     assertEquals(Set.of("A first document, long enough.", "A Parquet document of fair length.",
             "Caf\u00e9 and control chars,  trailing\n\nend"),
         new HashSet<>(documents(tmp.resolve("out/train"))));
+  }
+
+  /**
+   * The SQL and the JVM cleaning paths write the same bytes: the cleaning, length filter, dedup
+   * (documents that become equal only once cleaned) and split agree on inputs that trip cleaners.
+   */
+  @Test
+  void sqlAndJvmCleaningWriteByteIdenticalDatasets(@TempDir Path tmp) throws Exception {
+    Path corpus = TestCorpus.write(tmp.resolve("corpus"), 3, 20);
+    List<String> tricky = new ArrayList<>(TextCleaningTest.TRICKY);
+    tricky.add("same once  \t\nclean");
+    tricky.add("same once\r\n\u0007clean");
+    Files.writeString(corpus.resolve("tricky.txt"), String.join("\r\n\r\n", tricky));
+    Files.writeString(corpus.resolve("paragraphs.txt"), String.join("\n\n\n", tricky));
+    Path jsonl = tmp.resolve("tricky.jsonl");
+    var json = new com.fasterxml.jackson.databind.ObjectMapper();
+    StringBuilder lines = new StringBuilder();
+    for (String t : tricky) {
+      lines.append(json.writeValueAsString(java.util.Map.of("text", t))).append('\n');
+    }
+    Files.writeString(jsonl, lines);
+
+    List<PreprocessResult> results = new ArrayList<>();
+    for (CleaningPath path : List.of(CleaningPath.SQL, CleaningPath.JVM)) {
+      PreprocessOptions options = new PreprocessOptions(List.of(corpus.toString(),
+          jsonl.toString()), null, "text", tmp.resolve(path.name()), Tokenizers.BYTES, 0.3, 500,
+          60, 3, 0, 3, false, path);
+      results.add(PreprocessJob.run(spark, options, console));
+    }
+    PreprocessResult sql = results.get(0);
+    PreprocessResult jvm = results.get(1);
+    assertEquals(sql.documentsRead(), jvm.documentsRead());
+    assertEquals(sql.outsideLimits(), jvm.outsideLimits());
+    assertEquals(sql.duplicates(), jvm.duplicates());
+    assertTrue(sql.outsideLimits() > 0 && sql.duplicates() > 0,
+        "the corpus exercises both filters: " + sql.summary());
+    for (String split : List.of("train", "val")) {
+      Path a = tmp.resolve("SQL").resolve(split);
+      Path b = tmp.resolve("JVM").resolve(split);
+      assertEquals(Files.readString(a.resolve(Manifest.FILE_NAME)),
+          Files.readString(b.resolve(Manifest.FILE_NAME)), split + " manifest");
+      try (Stream<Path> files = Files.list(a)) {
+        for (Path f : files.sorted().toList()) {
+          assertTrue(java.util.Arrays.equals(Files.readAllBytes(f),
+              Files.readAllBytes(b.resolve(f.getFileName()))), f.getFileName() + " of " + split);
+        }
+      }
+    }
   }
 
   @Test

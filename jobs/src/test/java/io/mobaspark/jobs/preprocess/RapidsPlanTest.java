@@ -78,7 +78,7 @@ class RapidsPlanTest {
         .config("spark.rapids.sql.mode", "explainOnly")
         .getOrCreate()) {
       PreprocessOptions options = new PreprocessOptions(List.of(jsonl.toString()), null, "text",
-          tmp.resolve("out"), Tokenizers.BYTES, 0.1, 1000, 0, 1, 100, 2, false);
+          tmp.resolve("out"), Tokenizers.BYTES, 0.1, 1000, 0, 1, 100, 2, false, null);
       Dataset<Row> cleaned = DocumentPipeline.cleaned(spark, options,
           spark.sparkContext().longAccumulator("chunks read"));
       Dataset<Row> documents = DocumentPipeline.deduplicated(

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class TextDocumentsTest {
@@ -31,6 +33,50 @@ class TextDocumentsTest {
     assertEquals(List.of(a + "\n\n" + b, c), TextDocuments.chunk(a + "\n\n" + b + "\n\n" + c, 14));
     assertEquals(List.of("short"), TextDocuments.chunk("short", 0));
     assertEquals(List.of(), TextDocuments.chunk("", 10));
+  }
+
+  /** The chunking as first written (split at "\n\n", join in a StringBuilder): the reference. */
+  private static List<String> chunkBySplit(String text, int maxChars) {
+    List<String> docs = new ArrayList<>();
+    if (text.isEmpty()) {
+      return docs;
+    }
+    if (maxChars <= 0 || text.length() <= maxChars) {
+      docs.add(text);
+      return docs;
+    }
+    StringBuilder current = new StringBuilder();
+    for (String paragraph : text.split("\n\n")) {
+      if (current.length() > 0 && current.length() + 2 + paragraph.length() > maxChars) {
+        docs.add(current.toString());
+        current.setLength(0);
+      }
+      if (current.length() > 0) {
+        current.append("\n\n");
+      }
+      current.append(paragraph);
+    }
+    if (current.length() > 0) {
+      docs.add(current.toString());
+    }
+    return docs;
+  }
+
+  @Test
+  void chunksAsSplittingAndJoiningWouldOnRandomText() {
+    String[] pieces = {"a", "bb", "ccc", "\n", "\n\n", "\n\n\n", " ", "x".repeat(9)};
+    Random random = new Random(7);
+    for (int i = 0; i < 50_000; i++) {
+      StringBuilder s = new StringBuilder();
+      int n = random.nextInt(16);
+      for (int k = 0; k < n; k++) {
+        s.append(pieces[random.nextInt(pieces.length)]);
+      }
+      String text = s.toString();
+      int maxChars = random.nextInt(14);
+      assertEquals(chunkBySplit(text, maxChars), TextDocuments.chunk(text, maxChars),
+          () -> "chunks of " + maxChars + " of " + text.replace("\n", "\\n"));
+    }
   }
 
   @Test
