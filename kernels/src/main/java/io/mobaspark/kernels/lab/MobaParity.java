@@ -21,10 +21,10 @@ import java.util.Random;
  * poisoned first (NaN, or an out-of-range block id for the routing); the routing compared as sets
  * (near-ties allowed, {@link RoutingParity}); O and LSE against the CPU on the GPU's own routing
  * (so a near-tie cannot move the attention checks) and against {@link MobaNaive}; the forward run
- * twice (must repeat bitwise) and the backward twice (dK, dV bitwise, dQ within one bf16 ulp: its
- * fp32 atomics add in any order); then both once more under a tiny slice budget ({@link
+ * twice (must repeat bitwise) and the backward twice (dK, dV bitwise, dQ up to its fp32 atomics'
+ * order, {@link #sameUpToAtomicOrder}); then both once more under a tiny slice budget ({@link
  * MobaSlicing}), whose rows ({@code .sliced}) must pass the same bounds and equal the one-slice run
- * (column repro: bitwise, dQ within one ulp). When topk covers every block, O is also checked
+ * (column repro: bitwise, dQ up to atomic order). When topk covers every block, O is also checked
  * against the CPU's DENSE attention (MOBA.md rule 5), and so is a sliding window as long as the
  * longest sequence.
  *
@@ -203,7 +203,7 @@ public final class MobaParity {
         grads[3 * rep + 2] = gpu.read(dv);
       }
       boolean dkdvRepeat = Arrays.equals(grads[1], grads[4]) && Arrays.equals(grads[2], grads[5]);
-      boolean dqRepeats = withinOneUlp(grads[0], grads[3]);
+      boolean dqRepeats = sameUpToAtomicOrder(grads[0], grads[3]);
 
       // Again in many slices: a budget of SLICED_ROWS (row, head) partials, as moba_harness.cu's
       // check, cuts heads, query tiles and (for dQ) sequences. The runs above took the policy's
@@ -250,7 +250,7 @@ public final class MobaParity {
       checks.add(ParityCheck.of(slicedOp, label, "LSE", sliced[1], naive.lse(), ref64.lse(),
           ParityCheck.FORWARD_FACTOR, Arrays.equals(sliced[1], lses[0])));
       checks.add(ParityCheck.of(slicedOp, label, "dQ", sliced[2], naive.dq(), ref64.dq(),
-          ParityCheck.GRADIENT_FACTOR, withinOneUlp(sliced[2], grads[0])));
+          ParityCheck.GRADIENT_FACTOR, sameUpToAtomicOrder(sliced[2], grads[0])));
       checks.add(ParityCheck.of(slicedOp, label, "dK", sliced[3], naive.dk(), ref64.dk(),
           ParityCheck.GRADIENT_FACTOR, Arrays.equals(sliced[3], grads[1])));
       checks.add(ParityCheck.of(slicedOp, label, "dV", sliced[4], naive.dv(), ref64.dv(),
@@ -269,15 +269,28 @@ public final class MobaParity {
     return checks;
   }
 
-  /** Equal up to one bf16 ulp per element: what a different fp32 atomic order can change. */
-  static boolean withinOneUlp(double[] a, double[] b) {
+  /**
+   * Equal up to what a different fp32 atomic order can change: one bf16 ulp of the element, plus
+   * 2^-16 of the tensor's largest magnitude for elements whose summands cancel (there the fp32 sums
+   * of two orders differ by a few fp32 ulps of the summands, which can exceed a bf16 ulp of the small
+   * result; seen with top-64 of 16-key blocks). Both bounds are far below the tolerance policy's.
+   */
+  static boolean sameUpToAtomicOrder(double[] a, double[] b) {
+    if (a.length != b.length) {
+      return false;
+    }
+    double largest = 0;
+    for (double v : a) {
+      largest = Math.max(largest, Math.abs(v));
+    }
+    double cancellation = largest * 0x1p-16;
     for (int i = 0; i < a.length; i++) {
       double ulp = Math.max(Math.abs(a[i]), Math.abs(b[i])) * 0x1p-7;
-      if (!(Math.abs(a[i] - b[i]) <= ulp)) {
+      if (!(Math.abs(a[i] - b[i]) <= ulp + cancellation)) {
         return false;
       }
     }
-    return a.length == b.length;
+    return true;
   }
 
   private static int maxBlocks(SeqLayout layout, int blockSize) {
