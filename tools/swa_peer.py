@@ -17,23 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from moba_peer import median_ms  # CUDA-event median after warm-up, as the MoBA peer times
+
 HEADS, DIM = 12, 64
-
-
-def median_ms(fn, warmup=3, reps=10):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    times.sort()
-    return times[len(times) // 2]
 
 
 def timed(name, n, w, attend, layout):
@@ -52,8 +38,8 @@ def timed(name, n, w, attend, layout):
         q.grad = k.grad = v.grad = None
         out.backward(dout)
 
-    f = median_ms(fwd)
-    fb = median_ms(fwd_bwd)
+    f = median_ms(fwd, 3, 10)
+    fb = median_ms(fwd_bwd, 3, 10)
     pairs = w * n - w * (w - 1) / 2  # rows' min(pos + 1, W), summed
     flop = HEADS * DIM * pairs
     print(f"{name} N={n} W={w} H={HEADS} D={DIM} | fwd {f:.3f} ms ({4 * flop / f / 1e9:.0f} TFLOP/s)"

@@ -54,7 +54,7 @@ public final class GemmLab {
   private GemmLab() {}
 
   public static void main(String[] args) {
-    short[] pool = normalBf16(POOL, 5);
+    short[] pool = LabInputs.normalBf16(POOL, 5);
     try (CudaBackend gpu = new CudaBackend(0)) {
       System.out.println(gpu.description());
       System.out.printf(Locale.ROOT, "%-22s | layout | %-22s | %-15s | %9s | %s%n", "shape", "M x N x K",
@@ -95,7 +95,7 @@ public final class GemmLab {
           ms[rep] = t;
         }
       }
-      double median = median(ms);
+      double median = LabInputs.median(ms);
       double tflops = 2.0 * s.m() * s.n() * s.k() / (median * 1e-3) / 1e12;
       GemmCuda.Plan plan = GemmCuda.plan(s.m(), s.n(), s.k(), s.transA(), s.transB(),
           GemmCuda.wgmmaLoaded(gpu.context()), gpu.context().device().multiprocessors());
@@ -213,22 +213,5 @@ public final class GemmLab {
     }
   }
 
-  /** Standard normal values as bf16 bits, generated in parallel chunks. */
-  private static short[] normalBf16(int count, long seed) {
-    short[] bits = new short[count];
-    int chunk = 1 << 20;
-    IntStream.range(0, (count + chunk - 1) / chunk).parallel().forEach(c -> {
-      SplittableRandom random = new SplittableRandom(seed * 1_000_003L + c);
-      for (int i = c * chunk, end = Math.min(count, i + chunk); i < end; i++) {
-        bits[i] = Bf16.fromFloat((float) random.nextGaussian());
-      }
-    });
-    return bits;
-  }
 
-  private static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    return s[s.length / 2];
-  }
 }

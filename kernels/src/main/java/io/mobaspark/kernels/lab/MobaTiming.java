@@ -4,16 +4,12 @@ import io.mobaspark.kernels.AttentionConfig;
 import io.mobaspark.kernels.IntTensor;
 import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.Tensor;
-import io.mobaspark.kernels.cuda.Bf16;
 import io.mobaspark.kernels.cuda.CudaBackend;
 import io.mobaspark.kernels.cuda.CudaTensor;
 import io.mobaspark.kernels.cuda.CudaTimer;
 import io.mobaspark.kernels.cuda.DType;
 import io.mobaspark.kernels.cuda.MobaSlicing;
-import java.util.Arrays;
 import java.util.Locale;
-import java.util.SplittableRandom;
-import java.util.stream.IntStream;
 
 /**
  * Device times of the Java path (CudaBackend's mobaRoute, attentionForward, attentionBackward, each
@@ -84,7 +80,8 @@ final class MobaTiming {
         CudaTimer timer = new CudaTimer(gpu.context())) {
       Tensor[] inputs = {q, k, v, dOut};
       for (int i = 0; i < inputs.length; i++) {
-        ((CudaTensor) inputs[i]).buffer().write(normalBf16((int) inputs[i].numel(), seed * 4L + i));
+        short[] values = LabInputs.normalBf16((int) inputs[i].numel(), seed * 4L + i);
+        ((CudaTensor) inputs[i]).buffer().write(values);
       }
       double[][] ms = new double[3][REPS];
       for (int rep = -WARMUP; rep < REPS; rep++) {
@@ -105,30 +102,8 @@ final class MobaTiming {
           ms[2][rep] = bwd;
         }
       }
-      return new double[] {median(ms[0]), median(ms[1]), median(ms[2])};
+      return new double[] {
+          LabInputs.median(ms[0]), LabInputs.median(ms[1]), LabInputs.median(ms[2])};
     }
-  }
-
-  /**
-   * Standard normal values as bf16 bits, generated in parallel chunks: at 64K the four inputs hold
-   * 1.07 G values, which a serial {@code Random.nextGaussian} into {@code double[]} took minutes to
-   * make (the 64K row never finished in a 167 s run).
-   */
-  private static short[] normalBf16(int count, long seed) {
-    short[] bits = new short[count];
-    int chunk = 1 << 20;
-    IntStream.range(0, (count + chunk - 1) / chunk).parallel().forEach(c -> {
-      SplittableRandom random = new SplittableRandom(seed * 1_000_003L + c);
-      for (int i = c * chunk, end = Math.min(count, i + chunk); i < end; i++) {
-        bits[i] = Bf16.fromFloat((float) random.nextGaussian());
-      }
-    });
-    return bits;
-  }
-
-  private static double median(double[] v) {
-    double[] s = v.clone();
-    Arrays.sort(s);
-    return s[s.length / 2];
   }
 }
