@@ -17,15 +17,15 @@ final class CudaMemoryOps {
   private final DeviceBuffer partials; // [MAX_BLOCKS] double
   private final DeviceBuffer total; // [1] double
   private final DeviceBuffer flag; // [1] int
-  /** sumsOfSquares' per-tensor results, grown to the largest call (the training step's parameters). */
-  private DeviceBuffer results;
-  private int resultsCapacity;
+  /** sumsOfSquares' per-tensor results [tensors] double, grown to the largest call. */
+  private final ScratchBuffer results;
 
   CudaMemoryOps(CudaContext context) {
     this.context = context;
     this.partials = context.allocate(8L * MAX_BLOCKS);
     this.total = context.allocate(8);
     this.flag = context.allocate(4);
+    this.results = new ScratchBuffer(context);
   }
 
   /** Blocks of a grid-stride launch over {@code n} elements, four elements per thread at least. */
@@ -75,7 +75,7 @@ final class CudaMemoryOps {
 
   /**
    * sumOfSquares of each tensor with one device read: pass 1 and pass 2 of every tensor are queued on
-   * the stream (which orders the reuse of the partials), pass 2 writing sum i into a per-call results
+   * the stream (which orders the reuse of the partials), pass 2 writing sum i into a results
    * buffer, read once at the end.
    */
   double[] sumsOfSquares(List<CudaTensor> tensors) {
@@ -83,14 +83,8 @@ final class CudaMemoryOps {
     if (sums.length == 0) {
       return sums;
     }
-    if (sums.length > resultsCapacity) {
-      if (results != null) {
-        results.close();
-      }
-      results = context.allocate(8L * sums.length);
-      resultsCapacity = sums.length;
-    }
-    results.zero();
+    DeviceBuffer out = results.atLeast(8L * sums.length);
+    out.zero();
     for (int i = 0; i < sums.length; i++) {
       CudaTensor t = tensors.get(i);
       long n = t.numel();
@@ -100,9 +94,9 @@ final class CudaMemoryOps {
       launch("sum_squares_" + t.dtype().kernelSuffix(), n,
           new KernelArgs().ptr(partials).ptr(t.buffer()).i64(n));
       context.kernel("memory", "sum_partials").launch(LaunchShape.of(1, 1024),
-          new KernelArgs().ptr(results, 8L * i).ptr(partials).i32(blocks(n)));
+          new KernelArgs().ptr(out, 8L * i).ptr(partials).i32(blocks(n)));
     }
-    results.read(sums); // the first sums.length entries
+    out.read(sums); // the first sums.length entries
     return sums;
   }
 
@@ -124,9 +118,7 @@ final class CudaMemoryOps {
   }
 
   void close() {
-    if (results != null) {
-      results.close();
-    }
+    results.close();
     partials.close();
     total.close();
     flag.close();

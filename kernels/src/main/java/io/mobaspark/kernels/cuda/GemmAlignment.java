@@ -44,12 +44,15 @@ public final class GemmAlignment implements AutoCloseable {
   private final CudaContext context;
   private long chunkElements = CHUNK_ELEMENTS;
   private double minFlops = MIN_FLOPS;
-  private DeviceBuffer paddedA;
-  private DeviceBuffer paddedB;
-  private DeviceBuffer scratch;
+  private final ScratchBuffer paddedA; // a chunk of the padded a, bf16
+  private final ScratchBuffer paddedB; // the padded b, bf16
+  private final ScratchBuffer paddedOut; // PAD_M's fp32 [Mp, N]
 
   GemmAlignment(CudaContext context) {
     this.context = context;
+    this.paddedA = new ScratchBuffer(context);
+    this.paddedB = new ScratchBuffer(context);
+    this.paddedOut = new ScratchBuffer(context);
   }
 
   /** Chunk size and size threshold; the defaults are {@link #CHUNK_ELEMENTS} and {@link #MIN_FLOPS}. */
@@ -108,20 +111,20 @@ public final class GemmAlignment implements AutoCloseable {
   private void padK(Product product, CudaTensor out, CudaTensor a, CudaTensor b, int m, int n, int k,
       boolean transB, boolean accumulate) {
     int kp = padded(k);
-    paddedB = grown(paddedB, 2L * n * kp);
+    DeviceBuffer b2 = paddedB.atLeast(2L * n * kp);
     if (transB) {
-      pad(paddedB, b.buffer(), 0, n, kp, n, k, k);
+      pad(b2, b.buffer(), 0, n, kp, n, k, k);
     } else {
-      pad(paddedB, b.buffer(), 0, kp, n, k, n, n);
+      pad(b2, b.buffer(), 0, kp, n, k, n, n);
     }
     int chunk = chunkRows(chunkElements, kp, GemmCuda.Family.WGMMA.tileM, m);
-    paddedA = grown(paddedA, 2L * chunk * kp);
+    DeviceBuffer a2 = paddedA.atLeast(2L * chunk * kp);
     long outRow = (long) n * out.dtype().bytes();
     for (int m0 = 0; m0 < m; m0 += chunk) {
       int rows = Math.min(chunk, m - m0);
-      pad(paddedA, a.buffer(), (long) m0 * k, rows, kp, rows, k, k);
-      product.run(out.buffer(), m0 * outRow, out.dtype(), paddedA, 0, paddedB, 0, rows, n, kp, false,
-          transB, accumulate);
+      pad(a2, a.buffer(), (long) m0 * k, rows, kp, rows, k, k);
+      product.run(out.buffer(), m0 * outRow, out.dtype(), a2, 0, b2, 0, rows, n, kp, false, transB,
+          accumulate);
     }
   }
 
@@ -130,13 +133,13 @@ public final class GemmAlignment implements AutoCloseable {
       boolean accumulate) {
     int mp = padded(m);
     int chunk = chunkRows(chunkElements, mp, GemmCuda.SPLIT_GRANULE, k);
-    paddedA = grown(paddedA, 2L * chunk * mp);
-    scratch = grown(scratch, 4L * mp * n);
+    DeviceBuffer a2 = paddedA.atLeast(2L * chunk * mp);
+    DeviceBuffer scratch = paddedOut.atLeast(4L * mp * n);
     for (int k0 = 0; k0 < k; k0 += chunk) {
       int rows = Math.min(chunk, k - k0);
-      pad(paddedA, a.buffer(), (long) k0 * m, rows, mp, rows, m, m);
-      product.run(scratch, 0, DType.F32, paddedA, 0, b.buffer(), 2L * k0 * n, mp, n, rows, true,
-          false, k0 > 0);
+      pad(a2, a.buffer(), (long) k0 * m, rows, mp, rows, m, m);
+      product.run(scratch, 0, DType.F32, a2, 0, b.buffer(), 2L * k0 * n, mp, n, rows, true, false,
+          k0 > 0);
     }
     long total = (long) m * n;
     context.kernel("gemm_align", "gemm_unpad_f32").launch(
@@ -159,22 +162,10 @@ public final class GemmAlignment implements AutoCloseable {
         16L * context.device().multiprocessors()));
   }
 
-  private DeviceBuffer grown(DeviceBuffer buffer, long bytes) {
-    if (buffer != null && buffer.bytes() >= bytes) {
-      return buffer;
-    }
-    if (buffer != null) {
-      buffer.close();
-    }
-    return context.allocate(bytes);
-  }
-
   @Override
   public void close() {
-    for (DeviceBuffer b : new DeviceBuffer[] {paddedA, paddedB, scratch}) {
-      if (b != null) {
-        b.close();
-      }
-    }
+    paddedA.close();
+    paddedB.close();
+    paddedOut.close();
   }
 }

@@ -62,11 +62,12 @@ public final class GemmCuda implements AutoCloseable {
 
   private final CudaContext context;
   private final GemmAlignment alignment;
-  private DeviceBuffer partials; // [splits, M, N] fp32, grown to the largest seen
+  private final ScratchBuffer partials; // [splits, M, N] fp32
 
   GemmCuda(CudaContext context) {
     this.context = context;
     this.alignment = new GemmAlignment(context);
+    this.partials = new ScratchBuffer(context);
   }
 
   /**
@@ -185,7 +186,7 @@ public final class GemmCuda implements AutoCloseable {
     Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), device.multiprocessors());
     long total = (long) m * n;
     boolean split = plan.splits() > 1;
-    DeviceBuffer work = split ? partials(4L * plan.splits() * total) : out;
+    DeviceBuffer work = split ? partials.atLeast(4L * plan.splits() * total) : out;
     int outF32 = outType == DType.F32 ? 1 : 0;
     Family f = plan.family();
     LaunchShape shape = new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(),
@@ -202,16 +203,6 @@ public final class GemmCuda implements AutoCloseable {
     }
   }
 
-  private DeviceBuffer partials(long bytes) {
-    if (partials == null || partials.bytes() < bytes) {
-      if (partials != null) {
-        partials.close();
-      }
-      partials = context.allocate(bytes);
-    }
-    return partials;
-  }
-
   private static int ceilDiv(int x, int y) {
     return (x + y - 1) / y;
   }
@@ -223,8 +214,6 @@ public final class GemmCuda implements AutoCloseable {
   @Override
   public void close() {
     alignment.close();
-    if (partials != null) {
-      partials.close();
-    }
+    partials.close();
   }
 }
