@@ -3,17 +3,10 @@ package io.mobaspark.jobs.pretrain;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.mobaspark.data.CorpusPacker;
-import io.mobaspark.data.tokenizer.Tokenizers;
-import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.loop.TrainSummary;
 import io.mobaspark.trainer.loop.TrainingLoop;
 import io.mobaspark.trainer.testing.MetricsCurves;
-import io.mobaspark.trainer.testing.TestConfigs;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -23,7 +16,6 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -49,10 +41,7 @@ class HdfsRunDirPretrainTest {
     hdfs.waitActive();
     spark = SparkSession.builder().master("local[2]").appName("HdfsRunDirPretrainTest")
         .config("spark.ui.enabled", "false").getOrCreate();
-    CorpusPacker.pack(DistributedPretrainTest.documents(200, 1).iterator(),
-        Tokenizers.byName(Tokenizers.BYTES), scratch.resolve("data/train"), 8192);
-    CorpusPacker.pack(DistributedPretrainTest.documents(20, 2).iterator(),
-        Tokenizers.byName(Tokenizers.BYTES), scratch.resolve("data/val"), 8192);
+    ResumableRuns.packData(scratch.resolve("data"));
   }
 
   @AfterAll
@@ -92,22 +81,10 @@ class HdfsRunDirPretrainTest {
   }
 
   private static TrainSummary train(Map<String, String> overrides) {
-    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    return PretrainJob.run(jsc, PretrainConfig.load(null, overrides),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    return ResumableRuns.train(spark, overrides);
   }
 
-  /** Two ranks, checkpoints every 4 steps, a constant learning rate (stop at 8, resume to 12). */
   private static Map<String, String> overrides(String runDir, int maxSteps) {
-    Map<String, String> o = TestConfigs.hybridOnBytes(scratch.resolve("data"), Path.of("unused"));
-    o.put("run.dir", runDir);
-    o.put("run.backend", "cpu");
-    o.put("run.ranks", "2");
-    o.put("train.max_steps", Integer.toString(maxSteps));
-    o.put("train.warmup_steps", "0");
-    o.put("train.min_lr", o.get("train.lr"));
-    o.put("train.keep_checkpoints", "2");
-    o.put("exchange.timeout", "60s");
-    return o;
+    return ResumableRuns.overrides(scratch.resolve("data"), runDir, maxSteps);
   }
 }

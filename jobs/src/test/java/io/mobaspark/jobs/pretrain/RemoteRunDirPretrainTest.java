@@ -7,25 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.mobaspark.data.CorpusPacker;
-import io.mobaspark.data.tokenizer.Tokenizers;
 import io.mobaspark.jobs.TestSchemeFileSystem;
 import io.mobaspark.trainer.checkpoint.CheckpointFiles;
-import io.mobaspark.trainer.config.PretrainConfig;
 import io.mobaspark.trainer.loop.TrainSummary;
 import io.mobaspark.trainer.loop.TrainingLoop;
 import io.mobaspark.trainer.testing.MetricsCurves;
-import io.mobaspark.trainer.testing.TestConfigs;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -50,10 +42,7 @@ class RemoteRunDirPretrainTest {
         .config("spark.hadoop." + TestSchemeFileSystem.IMPL_KEY,
             TestSchemeFileSystem.class.getName())
         .getOrCreate();
-    CorpusPacker.pack(DistributedPretrainTest.documents(200, 1).iterator(),
-        Tokenizers.byName(Tokenizers.BYTES), scratch.resolve("data/train"), 8192);
-    CorpusPacker.pack(DistributedPretrainTest.documents(20, 2).iterator(),
-        Tokenizers.byName(Tokenizers.BYTES), scratch.resolve("data/val"), 8192);
+    ResumableRuns.packData(scratch.resolve("data"));
   }
 
   @AfterAll
@@ -117,9 +106,7 @@ class RemoteRunDirPretrainTest {
   }
 
   private static TrainSummary train(Map<String, String> overrides) {
-    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-    return PretrainJob.run(jsc, PretrainConfig.load(null, overrides),
-        new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    return ResumableRuns.train(spark, overrides);
   }
 
   private static List<String> checkpointFolders(Path runDir) throws IOException {
@@ -128,20 +115,7 @@ class RemoteRunDirPretrainTest {
     }
   }
 
-  /**
-   * Two ranks, checkpoints and evaluations every 4 steps, and a constant learning rate, so that
-   * stopping at 8 and resuming to 12 follows the schedule of one run to 12.
-   */
   private static Map<String, String> overrides(String runDir, int maxSteps) {
-    Map<String, String> o = TestConfigs.hybridOnBytes(scratch.resolve("data"), Path.of("unused"));
-    o.put("run.dir", runDir);
-    o.put("run.backend", "cpu");
-    o.put("run.ranks", "2");
-    o.put("train.max_steps", Integer.toString(maxSteps));
-    o.put("train.warmup_steps", "0");
-    o.put("train.min_lr", o.get("train.lr"));
-    o.put("train.keep_checkpoints", "2");
-    o.put("exchange.timeout", "60s");
-    return o;
+    return ResumableRuns.overrides(scratch.resolve("data"), runDir, maxSteps);
   }
 }
