@@ -16,14 +16,15 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.LongAccumulator;
 
 /**
- * The DataFrame stages of preprocessing, from the read documents to the deduplicated, split
- * documents {@code (hash LONG, split STRING, text STRING, copies LONG)} that the packing step
- * tokenizes.
+ * The DataFrame stages of preprocessing, from the read documents to the split documents
+ * {@code (hash LONG, split STRING, text STRING, copies LONG)}, partitioned by text, that the packing
+ * step sorts and tokenizes.
  *
  * <pre>
- *   sql: read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length  →  exact dedup
- *   jvm: read (+ NFC, line ends, chunks, clean, filter length: one Java function)  →  exact dedup
- *        →  hash, split by hash
+ *   sql: read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length
+ *        →  exact dedup (hash aggregate)  →  hash, split by hash
+ *   jvm: read (+ NFC, line ends, chunks, clean, filter length: one Java function)
+ *        →  partition by text  →  hash, split by hash;  exact dedup in the packing tasks' sort
  * </pre>
  *
  * With {@link CleaningPath#SQL} everything after the read is a SQL expression or a hash aggregate,
@@ -76,21 +77,30 @@ public final class DocumentPipeline {
   }
 
   /**
-   * Exact dedup on the whole text (a hash aggregate: no two kept documents are equal;
-   * {@code copies} says how many filtered documents each stands for, so the packing tasks count the
-   * kept documents exactly, without a pass of their own), then the content hash and the split.
-   * The same text always gets the same hash and split, on any cluster.
+   * Exact dedup on the whole text, then the content hash and the split: the same text always gets
+   * the same hash and split, on any cluster. {@code copies} says how many filtered documents each
+   * row stands for, so the packing tasks count the kept documents exactly, without a pass of their
+   * own. Partitioned by the text itself, the dedup needs no second shuffle, and its parallelism is
+   * the job's, not spark.sql.shuffle.partitions (200 tiny tasks on a laptop).
+   *
+   * <p>With the SQL cleaning the dedup is a hash aggregate, {@code groupBy(text)} (on the GPU under
+   * Spark RAPIDS): no two rows are equal. With the JVM cleaning the rows keep their duplicates, one
+   * copy each: equal texts share a partition and, once the packing task has sorted them by (split,
+   * hash, text), are next to each other, where {@link PartitionPacker} keeps the first of each run,
+   * comparing texts only when the hashes are equal. That spares the aggregate's hashing and copying
+   * of every text.
    */
   public static Dataset<Row> deduplicated(Dataset<Row> filtered, PreprocessOptions options) {
     long valBuckets = Math.round(options.valFraction() * SPLIT_BUCKETS);
     Column hash = xxhash64(col("text"));
-    // Partitioned by the text itself, the dedup needs no second shuffle, and its parallelism is the
-    // job's, not spark.sql.shuffle.partitions (200 tiny tasks on a laptop).
-    return filtered.select(col("text")).repartition(options.partitions(), col("text"))
-        .groupBy("text").agg(count(lit(1)).as("copies"))
-        .select(hash.as("hash"),
-            when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL)).otherwise(lit(TRAIN))
-                .as("split"),
-            col("text"), col("copies"));
+    Dataset<Row> byText = filtered.select(col("text")).repartition(options.partitions(),
+        col("text"));
+    Dataset<Row> counted = cleaningPath(filtered.sparkSession(), options) == CleaningPath.JVM
+        ? byText.select(col("text"), lit(1L).as("copies"))
+        : byText.groupBy("text").agg(count(lit(1)).as("copies"));
+    return counted.select(hash.as("hash"),
+        when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL)).otherwise(lit(TRAIN))
+            .as("split"),
+        col("text"), col("copies"));
   }
 }

@@ -16,10 +16,14 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.util.LongAccumulator;
 
 /**
- * One task's packing of both splits: its rows {@code (split, text, copies)}, sorted by split
+ * One task's packing of both splits: its rows {@code (split, hash, text, copies)}, sorted by split
  * ("train" before "val"), then by content hash and text, become the shards
  * {@code part-PPPPP-NNNNN.arrow} of each split's folder, {@code PPPPP} being the partition. Both
  * splits in one pass over the partition is what lets the job run as a single Spark action.
+ *
+ * <p>Equal texts are next to each other in that order: of a run of equal texts only the first is
+ * packed (the exact dedup of the JVM cleaning path, whose rows keep their duplicates; the SQL path's
+ * rows are unique already). The texts are compared only when the hashes are equal.
  */
 final class PartitionPacker implements MapPartitionsFunction<Row, PackedPartition> {
   private final String tokenizerName;
@@ -60,16 +64,27 @@ final class PartitionPacker implements MapPartitionsFunction<Row, PackedPartitio
     }
     if (split.hasMore()) {
       throw new IllegalStateException("partition rows not sorted by split: a '"
-          + split.next.getString(0) + "' row after the validation rows");
+          + split.next.getString(SPLIT) + "' row after the validation rows");
     }
     return List.of(new PackedPartition(train, val, split.copies)).iterator();
   }
 
-  /** The rows of a partition sorted by split, read one split after the other. */
+  /** Columns of the rows. */
+  static final int SPLIT = 0;
+  static final int HASH = 1;
+  static final int TEXT = 2;
+  static final int COPIES = 3;
+  /** The columns the rows must have, in this order. */
+  static final String[] COLUMNS = {"split", "hash", "text", "copies"};
+
+  /**
+   * The rows of a partition sorted by split, hash and text, read one split after the other, one
+   * text of each run of equal ones.
+   */
   private static final class SplitRows {
     private final Iterator<Row> rows;
     private Row next;
-    /** The copies of the rows read so far. */
+    /** The copies of the rows read so far, duplicates included. */
     private long copies;
 
     SplitRows(Iterator<Row> rows) {
@@ -86,7 +101,7 @@ final class PartitionPacker implements MapPartitionsFunction<Row, PackedPartitio
       return new Iterator<>() {
         @Override
         public boolean hasNext() {
-          return next != null && split.equals(next.getString(0));
+          return next != null && split.equals(next.getString(SPLIT));
         }
 
         @Override
@@ -94,9 +109,15 @@ final class PartitionPacker implements MapPartitionsFunction<Row, PackedPartitio
           if (!hasNext()) {
             throw new NoSuchElementException(split + " rows are done");
           }
-          String text = next.getString(1);
-          copies += next.getLong(2);
+          long hash = next.getLong(HASH);
+          String text = next.getString(TEXT);
+          copies += next.getLong(COPIES);
           next = rows.hasNext() ? rows.next() : null;
+          // Equal texts have equal hashes (and so the same split): skip the rest of the run.
+          while (next != null && next.getLong(HASH) == hash && text.equals(next.getString(TEXT))) {
+            copies += next.getLong(COPIES);
+            next = rows.hasNext() ? rows.next() : null;
+          }
           return text;
         }
       };

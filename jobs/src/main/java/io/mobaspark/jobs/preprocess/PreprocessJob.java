@@ -27,7 +27,8 @@ import org.apache.spark.util.LongAccumulator;
  *
  * <p>The DataFrame stages ({@link DocumentPipeline}) clean, filter, deduplicate and split the
  * documents; the dedup hash-partitions them by text, so each partition is only sorted by split,
- * content hash and text (the output does not depend on how the input was partitioned) and packed
+ * content hash and text (the output does not depend on how the input was partitioned; with the JVM
+ * cleaning that sort also brings duplicates together, and the packer keeps one of each) and packed
  * into both splits' shards {@code part-PPPPP-NNNNN.arrow}, written under temporary names and
  * renamed. All of it is one Spark action: the input is read once and nothing is cached. The driver
  * writes each split's manifest last, listing shards in partition order: a dataset without a
@@ -115,7 +116,7 @@ public final class PreprocessJob {
       PartitionPacker packer = new PartitionPacker(options, train.counter(),
           hasVal ? val.counter() : null);
       return documents.sortWithinPartitions("split", "hash", "text")
-          .select("split", "text", "copies")
+          .selectExpr(PartitionPacker.COLUMNS)
           .mapPartitions(packer, Encoders.javaSerialization(PackedPartition.class))
           .collectAsList();
     }

@@ -79,6 +79,8 @@ class RapidsPlanTest {
         .getOrCreate()) {
       PreprocessOptions options = new PreprocessOptions(List.of(jsonl.toString()), null, "text",
           tmp.resolve("out"), Tokenizers.BYTES, 0.1, 1000, 0, 1, 100, 2, false, null);
+      assertEquals(CleaningPath.SQL, DocumentPipeline.cleaningPath(spark, options),
+          "--cleaning auto takes the SQL path under the plugin");
       Dataset<Row> cleaned = DocumentPipeline.cleaned(spark, options,
           spark.sparkContext().longAccumulator("chunks read"));
       Dataset<Row> documents = DocumentPipeline.deduplicated(
