@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the device bundle (../shared/device/bundle) with what the GPU tests need beside it: the test
+# classes of kernels and trainer as jars and the JUnit console launcher, all on .device/lib's class
+# path (package-private test access works there; --class-path would load them in another loader).
+# Leaves the bundle in the folder given (default .device-main); it must stay under 64 MiB.
+#   tools/device/bundle-tests.sh [.device-main]
+set -euo pipefail
+target=${1:-.device-main}
+root=$(git rev-parse --show-toplevel)
+cd "$root"
+../shared/device/bundle -pl kernels,trainer -am
+mvn -q -B -o test-compile -pl kernels,trainer
+jar cf .device/lib/zz-kernels-tests.jar -C kernels/target/test-classes .
+jar cf .device/lib/zz-trainer-tests.jar -C trainer/target/test-classes .
+console=org.junit.platform:junit-platform-console-standalone:1.14.4
+mvn -q -B dependency:copy -Dartifact=$console -DoutputDirectory=.device/lib
+rm -f .device/lib/mobaspark-jobs*.jar
+rm -rf "$target" && cp -r .device "$target"
+du -sh "$target"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Issue 5's checks and benchmarks in one device command (docs/perf/training.md): correctness first
+# (the GPU JUnit tests, whole model included), then the trainer's throughput with a per-op profile and
+# the PyTorch twin on the same model, then the GEMM lab beside cuBLAS. Run on the GPU machine from the
+# repository root with a bundle made by tools/device/bundle-tests.sh:
+#   tools/device/training-bench.sh .device-main   (logs under $OUT, a summary printed last)
+set -uo pipefail
+dev=${1:?usage: training-bench.sh BUNDLE_DIR}
+java="$dev/java"
+out=${OUT:-/tmp/training-bench}
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
+
+timeout 300 "$java" org.junit.platform.console.ConsoleLauncher execute \
+  --select-class io.mobaspark.kernels.cuda.CudaKernelParityTest \
+  --select-class io.mobaspark.trainer.gpu.ModelGpuParityTest --details=summary > "$out/junit.txt" 2>&1
+junit=$?
+timeout 240 "$java" -Xmx40g io.mobaspark.trainer.lab.TrainingThroughput conf/models/paper-125m.conf \
+  --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$out/trainer.txt" 2>&1
+trainer=$?
+timeout 150 python3 tools/torch_train_peer.py --config conf/models/paper-125m.conf --seq 8192 \
+  --batch 8 --warmup 2 --steps 6 > "$out/torch.txt" 2>&1
+torch=$?
+timeout 180 "$java" io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab.txt" 2>&1 \
+  && timeout 120 python3 tools/gemm_peer.py --ours "$out/gemm_lab.txt" > "$out/gemm.txt" 2>&1
+gemm=$?
+
+echo "== exit codes: junit $junit, trainer $trainer, torch $torch, gemm $gemm"
+grep -E "tests (successful|failed)" "$out/junit.txt"
+tail -2 "$out/trainer.txt"
+grep "RESULT" "$out/torch.txt"
+tail -20 "$out/gemm.txt"
