@@ -158,8 +158,38 @@ class TrainingLoopTest {
    *
    * @param failOnCall when >= 0, the data source fails on that call (a simulated crash)
    */
+  @Test
+  void aDivergedStepKeepsTheLastGoodCheckpointAndTheRunResumesFromIt() throws Exception {
+    Path straight = tmp.resolve("straight");
+    segment(straight, Map.of(), 12, -1);
+
+    Path run = tmp.resolve("diverged");
+    // The 8th forwardBackward (step 8) yields a NaN gradient: checkpoints 3 and 6 exist by then.
+    TrainingDivergedException e = assertThrows(TrainingDivergedException.class,
+        () -> segment(run, Map.of(), 12, -1, 7));
+    assertEquals(8, e.step());
+    assertTrue(e.getMessage().contains("the gradient of parameter 'b.bias'"), e.getMessage());
+    List<Integer> steps = new ArrayList<>();
+    new CheckpointStore(run).complete().forEach(c -> steps.add(c.step()));
+    assertEquals(6, steps.get(steps.size() - 1), "no checkpoint of the diverged state: " + steps);
+
+    TrainSummary resumed = segment(run, Map.of(), 12, -1);
+    assertEquals(6, resumed.stepsThisRun(), "resumed from the step-6 checkpoint");
+    assertEquals(metricsWithoutTimes(straight), metricsWithoutTimes(run));
+  }
+
   private TrainSummary segment(Path runDir, Map<String, String> extra, int stopStep,
       int failOnCall) {
+    return segment(runDir, extra, stopStep, failOnCall, -1);
+  }
+
+  /**
+   * Trains {@code runDir} up to {@code stopStep}; the window source throws on its call
+   * {@code failOnCall} (a crash) and the model's gradient turns NaN on its call {@code nanOnCall}
+   * (a divergence); -1 for neither.
+   */
+  private TrainSummary segment(Path runDir, Map<String, String> extra, int stopStep,
+      int failOnCall, int nanOnCall) {
     PretrainConfig config = TestConfigs.tiny(runDir, extra);
     try (CpuBackend backend = new CpuBackend(Precision.FLOAT32, 2)) {
       int window = config.train().windowTokens();
@@ -169,6 +199,9 @@ class TrainingLoopTest {
       }
       SyntheticWindows valWindows = new SyntheticWindows(config.train().batchSize(), window, 50);
       LeastSquaresModel model = new LeastSquaresModel(backend, config.train().seed());
+      if (nanOnCall >= 0) {
+        model.poisonGradientOfCall(nanOnCall);
+      }
       return new TrainingLoop(config, backend, model, trainWindows, valWindows, -1,
           new LocalExchange(), console).run(stopStep);
     }
