@@ -63,6 +63,15 @@ public interface Backend extends AutoCloseable {
   /** A host copy of {@code src}. */
   double[] read(Tensor src);
 
+  /**
+   * A host copy of {@code src} rounded to float: for gradients on their way to the exchange, which
+   * carries at most fp32, so that a device backend copies fp32 tensors without widening them.
+   */
+  float[] readFloats(Tensor src);
+
+  /** Copies float host values into {@code dst} (rounded to its storage); same element count. */
+  void write(Tensor dst, float[] src);
+
   int[] read(IntTensor src);
 
   void zero(Tensor t);

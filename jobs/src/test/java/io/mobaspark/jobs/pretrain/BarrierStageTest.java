@@ -88,7 +88,7 @@ class BarrierStageTest {
         }
         try (GradientExchange exchange = GradientExchanges.open(real, rank.rank(), rank.host(),
             null)) {
-          double[] values = {rank.rank() + 1};
+          float[] values = {rank.rank() + 1};
           exchange.allReduceMean(1, List.of(values));
           return values[0] + "|" + intruder;
         }

@@ -76,6 +76,25 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
+  public void write(Tensor dst, float[] src) {
+    dst.shape().requireNumel(src.length);
+    double[] d = data(dst);
+    for (int i = 0; i < src.length; i++) {
+      d[i] = src[i];
+    }
+  }
+
+  @Override
+  public float[] readFloats(Tensor src) {
+    double[] d = data(src);
+    float[] out = new float[d.length];
+    for (int i = 0; i < d.length; i++) {
+      out[i] = (float) d[i];
+    }
+    return out;
+  }
+
+  @Override
   public void write(Tensor dst, double[] src) {
     dst.shape().requireNumel(src.length);
     double[] d = data(dst);

@@ -113,6 +113,40 @@ public final class CudaBackend implements Backend {
     }
   }
 
+  /** fp32 tensors take the floats as they are; bf16 ones round each (nearest even). */
+  @Override
+  public void write(Tensor dst, float[] src) {
+    dst.shape().requireNumel(src.length);
+    CudaTensor d = cuda(dst);
+    if (d.dtype() == DType.F32) {
+      d.buffer().write(src);
+      return;
+    }
+    short[] bits = new short[src.length];
+    for (int i = 0; i < bits.length; i++) {
+      bits[i] = Bf16.fromFloat(src[i]);
+    }
+    d.buffer().write(bits);
+  }
+
+  /** fp32 tensors are copied as they are (no widening to double); bf16 ones widened to float. */
+  @Override
+  public float[] readFloats(Tensor src) {
+    CudaTensor s = cuda(src);
+    int n = hostLength(src.shape());
+    float[] out = new float[n];
+    if (s.dtype() == DType.F32) {
+      s.buffer().read(out);
+      return out;
+    }
+    short[] bits = new short[n];
+    s.buffer().read(bits);
+    for (int i = 0; i < n; i++) {
+      out[i] = Bf16.toFloat(bits[i]);
+    }
+    return out;
+  }
+
   @Override
   public void write(IntTensor dst, int[] src) {
     dst.shape().requireNumel(src.length);

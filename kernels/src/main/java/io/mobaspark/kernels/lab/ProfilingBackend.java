@@ -110,6 +110,18 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public void write(Tensor dst, float[] src) {
+    timed("write(float)", () -> delegate.write(dst, src));
+  }
+
+  @Override
+  public float[] readFloats(Tensor src) {
+    float[][] out = new float[1][];
+    timed("readFloats", () -> out[0] = delegate.readFloats(src));
+    return out[0];
+  }
+
+  @Override
   public void write(IntTensor dst, int[] src) {
     timed("write(int)", () -> delegate.write(dst, src));
   }

@@ -6,17 +6,20 @@ import java.util.List;
  * A list of gradient buffers seen as one flat array, so that buckets of a fixed element count can
  * span buffer boundaries: many small tensors (norm weights) share one bucket and a large one
  * (the embedding) streams over several. Reading and writing disjoint ranges from two threads is safe.
+ * The buffers hold floats; a bucket is read into and written from doubles, the exchanges' working
+ * precision (sums of ranks in double), and what is written back is a decoded wire value, which a
+ * float holds exactly.
  */
 final class FlatBuffers {
-  private final double[][] buffers;
+  private final float[][] buffers;
   /** starts[i] = flat index of buffers[i][0]; starts[length] = size. */
   private final long[] starts;
 
-  FlatBuffers(List<double[]> buffers) {
+  FlatBuffers(List<float[]> buffers) {
     if (buffers == null || buffers.isEmpty()) {
       throw new IllegalArgumentException("buffers must be a non-empty list, got " + buffers);
     }
-    this.buffers = buffers.toArray(new double[0][]);
+    this.buffers = buffers.toArray(new float[0][]);
     this.starts = new long[this.buffers.length + 1];
     for (int i = 0; i < this.buffers.length; i++) {
       if (this.buffers[i] == null) {
@@ -64,10 +67,15 @@ final class FlatBuffers {
     while (done < count) {
       int offset = (int) (from + done - starts[buffer]);
       int n = Math.min(count - done, buffers[buffer].length - offset);
+      float[] b = buffers[buffer];
       if (toHost) {
-        System.arraycopy(buffers[buffer], offset, host, done, n);
+        for (int i = 0; i < n; i++) {
+          host[done + i] = b[offset + i];
+        }
       } else {
-        System.arraycopy(host, done, buffers[buffer], offset, n);
+        for (int i = 0; i < n; i++) {
+          b[offset + i] = (float) host[done + i];
+        }
       }
       done += n;
       buffer++;

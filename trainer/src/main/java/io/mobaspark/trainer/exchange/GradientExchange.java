@@ -17,13 +17,14 @@ public interface GradientExchange extends AutoCloseable {
   /**
    * Replaces every element of {@code buffers} by its mean over all ranks, rounded to the wire dtype
    * (so that all ranks agree exactly). The buffers are seen as one flat array, cut into buckets that
-   * may span buffer boundaries.
+   * may span buffer boundaries. They are floats: the wire carries fp32 at most, and a GPU's fp32
+   * gradients then reach the host without being widened.
    *
    * @param step the optimizer step, checked against every peer's
    * @throws ExchangeException when a peer fails, times out, is refused or disagrees on step or sizes;
    *     the exchange is unusable afterwards
    */
-  void allReduceMean(int step, List<double[]> buffers);
+  void allReduceMean(int step, List<float[]> buffers);
 
   /** Closes the connections; never throws. */
   @Override

@@ -16,7 +16,7 @@ public final class LocalExchange implements GradientExchange {
   }
 
   @Override
-  public void allReduceMean(int step, List<double[]> buffers) {
+  public void allReduceMean(int step, List<float[]> buffers) {
     // Deliberately untouched: not even rounded to a wire dtype, so one rank trains bit for bit as
     // it did before the exchange existed.
   }

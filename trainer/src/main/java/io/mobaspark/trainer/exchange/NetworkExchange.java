@@ -31,7 +31,7 @@ abstract class NetworkExchange implements GradientExchange {
   }
 
   @Override
-  public final void allReduceMean(int step, List<double[]> buffers) {
+  public final void allReduceMean(int step, List<float[]> buffers) {
     if (failure != null) {
       throw new ExchangeException(self + ": the exchange failed earlier: " + failure.getMessage(),
           failure);

@@ -116,15 +116,16 @@ public final class TrainStep {
   }
 
   /**
-   * Replaces every gradient by its mean over the ranks; the loss rides along as one more element.
-   * Gradients go through host memory for now (one read and one write per parameter).
+   * Replaces every gradient by its mean over the ranks; the loss rides along as one more element
+   * (the wire rounds it to fp32 or bf16 like the gradients). Gradients go through host memory as
+   * floats for now (one read and one write per parameter; no widening of a GPU's fp32 gradients).
    */
   private double averageAcrossRanks(int step, double loss) {
-    List<double[]> buffers = new ArrayList<>(parameters.size() + 1);
+    List<float[]> buffers = new ArrayList<>(parameters.size() + 1);
     for (Parameter p : parameters) {
-      buffers.add(backend.read(p.grad()));
+      buffers.add(backend.readFloats(p.grad()));
     }
-    buffers.add(new double[] {loss});
+    buffers.add(new float[] {(float) loss});
     exchange.allReduceMean(step, buffers);
     for (int i = 0; i < parameters.size(); i++) {
       backend.write(parameters.get(i).grad(), buffers.get(i));

@@ -36,7 +36,7 @@ class AllReduceTest {
     List<List<double[]>> results = LoopbackRanks.run(spec, exchange -> {
       List<double[]> perStep = new ArrayList<>();
       for (int step = 1; step <= 2; step++) {
-        List<double[]> buffers = integerBuffers(exchange.rank(), step);
+        List<float[]> buffers = integerBuffers(exchange.rank(), step);
         exchange.allReduceMean(step, buffers);
         perStep.add(flatten(buffers));
       }
@@ -107,18 +107,18 @@ class AllReduceTest {
       WireDType wire) throws Exception {
     ExchangeSpec spec = LoopbackRanks.spec(kind, ranks, bucketBytes, wire, TIMEOUT_MS);
     return LoopbackRanks.run(spec, exchange -> {
-      List<double[]> buffers = randomBuffers(exchange.rank());
+      List<float[]> buffers = randomBuffers(exchange.rank());
       exchange.allReduceMean(3, buffers);
       return flatten(buffers);
     });
   }
 
   /** Rank r's buffers at a step: element k (flat) is (r + 1) * (k + step). */
-  private static List<double[]> integerBuffers(int rank, int step) {
-    List<double[]> buffers = new ArrayList<>();
+  private static List<float[]> integerBuffers(int rank, int step) {
+    List<float[]> buffers = new ArrayList<>();
     int k = 0;
     for (int size : SIZES) {
-      double[] b = new double[size];
+      float[] b = new float[size];
       for (int i = 0; i < size; i++) {
         b[i] = (rank + 1) * (k++ + step);
       }
@@ -127,13 +127,13 @@ class AllReduceTest {
     return buffers;
   }
 
-  private static List<double[]> randomBuffers(int rank) {
+  private static List<float[]> randomBuffers(int rank) {
     SplittableRandom random = new SplittableRandom(1234 + rank);
-    List<double[]> buffers = new ArrayList<>();
+    List<float[]> buffers = new ArrayList<>();
     for (int size : new int[] {37, 0, 1, 100, 13}) {
-      double[] b = new double[size];
+      float[] b = new float[size];
       for (int i = 0; i < size; i++) {
-        b[i] = (random.nextDouble() - 0.5) * Math.scalb(1.0, random.nextInt(-10, 10));
+        b[i] = (float) ((random.nextDouble() - 0.5) * Math.scalb(1.0, random.nextInt(-10, 10)));
       }
       buffers.add(b);
     }
@@ -154,7 +154,15 @@ class AllReduceTest {
     return mean;
   }
 
-  static double[] flatten(List<double[]> buffers) {
-    return buffers.stream().flatMapToDouble(java.util.Arrays::stream).toArray();
+  /** The buffers end to end, widened to double for the checks. */
+  static double[] flatten(List<float[]> buffers) {
+    double[] flat = new double[buffers.stream().mapToInt(b -> b.length).sum()];
+    int at = 0;
+    for (float[] b : buffers) {
+      for (float v : b) {
+        flat[at++] = v;
+      }
+    }
+    return flat;
   }
 }

@@ -29,16 +29,16 @@ class AuthenticationTest {
       assertContains(awaitRefusal(driver::refusals), "driver: refused rank 1 at 127.0.0.1:",
           "authentication failed");
 
-      List<double[]> means = LoopbackRanks.runRanks(2, (rank, board) -> {
+      List<float[]> means = LoopbackRanks.runRanks(2, (rank, board) -> {
         try (GradientExchange exchange = GradientExchanges.open(driver.spec(), rank, "127.0.0.1",
             null)) {
-          double[] values = {rank, 10 * rank};
+          float[] values = {rank, 10 * rank};
           exchange.allReduceMean(1, List.of(values));
           return values;
         }
       });
-      assertArrayEquals(new double[] {0.5, 5}, means.get(0), 0);
-      assertArrayEquals(new double[] {0.5, 5}, means.get(1), 0);
+      assertArrayEquals(new float[] {0.5f, 5}, means.get(0), 0);
+      assertArrayEquals(new float[] {0.5f, 5}, means.get(1), 0);
     }
   }
 

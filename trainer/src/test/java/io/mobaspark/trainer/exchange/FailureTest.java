@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 /** Peers that hang, die, are missing or speak garbage: errors name them and come fast. */
 class FailureTest {
-  private static final List<double[]> ONE = List.of(new double[] {1, 2, 3});
+  private static final List<float[]> ONE = List.of(new float[] {1, 2, 3});
 
   @Test
   void aHangingRankMakesTheDriverAbortTheOthersNamingIt() throws Exception {
@@ -49,15 +49,15 @@ class FailureTest {
           "driver: no frame from rank 1 at 127.0.0.1:", "within 500 ms (step 1, bucket 0)");
 
       // A retried stage connects again and gets a fresh session from the same aggregator.
-      List<double[]> retried = LoopbackRanks.runRanks(2, (rank, board) -> {
+      List<float[]> retried = LoopbackRanks.runRanks(2, (rank, board) -> {
         try (GradientExchange exchange = GradientExchanges.open(patient, rank, "127.0.0.1",
             null)) {
-          double[] values = {rank + 1};
+          float[] values = {rank + 1};
           exchange.allReduceMean(1, List.of(values));
           return values;
         }
       });
-      assertEquals(1.5, retried.get(1)[0]);
+      assertEquals(1.5f, retried.get(1)[0]);
     }
   }
 

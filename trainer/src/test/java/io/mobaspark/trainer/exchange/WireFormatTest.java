@@ -90,10 +90,10 @@ class WireFormatTest {
 
   @Test
   void flatBuffersCopyRangesAcrossBufferBoundaries() {
-    double[] a = {0, 1, 2};
-    double[] empty = {};
-    double[] b = {3, 4, 5, 6, 7};
-    double[] c = {8};
+    float[] a = {0, 1, 2};
+    float[] empty = {};
+    float[] b = {3, 4, 5, 6, 7};
+    float[] c = {8};
     FlatBuffers flat = new FlatBuffers(java.util.List.of(a, empty, b, c));
     assertEquals(9, flat.size());
     assertEquals(3, flat.bucketCount(4));
@@ -102,11 +102,11 @@ class WireFormatTest {
     flat.read(2, range, 6);
     assertArrayEquals(new double[] {2, 3, 4, 5, 6, 7}, range);
     flat.write(1, new double[] {-1, -2, -3}, 3);
-    assertArrayEquals(new double[] {0, -1, -2}, a);
-    assertArrayEquals(new double[] {-3, 4, 5, 6, 7}, b);
+    assertArrayEquals(new float[] {0, -1, -2}, a);
+    assertArrayEquals(new float[] {-3, 4, 5, 6, 7}, b);
     flat.write(7, new double[] {-7, -8}, 2);
-    assertArrayEquals(new double[] {-3, 4, 5, 6, -7}, b);
-    assertArrayEquals(new double[] {-8}, c);
+    assertArrayEquals(new float[] {-3, 4, 5, 6, -7}, b);
+    assertArrayEquals(new float[] {-8}, c);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new FlatBuffers(java.util.List.of(empty, empty)));
     assertTrue(e.getMessage().contains("all empty"), e.getMessage());

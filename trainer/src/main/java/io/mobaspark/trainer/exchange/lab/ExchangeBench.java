@@ -88,7 +88,7 @@ public final class ExchangeBench {
       for (int r = 0; r < ranks; r++) {
         int rank = r;
         futures.add(threads.submit(() -> {
-          List<double[]> gradient = gradient(params, rank);
+          List<float[]> gradient = gradient(params, rank);
           double[] ms = new double[steps];
           try (GradientExchange exchange = GradientExchanges.open(spec, rank, "127.0.0.1",
               rendezvous.forRank(rank))) {
@@ -117,15 +117,15 @@ public final class ExchangeBench {
     }
   }
 
-  private static List<double[]> gradient(long params, int rank) {
+  private static List<float[]> gradient(long params, int rank) {
     SplittableRandom random = new SplittableRandom(rank);
-    List<double[]> tensors = new ArrayList<>();
+    List<float[]> tensors = new ArrayList<>();
     long left = params;
     for (int i = 0; i < TENSOR_SHARES.length; i++) {
       int n = (int) (i == TENSOR_SHARES.length - 1 ? left : params * TENSOR_SHARES[i]);
-      double[] t = new double[n];
+      float[] t = new float[n];
       for (int k = 0; k < n; k++) {
-        t[k] = random.nextGaussian() * 1e-3;
+        t[k] = (float) (random.nextGaussian() * 1e-3);
       }
       tensors.add(t);
       left -= n;
