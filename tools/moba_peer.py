@@ -74,9 +74,8 @@ def inputs(n, dim):
     return q, k, v, torch.randn(shape, device="cuda", dtype=torch.bfloat16)
 
 
-def timed(name, n, dim, attend, q, k, v, dout, causal_pairs):
-    warmup, reps = repetitions(n)
-
+def attention_ms(attend, q, k, v, dout, warmup, reps):
+    """Median ms of attend's forward (no grad) and forward+backward, and the peak GiB of the latter."""
     def fwd():
         with torch.no_grad():
             attend(q, k, v)
@@ -89,7 +88,12 @@ def timed(name, n, dim, attend, q, k, v, dout, causal_pairs):
     f = median_ms(fwd, warmup, reps)
     torch.cuda.reset_peak_memory_stats()
     fb = median_ms(fwd_bwd, warmup, reps)
-    peak = torch.cuda.max_memory_allocated() / 2**30
+    return f, fb, torch.cuda.max_memory_allocated() / 2**30
+
+
+def timed(name, n, dim, attend, q, k, v, dout, causal_pairs):
+    warmup, reps = repetitions(n)
+    f, fb, peak = attention_ms(attend, q, k, v, dout, warmup, reps)
     flops_fwd = 4 * BATCH * HEADS * dim * causal_pairs
     print(f"{name} N={n} batch={BATCH} H={HEADS} D={dim} | fwd {f:.3f} ms "
           f"({flops_fwd / f / 1e9:.0f} TFLOP/s) | fwd+bwd {fb:.3f} ms "

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from moba_peer import median_ms  # CUDA-event median after warm-up, as the MoBA peer times
+from moba_peer import attention_ms  # CUDA-event medians after warm-up, as the MoBA peer times
 
 HEADS, DIM = 12, 64
 
@@ -29,17 +29,7 @@ def timed(name, n, w, attend, layout):
                for _ in range(3))
     dout = torch.randn(shape, device="cuda", dtype=torch.bfloat16)
 
-    def fwd():
-        with torch.no_grad():
-            attend(q, k, v)
-
-    def fwd_bwd():
-        out = attend(q, k, v)
-        q.grad = k.grad = v.grad = None
-        out.backward(dout)
-
-    f = median_ms(fwd, 3, 10)
-    fb = median_ms(fwd_bwd, 3, 10)
+    f, fb, _ = attention_ms(attend, q, k, v, dout, 3, 10)
     pairs = w * n - w * (w - 1) / 2  # rows' min(pos + 1, W), summed
     flop = HEADS * DIM * pairs
     print(f"{name} N={n} W={w} H={HEADS} D={DIM} | fwd {f:.3f} ms ({4 * flop / f / 1e9:.0f} TFLOP/s)"
