@@ -15,7 +15,6 @@ final class CudaMemoryOps {
   private final CudaContext context;
   // Kept for the backend's life: an allocation synchronizes the device.
   private final DeviceBuffer partials; // [MAX_BLOCKS] double
-  private final DeviceBuffer total; // [1] double
   private final DeviceBuffer flag; // [1] int
   /** sumsOfSquares' per-tensor results [tensors] double, grown to the largest call. */
   private final ScratchBuffer results;
@@ -23,7 +22,6 @@ final class CudaMemoryOps {
   CudaMemoryOps(CudaContext context) {
     this.context = context;
     this.partials = context.allocate(8L * MAX_BLOCKS);
-    this.total = context.allocate(8);
     this.flag = context.allocate(4);
     this.results = new ScratchBuffer(context);
   }
@@ -60,17 +58,7 @@ final class CudaMemoryOps {
 
   /** Sum of squares in double: per-block partials, then one block adds them in a fixed tree. */
   double sumOfSquares(CudaTensor t) {
-    long n = t.numel();
-    if (n == 0) {
-      return 0;
-    }
-    launch("sum_squares_" + t.dtype().kernelSuffix(), n,
-        new KernelArgs().ptr(partials).ptr(t.buffer()).i64(n));
-    context.kernel("memory", "sum_partials").launch(LaunchShape.of(1, 1024),
-        new KernelArgs().ptr(total).ptr(partials).i32(blocks(n)));
-    double[] result = new double[1];
-    total.read(result);
-    return result[0];
+    return sumsOfSquares(List.of(t))[0];
   }
 
   /**
@@ -120,7 +108,6 @@ final class CudaMemoryOps {
   void close() {
     results.close();
     partials.close();
-    total.close();
     flag.close();
   }
 }
