@@ -36,8 +36,8 @@ class ShippedConfigsTest {
   @Test
   void paperPresetsHaveThePaperSizes() {
     // Issue 5's 125M benchmark model, FlashMoBA's 340M and "1B" hybrids; the counts include the
-    // tied 50257-token embedding, and the 1B widths (2048, FFN 8192) with a SwiGLU MLP come to
-    // 1.71B, as paper-1b.conf says.
+    // tied embedding of 50304 rows (GPT-2's 50257 ids padded to a multiple of 64), and the 1B
+    // widths (2048, FFN 8192) with a SwiGLU MLP come to 1.71B, as paper-1b.conf says.
     long small = PretrainConfig.load(CONF.resolve("models/paper-340m.conf"), Map.of()).model()
         .parameterCount();
     long large = PretrainConfig.load(CONF.resolve("models/paper-1b.conf"), Map.of()).model()
