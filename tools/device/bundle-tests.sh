@@ -8,6 +8,9 @@ set -euo pipefail
 target=${1:-.device-main}
 root=$(git rev-parse --show-toplevel)
 cd "$root"
+# .device/ is shared by everyone bundling in this tree: hold the lock until the copy is made.
+exec 9>/tmp/mobaspark-bundle.lock
+flock 9
 ../shared/device/bundle -pl kernels,trainer -am
 mvn -q -B -o test-compile -pl kernels,trainer
 jar cf .device/lib/zz-kernels-tests.jar -C kernels/target/test-classes .

@@ -1,32 +1,44 @@
 #!/usr/bin/env bash
 # Issue 5's checks and benchmarks in one device command (docs/perf/training.md): correctness first
-# (the GPU JUnit tests, whole model included), then the trainer's throughput with a per-op profile and
-# the PyTorch twin on the same model, then the GEMM lab beside cuBLAS. Run on the GPU machine from the
-# repository root with a bundle made by tools/device/bundle-tests.sh:
+# (the parity labs of every op against the CPU backend, the GPU JUnit tests, whole model included),
+# then the trainer's throughput with a per-op profile and the PyTorch twin on the same model, then the
+# GEMM lab beside cuBLAS. Run on the GPU machine from the repository root with a bundle made by
+# tools/device/bundle-tests.sh:
 #   tools/device/training-bench.sh .device-main   (logs under $OUT, a summary printed last)
+# PARTS="checks trainer" picks a subset of: checks trainer torch gemm (default: all four).
 set -uo pipefail
 dev=${1:?usage: training-bench.sh BUNDLE_DIR}
 java="$dev/java"
 out=${OUT:-/tmp/training-bench}
+parts=${PARTS:-checks trainer torch gemm}
+want() { [[ " $parts " == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
 
-timeout 300 "$java" org.junit.platform.console.ConsoleLauncher execute \
-  --select-class io.mobaspark.kernels.cuda.CudaKernelParityTest \
-  --select-class io.mobaspark.trainer.gpu.ModelGpuParityTest --details=summary > "$out/junit.txt" 2>&1
-junit=$?
-timeout 240 "$java" -Xmx40g io.mobaspark.trainer.lab.TrainingThroughput conf/models/paper-125m.conf \
-  --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$out/trainer.txt" 2>&1
-trainer=$?
-timeout 150 python3 tools/torch_train_peer.py --config conf/models/paper-125m.conf --seq 8192 \
-  --batch 8 --warmup 2 --steps 6 > "$out/torch.txt" 2>&1
-torch=$?
-timeout 180 "$java" io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab.txt" 2>&1 \
-  && timeout 120 python3 tools/gemm_peer.py --ours "$out/gemm_lab.txt" > "$out/gemm.txt" 2>&1
-gemm=$?
+labs="" junit=- trainer=- torch=- gemm=-
+parity_labs="OpsParity CudaParityLab MatmulParity GemmPaddingParity MobaParity"
+if want checks; then
+  for lab in $parity_labs; do
+    timeout 240 "$java" "io.mobaspark.kernels.lab.$lab" > "$out/$lab.txt" 2>&1
+    labs="$labs $lab $?"
+  done
+  timeout 300 "$java" org.junit.platform.console.ConsoleLauncher execute \
+    --select-class io.mobaspark.kernels.cuda.CudaKernelParityTest \
+    --select-class io.mobaspark.trainer.gpu.ModelGpuParityTest --details=summary > "$out/junit.txt" 2>&1
+  junit=$?
+fi
+want trainer && { timeout 240 "$java" -Xmx40g io.mobaspark.trainer.lab.TrainingThroughput conf/models/paper-125m.conf \
+  --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$out/trainer.txt" 2>&1; trainer=$?; }
+want torch && { timeout 150 python3 tools/torch_train_peer.py --config conf/models/paper-125m.conf --seq 8192 \
+  --batch 8 --warmup 2 --steps 6 > "$out/torch.txt" 2>&1; torch=$?; }
+want gemm && { timeout 180 "$java" io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab.txt" 2>&1 \
+  && timeout 120 python3 tools/gemm_peer.py --ours "$out/gemm_lab.txt" > "$out/gemm.txt" 2>&1; gemm=$?; }
 
-echo "== exit codes: junit $junit, trainer $trainer, torch $torch, gemm $gemm"
-grep -E "tests (successful|failed)" "$out/junit.txt"
-tail -2 "$out/trainer.txt"
-grep "RESULT" "$out/torch.txt"
-tail -20 "$out/gemm.txt"
+echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $torch, gemm $gemm"
+{
+  want checks && for lab in $parity_labs; do echo "$lab: $(tail -1 "$out/$lab.txt")"; done
+  grep -E "tests (successful|failed)" "$out/junit.txt"
+  tail -2 "$out/trainer.txt"
+  grep "RESULT" "$out/torch.txt"
+  tail -20 "$out/gemm.txt"
+} 2>/dev/null
