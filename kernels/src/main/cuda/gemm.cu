@@ -3,16 +3,19 @@
 //   a [M, K], or [K, M] when TA (op(a) = a^T);   b [K, N], or [N, K] when TB (op(b) = b^T).
 // out is bf16 or fp32 (out_f32), overwritten or accumulated into (accumulate).
 //
-// Split-K: a launch with gridDim.z = S > 1 gives block z the K range [z * k_split, (z+1) * k_split)
-// and writes fp32 partials [S, M, N] (overwritten) instead of out; gemm_reduce_splits then adds them
-// in order z = 0..S-1 into out, so the sum order is fixed by the shape alone (reproducible).
+// Split-K: with k_split < K the K range splits into S = ceil(K / k_split) pieces; the product of
+// piece z over [z * k_split, (z+1) * k_split) goes as fp32 partials into partials[z] ([S, M, N],
+// overwritten) instead of out; gemm_reduce_splits then adds them in order z = 0..S-1 into out, so
+// the sum order is fixed by the shape alone (reproducible).
 //
 // Two main-loop kernels share that contract and the epilogue:
 //   gemm_mma_*    any shape and alignment, every GPU from sm_80 on: bounds-checked element loads into
 //                 K-major shared tiles, mma.sync m16n8k16 (the sm_80 path and the unaligned fallback).
-//   gemm_wgmma_*  sm_90a only: 128x256x64 tiles, a 4-stage cp.async pipeline into 128-byte-swizzled
-//                 shared tiles, wgmma m64n256k16 of two warpgroups. Needs rows that start on 16 bytes:
-//                 K % 8 == 0 for a K-major operand, M % 8 (A) or N % 8 (B) for an M/N-major one.
+//                 Grid: (N tiles, M tiles, S).
+//   gemm_wgmma_*  sm_90a only: persistent blocks (at most one per SM) walking 128x256 output tiles,
+//                 a 4-stage cp.async pipeline into 128-byte-swizzled shared tiles that runs on into
+//                 the next tile, wgmma m64n256k16 of two warpgroups. Needs rows that start on 16
+//                 bytes: K % 8 == 0 for a K-major operand, M % 8 (A) or N % 8 (B) for an M/N-major one.
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -25,10 +28,12 @@
 
 struct GemmOut {
   void* out;        // [M, N] bf16 or fp32
-  float* partials;  // [S, M, N] fp32 when gridDim.z > 1
+  float* partials;  // [S, M, N] fp32 when splits > 1
   int m, n;
   int out_f32;
   int accumulate;
+  int splits;  // S
+  int split;   // z of the tile being stored
 };
 
 // Stores the pair out[row, col], out[row, col + 1] (col even), skipping what lies outside [M, N).
@@ -37,10 +42,9 @@ __device__ __forceinline__ void store_pair(const GemmOut& o, long row, int col, 
   bool both = col + 1 < o.n;
   bool paired = both && (o.n & 1) == 0;  // even N: the pair is 8 (fp32) or 4 (bf16) bytes aligned
   long at = row * o.n + col;
-  if (gridDim.z > 1 || o.out_f32) {
-    float* dst = gridDim.z > 1 ? o.partials + (long)blockIdx.z * o.m * o.n + at
-                               : static_cast<float*>(o.out) + at;
-    bool acc = gridDim.z == 1 && o.accumulate;
+  if (o.splits > 1 || o.out_f32) {
+    float* dst = o.splits > 1 ? o.partials + (long)o.split * o.m * o.n + at : static_cast<float*>(o.out) + at;
+    bool acc = o.splits == 1 && o.accumulate;
     if (paired) {
       float2 v = make_float2(v0, v1);
       if (acc) {
@@ -176,7 +180,8 @@ __device__ __forceinline__ void gemm_mma_body(GemmOut o, const __nv_bfloat16* __
 
 #define GEMM_MMA_KERNEL(NAME, TA, TB)                                                                  \
   extern "C" __global__ void __launch_bounds__(MMA_THREADS) NAME(GEMM_PARAMS) {                     \
-    gemm_mma_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate}, a, b, k, k_split);         \
+    gemm_mma_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate, (int)gridDim.z, (int)blockIdx.z}, \
+                          a, b, k, k_split);                                                          \
   }
 // Suffix: n = operand as stored, t = transposed (a then b).
 GEMM_MMA_KERNEL(gemm_mma_nn, false, false)
@@ -185,7 +190,7 @@ GEMM_MMA_KERNEL(gemm_mma_tn, true, false)
 GEMM_MMA_KERNEL(gemm_mma_tt, true, true)
 
 // ---- gemm_wgmma: sm_90a ------------------------------------------------------------------------------
-// Block tile 128 (M) x 256 (N), K step 64 (128 bytes of bf16: one swizzle row), 4 stages of
+// Output tile 128 (M) x 256 (N), K step 64 (128 bytes of bf16: one swizzle row), 4 stages of
 // 16 + 32 KiB. Warpgroup w computes rows [64w, 64w + 64) with wgmma m64n256k16 (128 fp32 accumulators
 // per thread). Shared layouts, 128-byte swizzle (16-byte chunk c of 128-byte row r of each 1 KiB atom
 // stored at chunk c ^ (r % 8); atoms 1 KiB aligned):
@@ -194,10 +199,13 @@ GEMM_MMA_KERNEL(gemm_mma_tt, true, true)
 //   M/N-major operand (a transposed, b as stored): row = a K index, 128 B = 64 M (N) values; atom
 //     (c, g) holds M/N chunk c of 64 and K rows [8g, 8g + 8) at (8c + g) KiB: SBO (next 8 K) 1 KiB,
 //     LBO (next 64 M/N) 8 KiB; the k16 step j starts 2 j KiB in.
-// Pipeline (no warp specialization): in iteration kt every thread waits for its copies of tile kt,
-// fences them for the async proxy, and a block barrier makes the whole tile visible; the warpgroups
-// issue tile kt's wgmmas, wait until tile kt-1's are done (one group in flight), and then copy tile
-// kt+2 into the stage that tile kt-2 used, which every warpgroup finished before the barrier.
+// Persistent blocks: block b takes work items b, b + gridDim.x, ... (an item is one output tile of one
+// K split). The pipeline counts K steps over all of a block's items (step g uses stage g % 4), so the
+// copies of the next item's first two steps are in flight while this item's epilogue runs. Step g:
+// every thread waits for its copies of step g, fences them for the async proxy, and a block barrier
+// makes the stage visible; the warpgroups issue step g's wgmmas, wait until step g-1's are done (one
+// group in flight), then copy step g+2 into the stage that step g-2 used, which every warpgroup
+// finished before the barrier.
 
 #define WG_BM 128
 #define WG_BN 256
@@ -209,11 +217,16 @@ GEMM_MMA_KERNEL(gemm_mma_tt, true, true)
 #define WG_STAGE_BYTES (WG_A_BYTES + WG_B_BYTES)
 // Dynamic shared memory the launcher passes: the stages plus slack to align them to 1 KiB.
 #define WG_SMEM_BYTES (WG_STAGES * WG_STAGE_BYTES + 1024)
+// Output tiles are walked in groups of this many tile rows, N tiles outer within a group, so that the
+// items of one wave (132 on the H200) share 8 row blocks of A and ~17 column blocks of B in L2
+// instead of 1 row block and 132 column blocks (the lm head's B is 77 MB, more than L2).
+#define WG_GROUP_M 8
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-__device__ __forceinline__ void cp_async16_zfill(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+// 16 bytes global -> shared; src_bytes 0 writes zeros (rows or K outside the matrix).
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, uint32_t src_bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N>
@@ -222,30 +235,61 @@ __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_gr
 // Byte offset of 16-byte chunk `chunk` (0..7) of 128-byte row `row` inside a swizzled atom.
 __device__ __forceinline__ uint32_t swizzled(int row, int chunk) { return (row & 7) * 128 + ((chunk ^ (row & 7)) << 4); }
 
-// Copies op(x) rows [r0, r0 + ROWS) x K [k0, k0 + 64) into a stage (zeros outside [rows, K)).
-// K_MAJOR: x is [rows, K]; else x is [K, rows]. Whole 16-byte chunks are in or out, which the
-// launcher's alignment rule guarantees.
+// One work item: output tile [m0, m0 + 128) x [n0, n0 + 256) over K [k_begin, k_end) of split `split`.
+struct WgItem {
+  int m0, n0, k_begin, k_end, steps, split;
+};
+
+// Item w of tiles_m * tiles_n * S: split outermost, then groups of WG_GROUP_M tile rows, N tiles,
+// tile rows innermost.
+__device__ __forceinline__ WgItem wg_item(int w, int m, int n, int K, int k_split) {
+  const int tiles_m = (m + WG_BM - 1) / WG_BM, tiles_n = (n + WG_BN - 1) / WG_BN;
+  const int per_split = tiles_m * tiles_n;
+  const int t = w % per_split;
+  const int first_m = t / (WG_GROUP_M * tiles_n) * WG_GROUP_M;
+  const int in_group = t % (WG_GROUP_M * tiles_n);
+  const int group_rows = min(WG_GROUP_M, tiles_m - first_m);
+  WgItem it;
+  it.split = w / per_split;
+  it.m0 = (first_m + in_group % group_rows) * WG_BM;
+  it.n0 = in_group / group_rows * WG_BN;
+  it.k_begin = it.split * k_split;
+  it.k_end = min(K, it.k_begin + k_split);
+  it.steps = (it.k_end - it.k_begin + WG_BK - 1) / WG_BK;
+  return it;
+}
+
+// This thread's share of copying op(x) rows [r0, r0 + ROWS) x K [k0, k0 + 64) into a stage (zeros
+// outside [rows, K)). K_MAJOR: x is [rows, K]; else x is [K, rows]. Whole 16-byte chunks are in or
+// out, which the launcher's alignment rule guarantees. Chunk i of the thread differs from chunk 0 by
+// a fixed shared offset and a fixed number of rows (K-major) or K indices, so only those are counted.
 template <int ROWS, bool K_MAJOR>
 __device__ __forceinline__ void wg_load_tile(uint32_t stage, const __nv_bfloat16* __restrict__ x, int rows, int K,
                                              int r0, int k0, int k_end) {
-  constexpr int CHUNKS = ROWS * WG_BK / 8;
+  constexpr int COPIES = ROWS * WG_BK / 8 / WG_THREADS;
+  const int tid = threadIdx.x;
+  if (K_MAJOR) {
+    // 8 threads per 128-byte row segment; copy i covers row tid / 8 + 32 i.
+    const int r = tid / 8, c = tid % 8;
+    const int gk = k0 + c * 8;
+    const uint32_t dst = stage + (r / 8) * 1024 + swizzled(r, c);
+    const __nv_bfloat16* src = x + (long)(r0 + r) * K + gk;
 #pragma unroll
-  for (int i = 0; i < CHUNKS / WG_THREADS; i++) {
-    const int id = threadIdx.x + i * WG_THREADS;
-    if (K_MAJOR) {
-      const int r = id / 8, c = id % 8;  // 8 threads read one 128-byte row segment
-      const long gr = r0 + r;
-      const int gk = k0 + c * 8;
-      const bool valid = gr < rows && gk < k_end;
-      cp_async16_zfill(stage + (r / 8) * 1024 + swizzled(r, c), valid ? x + gr * K + gk : x, valid);
-    } else {
-      constexpr int ROW_CHUNKS = ROWS / 8;  // 16-byte chunks along M/N
-      const int kr = id / ROW_CHUNKS, c = id % ROW_CHUNKS;
-      const int gk = k0 + kr;
-      const long gr = r0 + c * 8;
-      const bool valid = gk < k_end && gr < rows;
-      const uint32_t atom = (c / 8) * (WG_BK / 8) + kr / 8;
-      cp_async16_zfill(stage + atom * 1024 + swizzled(kr, c % 8), valid ? x + (long)gk * rows + gr : x, valid);
+    for (int i = 0; i < COPIES; i++) {
+      const bool valid = r0 + r + 32 * i < rows && gk < k_end;
+      cp_async16(dst + i * 4096, valid ? src + (long)(32 * i) * K : x, valid ? 16 : 0);
+    }
+  } else {
+    // ROWS / 8 threads per K row; copy i covers K row tid / (ROWS / 8) + (256 / (ROWS / 8)) i.
+    constexpr int ROW_CHUNKS = ROWS / 8, K_PER_COPY = WG_THREADS / ROW_CHUNKS;
+    const int kr = tid / ROW_CHUNKS, c = tid % ROW_CHUNKS;
+    const int gr = r0 + c * 8;
+    const uint32_t dst = stage + ((c / 8) * (WG_BK / 8) + kr / 8) * 1024 + swizzled(kr, c % 8);
+    const __nv_bfloat16* src = x + (long)(k0 + kr) * rows + gr;
+#pragma unroll
+    for (int i = 0; i < COPIES; i++) {
+      const bool valid = k0 + kr + K_PER_COPY * i < k_end && gr < rows;
+      cp_async16(dst + i * (K_PER_COPY / 8) * 1024, valid ? src + (long)(K_PER_COPY * i) * rows : x, valid ? 16 : 0);
     }
   }
 }
@@ -294,78 +338,139 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_
       : "l"(desc_a), "l"(desc_b), "n"(TA), "n"(TB));
 }
 
+__device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+// Plain bf16 store (out overwritten, no split, N % 8 == 0) of a warpgroup's 64 x 256 accumulators,
+// staged through `buf` (32 KiB, 1 KiB aligned, this warpgroup's alone) so that global stores are whole
+// 512-byte rows of 16 bytes per thread instead of 4-byte pieces of 8 rows. buf row r (512 bytes)
+// holds 16-byte chunk c at chunk c ^ (r % 8): the 8 rows a stmatrix writes, and the row a warp
+// reads back, hit distinct banks.
+__device__ __forceinline__ void wg_store_staged(const GemmOut& o, const float (&d)[128], uint32_t buf, long row0,
+                                                int n0, int wg) {
+  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+  // stmatrix x4: lanes 8i..8i+7 address the rows of matrix i = (column block j + i / 2, row half i % 2).
+  const int mi = lane / 8, r = 16 * q + 8 * (mi % 2) + lane % 8;
+#pragma unroll
+  for (int j = 0; j < 32; j += 2) {
+    const int c = j + mi / 2;
+    const uint32_t at = buf + r * 512 + ((c ^ (r & 7)) << 4);
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(at),
+                 "r"(bf16x2(d[4 * j], d[4 * j + 1])), "r"(bf16x2(d[4 * j + 2], d[4 * j + 3])),
+                 "r"(bf16x2(d[4 * j + 4], d[4 * j + 5])), "r"(bf16x2(d[4 * j + 6], d[4 * j + 7]))
+                 : "memory");
+  }
+  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");  // this warpgroup's rows are staged
+  __nv_bfloat16* out = static_cast<__nv_bfloat16*>(o.out);
+  const int col = n0 + lane * 8;
+#pragma unroll 4
+  for (int p = 0; p < 16; p++) {
+    const int rr = 4 * p + q;
+    uint4 v;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "r"(buf + rr * 512 + ((lane ^ (rr & 7)) << 4)));
+    if (row0 + rr < o.m && col < o.n) *reinterpret_cast<uint4*>(out + (row0 + rr) * o.n + col) = v;
+  }
+}
+
 template <bool TA, bool TB>
 __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* __restrict__ a,
                                                 const __nv_bfloat16* __restrict__ b, int K, int k_split) {
   extern __shared__ uint8_t smem_raw[];
   const uint32_t smem = (static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023) & ~1023u;
-  const int m0 = blockIdx.y * WG_BM;
-  const int n0 = blockIdx.x * WG_BN;
-  const int k_begin = blockIdx.z * k_split;
-  const int k_end = min(K, k_begin + k_split);
-  const int tiles = (k_end - k_begin + WG_BK - 1) / WG_BK;
+  const int items = ((o.m + WG_BM - 1) / WG_BM) * ((o.n + WG_BN - 1) / WG_BN) * o.splits;
   const int wg = threadIdx.x / 128;
+  const bool staged = o.splits == 1 && !o.out_f32 && !o.accumulate && o.n % 8 == 0;
 
   auto stage_a = [&](int s) { return smem + s * WG_STAGE_BYTES; };
   auto stage_b = [&](int s) { return smem + s * WG_STAGE_BYTES + WG_A_BYTES; };
-  auto load = [&](int kt) {
-    if (kt < tiles) {
-      const int s = kt % WG_STAGES;
-      wg_load_tile<WG_BM, !TA>(stage_a(s), a, o.m, K, m0, k_begin + kt * WG_BK, k_end);
-      wg_load_tile<WG_BN, TB>(stage_b(s), b, o.n, K, n0, k_begin + kt * WG_BK, k_end);
+
+  // The copy cursor: the K step of which item the next load() copies; it runs 2 steps ahead.
+  int load_item = blockIdx.x, load_step = 0, load_stage = 0;
+  WgItem li = wg_item(load_item, o.m, o.n, K, k_split);
+  auto load = [&]() {
+    if (load_item < items) {
+      const int k0 = li.k_begin + load_step * WG_BK;
+      wg_load_tile<WG_BM, !TA>(stage_a(load_stage), a, o.m, K, li.m0, k0, li.k_end);
+      wg_load_tile<WG_BN, TB>(stage_b(load_stage), b, o.n, K, li.n0, k0, li.k_end);
+      if (++load_step == li.steps) {
+        load_step = 0;
+        load_item += gridDim.x;
+        if (load_item < items) li = wg_item(load_item, o.m, o.n, K, k_split);
+      }
     }
+    load_stage = (load_stage + 1) % WG_STAGES;
     cp_async_commit();  // empty groups too, so the wait count below stays uniform
   };
 
+  load();
+  load();
   float d[128];
+  int stage = 0;  // of the step being computed
+  for (int item = blockIdx.x; item < items; item += gridDim.x) {
+    const WgItem it = wg_item(item, o.m, o.n, K, k_split);
 #pragma unroll
-  for (int i = 0; i < 128; i++) d[i] = 0.0f;
-
-  load(0);
-  load(1);
-  for (int kt = 0; kt < tiles; kt++) {
-    cp_async_wait<1>();  // groups 0..kt+1 committed: all but the newest (kt+1) are complete
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-    __syncthreads();
-    const int s = kt % WG_STAGES;
-    // This warpgroup's 64 rows of A: the same 8 KiB offset in both layouts (8 atoms of 1 KiB).
-    const uint32_t a_base = stage_a(s) + wg * 8192;
-    const uint32_t b_base = stage_b(s);
-    fence_accumulators(d);
-    wgmma_fence();
+    for (int i = 0; i < 128; i++) d[i] = 0.0f;
+    for (int step = 0; step < it.steps; step++) {
+      cp_async_wait<1>();  // this thread's copies of this step (all but the newest group) landed
+      asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+      __syncthreads();
+      // This warpgroup's 64 rows of A: the same 8 KiB offset in both layouts (8 atoms of 1 KiB).
+      const uint32_t a_base = stage_a(stage) + wg * 8192;
+      const uint32_t b_base = stage_b(stage);
+      fence_accumulators(d);
+      wgmma_fence();
 #pragma unroll
-    for (int j = 0; j < WG_BK / 16; j++) {
-      const uint64_t da = TA ? smem_desc(a_base + j * 2048, 8192, 1024) : smem_desc(a_base + j * 32, 16, 1024);
-      const uint64_t db = TB ? smem_desc(b_base + j * 32, 16, 1024) : smem_desc(b_base + j * 2048, 8192, 1024);
-      wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(d, da, db);
+      for (int j = 0; j < WG_BK / 16; j++) {
+        const uint64_t da = TA ? smem_desc(a_base + j * 2048, 8192, 1024) : smem_desc(a_base + j * 32, 16, 1024);
+        const uint64_t db = TB ? smem_desc(b_base + j * 32, 16, 1024) : smem_desc(b_base + j * 2048, 8192, 1024);
+        wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(d, da, db);
+      }
+      wgmma_commit();
+      fence_accumulators(d);
+      wgmma_wait<1>();
+      fence_accumulators(d);
+      load();
+      stage = (stage + 1) % WG_STAGES;
     }
-    wgmma_commit();
+    wgmma_wait<0>();
     fence_accumulators(d);
-    wgmma_wait<1>();
-    load(kt + 2);
-  }
-  wgmma_wait<0>();
-  fence_accumulators(d);
 
-  // Accumulator fragment: warp q of the warpgroup holds rows 16q + lane/4 (+8); register 4j + {0,1}
-  // columns 8j + 2(lane%4) + {0,1} of the first row, 4j + {2,3} the same columns of the second.
-  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
-  const long row = m0 + wg * 64 + q * 16 + lane / 4;
+    o.split = it.split;
+    const long row0 = it.m0 + wg * 64;
+    if (staged) {
+      // Both warpgroups' wgmmas are done, so the stages of the last two steps are free (the next
+      // item's first two are being copied into the other two). Warpgroup w stages its rows in the
+      // stage of step last - w; the copies into them start after the next step's barrier.
+      __syncthreads();
+      wg_store_staged(o, d, stage_a((stage + WG_STAGES - 1 - wg) % WG_STAGES), row0, it.n0, wg);
+    } else {
+      // Accumulator fragment: warp q of the warpgroup holds rows 16q + lane/4 (+8); register 4j + {0,1}
+      // columns 8j + 2(lane%4) + {0,1} of the first row, 4j + {2,3} the same columns of the second.
+      const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+      const long row = row0 + q * 16 + lane / 4;
 #pragma unroll
-  for (int j = 0; j < 32; j++) {
-    const int col = n0 + j * 8 + (lane % 4) * 2;
-    store_pair(o, row, col, d[4 * j], d[4 * j + 1]);
-    store_pair(o, row + 8, col, d[4 * j + 2], d[4 * j + 3]);
+      for (int j = 0; j < 32; j++) {
+        const int col = it.n0 + j * 8 + (lane % 4) * 2;
+        store_pair(o, row, col, d[4 * j], d[4 * j + 1]);
+        store_pair(o, row + 8, col, d[4 * j + 2], d[4 * j + 3]);
+      }
+    }
   }
 }
 
-#define GEMM_WGMMA_BODY(TA, TB) \
-  gemm_wgmma_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate}, a, b, k, k_split);
+#define GEMM_WGMMA_BODY(TA, TB)                                                                              \
+  gemm_wgmma_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, a, \
+                          b, k, k_split);
 #else
 // Built for sm_80 / compute_80: the launcher never picks these (it checks for the sm_90a image).
 #define GEMM_WGMMA_BODY(TA, TB)
 #endif
 
+// Grid: (min(work items, SMs), 1, 1), WG_SMEM_BYTES of dynamic shared memory.
 #define GEMM_WGMMA_KERNEL(NAME, TA, TB)                                                                \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1) NAME(GEMM_PARAMS) {                   \
     GEMM_WGMMA_BODY(TA, TB)                                                                            \

@@ -10,7 +10,8 @@ import io.mobaspark.kernels.Shape;
  * or fp32; the products add up in fp32.
  *
  * <p>Kernel choice ({@link #plan}): the wgmma kernel where the sm_90a image is loaded and every
- * operand row starts on 16 bytes, else the mma.sync kernel (any shape, any GPU from sm_80 on).
+ * operand row starts on 16 bytes, else the mma.sync kernel (any shape, any GPU from sm_80 on). The
+ * wgmma kernel is persistent: one block per SM walks the output tiles ({@link #persistentBlocks}).
  * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
  * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
  * order, so a shape always sums the same way (bitwise reproducible). Large products with
@@ -133,6 +134,14 @@ public final class GemmCuda implements AutoCloseable {
     return best;
   }
 
+  /**
+   * Blocks of the persistent wgmma kernel for {@code items} work items (output tiles times splits):
+   * one per SM (its shared memory allows no second), each walking items {@code b, b + blocks, ...}.
+   */
+  static int persistentBlocks(long items, int multiprocessors) {
+    return (int) Math.min(items, multiprocessors);
+  }
+
   /** Busy fraction of the SMs over the waves that {@code blocks} blocks take. */
   private static double fill(long blocks, int multiprocessors) {
     long waves = (blocks + multiprocessors - 1) / multiprocessors;
@@ -189,8 +198,11 @@ public final class GemmCuda implements AutoCloseable {
     DeviceBuffer work = split ? partials.atLeast(4L * plan.splits() * total) : out;
     int outF32 = outType == DType.F32 ? 1 : 0;
     Family f = plan.family();
-    LaunchShape shape = new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(),
-        f.threads, 1, 1, f.sharedBytes);
+    LaunchShape shape = f == Family.WGMMA
+        ? new LaunchShape(persistentBlocks(f.tiles(m, n) * plan.splits(), device.multiprocessors()), 1,
+            1, f.threads, 1, 1, f.sharedBytes)
+        : new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(), f.threads, 1, 1,
+            f.sharedBytes);
     context.kernel("gemm", f.prefix + (transA ? "t" : "n") + (transB ? "t" : "n")).launch(shape,
         new KernelArgs().ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset)
             .ptr(b, bOffset).i32(m).i32(n).i32(k).i32(plan.splitDepth()).i32(outF32)

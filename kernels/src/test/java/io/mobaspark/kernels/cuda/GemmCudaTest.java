@@ -86,4 +86,13 @@ class GemmCudaTest {
       assertTrue((long) (p.splits() - 1) * p.splitDepth() < k, "no empty split: " + p);
     }
   }
+
+  @Test
+  void persistentWgmmaBlocksAreAtMostOnePerSm() {
+    // fwd up at 64K tokens: 512 x 12 tiles walked by 132 blocks.
+    assertEquals(H200_SMS, GemmCuda.persistentBlocks(512L * 12, H200_SMS));
+    // dW 768x768: 18 tiles x 7 splits = 126 items, one block each.
+    assertEquals(126, GemmCuda.persistentBlocks(18L * 7, H200_SMS));
+    assertEquals(1, GemmCuda.persistentBlocks(1, H200_SMS));
+  }
 }
