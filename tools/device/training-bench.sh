@@ -24,6 +24,7 @@ if want checks; then
   done
   timeout 300 "$java" org.junit.platform.console.ConsoleLauncher execute \
     --select-class io.mobaspark.kernels.cuda.CudaKernelParityTest \
+    --select-class io.mobaspark.kernels.cuda.AsyncHostCopiesTest \
     --select-class io.mobaspark.trainer.gpu.ModelGpuParityTest --details=summary > "$out/junit.txt" 2>&1
   junit=$?
 fi

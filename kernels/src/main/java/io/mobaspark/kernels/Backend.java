@@ -64,10 +64,39 @@ public interface Backend extends AutoCloseable {
   double[] read(Tensor src);
 
   /**
-   * A host copy of {@code src} rounded to float: for gradients on their way to the exchange, which
-   * carries at most fp32, so that a device backend copies fp32 tensors without widening them.
+   * {@code src} rounded to float, into {@code dst} of exactly its element count: for gradients on
+   * their way to the exchange, which carries at most fp32, so that a device backend copies fp32
+   * tensors without widening them, into host buffers the caller keeps from step to step.
    */
-  float[] readFloats(Tensor src);
+  void readFloats(Tensor src, float[] dst);
+
+  /**
+   * Starts {@link #readFloats(Tensor, float[])} of each of {@code src} into the array of {@code dst}
+   * at the same index, without waiting: a device backend copies as soon as the work queued so far
+   * has written the tensors, beside the work queued after it, so that the copy overlaps the compute.
+   * Neither the tensors nor the arrays may be written before {@link HostCopy#await} returns. The
+   * default copies at once.
+   */
+  default HostCopy readFloatsLater(java.util.List<? extends Tensor> src, java.util.List<float[]> dst) {
+    if (src.size() != dst.size()) {
+      throw new IllegalArgumentException(src.size() + " tensors but " + dst.size() + " arrays");
+    }
+    for (int i = 0; i < src.size(); i++) {
+      readFloats(src.get(i), dst.get(i));
+    }
+    return HostCopy.DONE;
+  }
+
+  /** {@link #readFloats(Tensor, float[])} into a new array. */
+  default float[] readFloats(Tensor src) {
+    if (src.numel() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException("tensor '" + src.name() + "' has " + src.numel()
+          + " elements, more than one host array holds");
+    }
+    float[] out = new float[(int) src.numel()];
+    readFloats(src, out);
+    return out;
+  }
 
   /** Copies float host values into {@code dst} (rounded to its storage); same element count. */
   void write(Tensor dst, float[] src);

@@ -85,13 +85,12 @@ public final class CpuBackend implements Backend {
   }
 
   @Override
-  public float[] readFloats(Tensor src) {
+  public void readFloats(Tensor src, float[] dst) {
     double[] d = data(src);
-    float[] out = new float[d.length];
+    src.shape().requireNumel(dst.length);
     for (int i = 0; i < d.length; i++) {
-      out[i] = (float) d[i];
+      dst[i] = (float) d[i];
     }
-    return out;
   }
 
   @Override

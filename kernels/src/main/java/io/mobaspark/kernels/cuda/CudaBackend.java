@@ -2,11 +2,13 @@ package io.mobaspark.kernels.cuda;
 
 import io.mobaspark.kernels.AttentionConfig;
 import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.HostCopy;
 import io.mobaspark.kernels.IntTensor;
 import io.mobaspark.kernels.OpChecks;
 import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.Shape;
 import io.mobaspark.kernels.Tensor;
+import java.util.List;
 
 /**
  * The CUDA backend: tensors in device memory (bf16 activations; fp32 master weights, moments,
@@ -28,12 +30,14 @@ public final class CudaBackend implements Backend {
   private final SwigluCuda swiglu;
   private final CrossEntropyCuda crossEntropy;
   private final AdamWCuda adamw;
+  private final AsyncHostCopies hostCopies;
   private DeviceLayout layout; // the last packed layout, reused while it does not change
 
   /** Opens device {@code ordinal}; fails with the driver's error when there is none. */
   public CudaBackend(int ordinal) {
     this.context = CudaContext.open(ordinal);
     this.memory = new CudaMemoryOps(context);
+    this.hostCopies = new AsyncHostCopies(context);
     this.keyConv = new KeyConvCuda(context, memory);
     this.centroids = new CentroidsCuda(context);
     this.mobaRouter = new MobaRouterCuda(context, centroids);
@@ -131,20 +135,38 @@ public final class CudaBackend implements Backend {
 
   /** fp32 tensors are copied as they are (no widening to double); bf16 ones widened to float. */
   @Override
-  public float[] readFloats(Tensor src) {
+  public void readFloats(Tensor src, float[] dst) {
     CudaTensor s = cuda(src);
     int n = hostLength(src.shape());
-    float[] out = new float[n];
+    src.shape().requireNumel(dst.length);
     if (s.dtype() == DType.F32) {
-      s.buffer().read(out);
-      return out;
+      s.buffer().read(dst);
+      return;
     }
     short[] bits = new short[n];
     s.buffer().read(bits);
     for (int i = 0; i < n; i++) {
-      out[i] = Bf16.toFloat(bits[i]);
+      dst[i] = Bf16.toFloat(bits[i]);
     }
-    return out;
+  }
+
+  /**
+   * fp32 tensors on the copy stream into pinned memory (AsyncHostCopies); others, and lists whose
+   * sizes differ (the default names them), at once.
+   */
+  @Override
+  public HostCopy readFloatsLater(List<? extends Tensor> src, List<float[]> dst) {
+    List<CudaTensor> tensors = src.stream().map(CudaBackend::cuda).toList();
+    if (src.size() != dst.size() || tensors.isEmpty()
+        || tensors.stream().anyMatch(t -> t.dtype() != DType.F32)) {
+      return Backend.super.readFloatsLater(src, dst);
+    }
+    return hostCopies.start(tensors, dst);
+  }
+
+  /** Page-locked host memory held for {@link #readFloatsLater}, in bytes. */
+  public long pinnedHostBytes() {
+    return hostCopies.pinnedBytes();
   }
 
   @Override
@@ -366,6 +388,7 @@ public final class CudaBackend implements Backend {
     gemm.close();
     rmsNorm.close();
     memory.close();
+    hostCopies.close();
     context.close();
   }
 

@@ -115,10 +115,17 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
-  public float[] readFloats(Tensor src) {
-    float[][] out = new float[1][];
-    timed("readFloats", () -> out[0] = delegate.readFloats(src));
-    return out[0];
+  public void readFloats(Tensor src, float[] dst) {
+    timed("readFloats", () -> delegate.readFloats(src, dst));
+  }
+
+  /** Times the start of the copies only: they run beside the ops that follow. */
+  @Override
+  public io.mobaspark.kernels.HostCopy readFloatsLater(java.util.List<? extends Tensor> src,
+      java.util.List<float[]> dst) {
+    io.mobaspark.kernels.HostCopy[] copy = new io.mobaspark.kernels.HostCopy[1];
+    timed("readFloatsLater", () -> copy[0] = delegate.readFloatsLater(src, dst));
+    return copy[0];
   }
 
   @Override

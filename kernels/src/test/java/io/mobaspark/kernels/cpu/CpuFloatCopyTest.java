@@ -19,6 +19,10 @@ class CpuFloatCopyTest {
       b.write(t, new double[] {0.1, 1e-50, 3});
       assertArrayEquals(new float[] {0.1f, 0f, 3f}, b.readFloats(t));
       assertThrows(IllegalArgumentException.class, () -> b.write(t, new float[2]));
+      float[] kept = {7f, 7f, 7f};
+      b.readFloats(t, kept);
+      assertArrayEquals(new float[] {0.1f, 0f, 3f}, kept, "into the caller's array");
+      assertThrows(IllegalArgumentException.class, () -> b.readFloats(t, new float[4]));
     }
   }
 }
