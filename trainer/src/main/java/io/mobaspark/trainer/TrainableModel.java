@@ -2,6 +2,7 @@ package io.mobaspark.trainer;
 
 import io.mobaspark.kernels.SeqLayout;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /** What the training loop needs of a model: its parameters and a loss with gradients. */
 public interface TrainableModel {
@@ -18,6 +19,31 @@ public interface TrainableModel {
    * @return the mean cross-entropy (nats per counted token) of this micro-batch
    */
   double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale);
+
+  /**
+   * The parameters cut into the groups whose gradients a backward pass finishes one after another,
+   * in that order; together they are {@link #parameters()}, each once. A data-parallel step sends a
+   * group to the other ranks while the backward computes the next (docs/exchange.md). The default is
+   * one group: nothing is final before the backward ends.
+   */
+  default List<List<Parameter>> gradientGroups() {
+    return List.of(parameters());
+  }
+
+  /**
+   * {@link #forwardBackward(int[], int[], SeqLayout, double)} that calls {@code groupDone} with
+   * group index {@code 0, 1, ...} of {@link #gradientGroups()} as soon as that group's gradients
+   * are final, on the calling thread and before this method returns. The default calls it for every
+   * group after the whole backward.
+   */
+  default double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale,
+      IntConsumer groupDone) {
+    double loss = forwardBackward(inputs, targets, layout, gradScale);
+    for (int g = 0; g < gradientGroups().size(); g++) {
+      groupDone.accept(g);
+    }
+    return loss;
+  }
 
   /** Mean cross-entropy of one batch without touching gradients. */
   double evaluate(int[] inputs, int[] targets, SeqLayout layout);

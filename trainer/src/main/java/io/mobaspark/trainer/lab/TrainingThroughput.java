@@ -151,7 +151,7 @@ public final class TrainingThroughput {
   }
 
   /** Every sequence repeats its own random phrase of 3 to 64 tokens; next-token targets. */
-  private static TokenBatch batch(ModelConfig c, SeqLayout layout, long seed) {
+  static TokenBatch batch(ModelConfig c, SeqLayout layout, long seed) {
     SplittableRandom random = new SplittableRandom(seed);
     int tokens = layout.totalTokens();
     int[] inputs = new int[tokens];
@@ -168,7 +168,7 @@ public final class TrainingThroughput {
     return new TokenBatch(inputs, targets, layout);
   }
 
-  private static double median(double[] values) {
+  static double median(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     int n = sorted.length;

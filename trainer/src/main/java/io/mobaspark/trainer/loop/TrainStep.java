@@ -8,8 +8,8 @@ import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.optim.AdamW;
 import io.mobaspark.trainer.optim.GradientClipping;
 import io.mobaspark.trainer.optim.LrSchedule;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntConsumer;
 
 /**
  * One optimizer step: accumulate gradients over the micro-batches, average them (and the loss) over
@@ -17,9 +17,11 @@ import java.util.List;
  * scheduled rate. The order matters: the exchange comes before the finite check, so that a NaN on
  * one rank makes every rank refuse the same step; the finite check comes before clipping (a NaN norm
  * would otherwise silently scale everything to NaN) and before the update (so a refused step leaves
- * weights and moments untouched).
+ * weights and moments untouched). With several ranks the gradients of the last micro-batch travel
+ * group by group while its backward still runs ({@link OverlappedGradientAverage}); close the step
+ * to end its sender thread.
  */
-public final class TrainStep {
+public final class TrainStep implements AutoCloseable {
   private final Backend backend;
   private final TrainableModel model;
   private final List<Parameter> parameters;
@@ -27,9 +29,16 @@ public final class TrainStep {
   private final LrSchedule schedule;
   private final double gradClip;
   private final GradientExchange exchange;
+  /** Null for one rank. */
+  private final OverlappedGradientAverage average;
 
-  /** What one step did, for metrics; the loss is the mean over all ranks. */
-  public record Result(double loss, double lr, double gradNorm, boolean clipped) {}
+  /**
+   * What one step did, for metrics; the loss is the mean over all ranks. {@code exchangeWaitMillis}
+   * is how long the step waited for the gradient average after its last backward (0 for one rank):
+   * the part of the exchange that the backward did not hide.
+   */
+  public record Result(double loss, double lr, double gradNorm, boolean clipped,
+      double exchangeWaitMillis) {}
 
   /** A single-process step ({@link LocalExchange}). */
   public TrainStep(Backend backend, TrainableModel model, AdamW optimizer, LrSchedule schedule,
@@ -53,6 +62,9 @@ public final class TrainStep {
     this.schedule = schedule;
     this.gradClip = gradClip;
     this.exchange = exchange;
+    this.average = exchange.worldSize() > 1
+        ? new OverlappedGradientAverage(backend, exchange, model.gradientGroups())
+        : null;
   }
 
   /**
@@ -71,11 +83,17 @@ public final class TrainStep {
       backend.zero(p.grad());
     }
     double gradScale = 1.0 / microBatches.size();
+    if (average != null) {
+      average.begin(step);
+    }
+    IntConsumer notSent = group -> {};
     double lossSum = 0;
     String badLoss = null;
     for (int i = 0; i < microBatches.size() && badLoss == null; i++) {
       TokenBatch batch = microBatches.get(i);
-      double loss = model.forwardBackward(batch.inputs(), batch.targets(), batch.layout(), gradScale);
+      boolean last = i == microBatches.size() - 1;
+      double loss = model.forwardBackward(batch.inputs(), batch.targets(), batch.layout(), gradScale,
+          last && average != null ? average::groupDone : notSent);
       if (!Double.isFinite(loss)) {
         badLoss = "the loss of micro-batch " + (i + 1) + "/" + microBatches.size() + " (" + loss
             + "; first non-finite activation: " + model.locateNonFinite() + ")";
@@ -83,11 +101,13 @@ public final class TrainStep {
       lossSum += loss;
     }
     double meanLoss = lossSum / microBatches.size();
-    if (exchange.worldSize() > 1) {
+    long waitStart = System.nanoTime();
+    if (average != null) {
       // A rank with a bad loss still takes part, so that the others are not left waiting: its NaN
       // or infinite loss makes the mean non-finite and every rank refuses this step.
-      meanLoss = averageAcrossRanks(step, meanLoss);
+      meanLoss = average.finish(meanLoss);
     }
+    double exchangeWaitMillis = average == null ? 0 : (System.nanoTime() - waitStart) / 1e6;
     if (badLoss != null) {
       throw new TrainingDivergedException(step, badLoss);
     }
@@ -112,24 +132,14 @@ public final class TrainStep {
     boolean clipped = GradientClipping.clip(backend, parameters, norm, gradClip);
     double lr = schedule.at(step);
     optimizer.step(lr, step);
-    return new Result(meanLoss, lr, norm, clipped);
+    return new Result(meanLoss, lr, norm, clipped, exchangeWaitMillis);
   }
 
-  /**
-   * Replaces every gradient by its mean over the ranks; the loss rides along as one more element
-   * (the wire rounds it to fp32 or bf16 like the gradients). Gradients go through host memory as
-   * floats for now (one read and one write per parameter; no widening of a GPU's fp32 gradients).
-   */
-  private double averageAcrossRanks(int step, double loss) {
-    List<float[]> buffers = new ArrayList<>(parameters.size() + 1);
-    for (Parameter p : parameters) {
-      buffers.add(backend.readFloats(p.grad()));
+  /** Ends the sender thread (a step that failed may leave one exchange call to time out). */
+  @Override
+  public void close() {
+    if (average != null) {
+      average.close();
     }
-    buffers.add(new float[] {(float) loss});
-    exchange.allReduceMean(step, buffers);
-    for (int i = 0; i < parameters.size(); i++) {
-      backend.write(parameters.get(i).grad(), buffers.get(i));
-    }
-    return buffers.get(parameters.size())[0];
   }
 }

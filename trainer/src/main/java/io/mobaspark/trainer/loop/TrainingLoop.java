@@ -128,11 +128,10 @@ public final class TrainingLoop {
       console.printf("%straining %,d parameters on %s: steps %d..%d of %d, %,d tokens per step%s%n",
           rankPrefix(), parameterCount, backend.description(), first + 1, last, train.maxSteps(),
           stepTokens, exchange.worldSize() == 1 ? "" : " over " + exchange.worldSize() + " ranks");
-      TrainStep trainStep = new TrainStep(backend, model, optimizer, LrSchedule.of(train),
-          train.gradClip(), exchange);
       // Only rank 0 writes metrics (try-with-resources skips a null resource).
-      try (MetricsLog metrics =
-          lead ? MetricsLog.open(runDir.resolve(METRICS_FILE), first) : null) {
+      try (TrainStep trainStep = new TrainStep(backend, model, optimizer, LrSchedule.of(train),
+              train.gradClip(), exchange);
+          MetricsLog metrics = lead ? MetricsLog.open(runDir.resolve(METRICS_FILE), first) : null) {
         long start = System.nanoTime();
         long lineStart = start;
         int lineFirstStep = first;
@@ -149,7 +148,7 @@ public final class TrainingLoop {
           }
           double elapsed = progress.elapsedBefore + (now - start) / 1e9;
           metrics.step(step, result.loss(), result.lr(), result.gradNorm(), progress.tokens,
-              stepTokens / ((now - stepStart) / 1e9), elapsed);
+              stepTokens / ((now - stepStart) / 1e9), elapsed, result.exchangeWaitMillis());
           if (step % train.logEvery() == 0 || step == last) {
             double lineSeconds = (now - lineStart) / 1e9;
             int lineSteps = step - lineFirstStep;

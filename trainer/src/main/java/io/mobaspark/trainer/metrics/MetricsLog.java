@@ -51,9 +51,12 @@ public final class MetricsLog implements AutoCloseable {
     }
   }
 
-  /** Records one optimizer step. */
+  /**
+   * Records one optimizer step; {@code exchangeWaitMillis} is the time the step waited for the
+   * gradient average after its backward (0 for one rank).
+   */
   public void step(int step, double loss, double lr, double gradNorm, long tokens,
-      double tokensPerSecond, double elapsedSeconds) {
+      double tokensPerSecond, double elapsedSeconds, double exchangeWaitMillis) {
     ObjectNode line = JSON.createObjectNode();
     line.put("step", step);
     line.put("loss", loss);
@@ -62,6 +65,7 @@ public final class MetricsLog implements AutoCloseable {
     line.put("tokens", tokens);
     line.put("tokens_per_s", tokensPerSecond);
     line.put("elapsed_s", elapsedSeconds);
+    line.put("exchange_wait_ms", exchangeWaitMillis);
     write(line);
   }
 

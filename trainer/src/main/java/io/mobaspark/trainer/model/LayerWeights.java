@@ -1,6 +1,8 @@
 package io.mobaspark.trainer.model;
 
 import io.mobaspark.trainer.Parameter;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The parameters of transformer block {@code layer}, named {@code layers.{layer}.*} as in
@@ -40,5 +42,15 @@ final class LayerWeights {
     wGate = factory.normal(prefix + "mlp.w_gate.weight", std, config.ffn(), c);
     wUp = factory.normal(prefix + "mlp.w_up.weight", std, config.ffn(), c);
     wDown = factory.normal(prefix + "mlp.w_down.weight", residualStd, c, config.ffn());
+  }
+
+  /** The block's parameters in creation order (kconv where the block has one). */
+  List<Parameter> parameters() {
+    List<Parameter> all = new ArrayList<>(List.of(attnNorm, wq, wk, wv, wo));
+    if (keyConv != null) {
+      all.add(keyConv);
+    }
+    all.addAll(List.of(mlpNorm, wGate, wUp, wDown));
+    return List.copyOf(all);
   }
 }

@@ -6,10 +6,12 @@ import io.mobaspark.kernels.SeqLayout;
 import io.mobaspark.kernels.Tensor;
 import io.mobaspark.trainer.Parameter;
 import io.mobaspark.trainer.TrainableModel;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntConsumer;
 
 /**
  * A decoder-only transformer with hybrid attention (dense, sliding window, Mixture of Block Attention
@@ -43,6 +45,8 @@ public final class Model implements TrainableModel, AutoCloseable {
   /** The same parameter as {@link #tokEmbeddings} when the embeddings are tied. */
   private final Parameter lmHead; // [V, C]
   private final List<Parameter> parameters;
+  /** In the order the backward finishes them: lm_head (untied), norm, layers last to first, embeddings. */
+  private final List<List<Parameter>> gradientGroups;
   private final Map<String, Parameter> byName = new HashMap<>();
   private final Map<Integer, Activations> activationsByTokens = new HashMap<>();
   private final Map<Integer, ActivationGrads> gradsByTokens = new HashMap<>();
@@ -91,6 +95,20 @@ public final class Model implements TrainableModel, AutoCloseable {
     for (Parameter p : parameters) {
       byName.put(p.name(), p);
     }
+    gradientGroups = backwardOrder();
+  }
+
+  private List<List<Parameter>> backwardOrder() {
+    List<List<Parameter>> groups = new ArrayList<>();
+    if (lmHead != tokEmbeddings) {
+      groups.add(List.of(lmHead));
+    }
+    groups.add(List.of(finalNorm));
+    for (int l = layers.length - 1; l >= 0; l--) {
+      groups.add(layers[l].parameters());
+    }
+    groups.add(List.of(tokEmbeddings));
+    return List.copyOf(groups);
   }
 
   public ModelConfig config() {
@@ -113,7 +131,18 @@ public final class Model implements TrainableModel, AutoCloseable {
   }
 
   @Override
+  public List<List<Parameter>> gradientGroups() {
+    return gradientGroups;
+  }
+
+  @Override
   public double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale) {
+    return forwardBackward(inputs, targets, layout, gradScale, group -> {});
+  }
+
+  @Override
+  public double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale,
+      IntConsumer groupDone) {
     int counted = validateBatch(inputs, targets, layout);
     if (!Double.isFinite(gradScale)) {
       throw new IllegalArgumentException("gradScale must be finite, got " + gradScale);
@@ -124,7 +153,7 @@ public final class Model implements TrainableModel, AutoCloseable {
     // dLogits carry gradScale / counted: every gradient below is then already that of the scaled
     // mean loss, and no parameter gradient needs a separate scaling pass.
     backend.crossEntropy(a.losses, g.dLogits, a.logits, a.targets, gradScale / counted);
-    backward(a, g, layout);
+    backward(a, g, layout, groupDone);
     return meanLoss(a, counted);
   }
 
@@ -220,18 +249,28 @@ public final class Model implements TrainableModel, AutoCloseable {
 
   // ---- backward ---------------------------------------------------------------------------------
 
-  /** From dLogits down to the embedding; parameter gradients accumulate. */
-  private void backward(Activations a, ActivationGrads g, SeqLayout layout) {
+  /**
+   * From dLogits down to the embedding; parameter gradients accumulate. Each of {@link
+   * #gradientGroups} is reported to {@code groupDone} as soon as nothing later adds to it.
+   */
+  private void backward(Activations a, ActivationGrads g, SeqLayout layout, IntConsumer groupDone) {
     int last = layers.length;
+    int group = 0;
     backend.matmul(g.dNormOut, g.dLogits, lmHead.compute(), false, false, false); // [T, C]
     backend.matmul(lmHead.grad(), g.dLogits, a.finalNormOut, true, false, true); // [V, C]
+    if (lmHead != tokEmbeddings) {
+      groupDone.accept(group++);
+    }
     backend.zero(g.dResidual);
     backend.rmsNormBackward(g.dResidual, finalNorm.grad(), g.dNormOut, a.residual[last],
         finalNorm.compute(), a.finalRstd);
+    groupDone.accept(group++);
     for (int l = last - 1; l >= 0; l--) {
       blockBackward(l, a, g, layout);
+      groupDone.accept(group++);
     }
     backend.embeddingBackward(tokEmbeddings.grad(), g.dResidual, a.inputs);
+    groupDone.accept(group);
   }
 
   /**

@@ -79,9 +79,9 @@ class DataParallelStepTest {
     List<String> errors = LoopbackRanks.run(spec, exchange -> {
       try (CpuBackend backend = new CpuBackend(Precision.FLOAT64, 1)) {
         LeastSquaresModel model = new LeastSquaresModel(backend, 7);
-        try (AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0)) {
-          TrainStep step = new TrainStep(backend, exchange.rank() == 1 ? diverging(model) : model,
-              adamw, SCHEDULE, 1.0, exchange);
+        try (AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0);
+            TrainStep step = new TrainStep(backend,
+                exchange.rank() == 1 ? diverging(model) : model, adamw, SCHEDULE, 1.0, exchange)) {
           return assertThrows(TrainingDivergedException.class,
               () -> step.run(1, List.of(globalBatches().get(0).get(0)))).getMessage();
         }
@@ -92,11 +92,31 @@ class DataParallelStepTest {
         + " activation: the linear layer's output)");
   }
 
+  @ParameterizedTest
+  @EnumSource(names = {"DRIVER", "RING"})
+  void aRankThatStopsEarlyStillSendsEveryGradientGroup(ExchangeSpec.Kind kind) throws Exception {
+    // Rank 1's first micro-batch goes bad, so it skips its second and sends every group at the end;
+    // rank 0 sends them one by one during its second backward. Same calls: both refuse the step.
+    ExchangeSpec spec = LoopbackRanks.spec(kind, 2, 256, WireDType.FP32, 20_000);
+    List<String> errors = LoopbackRanks.run(spec, exchange -> {
+      try (CpuBackend backend = new CpuBackend(Precision.FLOAT64, 1);
+          Model model = new Model(backend, CONFIG, SEED);
+          AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0.1);
+          TrainStep step = new TrainStep(backend, exchange.rank() == 1 ? diverging(model) : model,
+              adamw, SCHEDULE, 0.5, exchange)) {
+        return assertThrows(TrainingDivergedException.class,
+            () -> step.run(1, globalBatches().get(0))).getMessage();
+      }
+    });
+    assertContains(errors.get(0), "step 1", "the loss averaged over 2 ranks (NaN)");
+    assertContains(errors.get(1), "step 1", "the loss of micro-batch 1/2 (NaN");
+  }
+
   private static Outcome train(GradientExchange exchange, List<List<TokenBatch>> steps) {
     try (CpuBackend backend = new CpuBackend(Precision.FLOAT64, 1);
         Model model = new Model(backend, CONFIG, SEED);
-        AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0.1)) {
-      TrainStep trainStep = new TrainStep(backend, model, adamw, SCHEDULE, 0.5, exchange);
+        AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0.1);
+        TrainStep trainStep = new TrainStep(backend, model, adamw, SCHEDULE, 0.5, exchange)) {
       double[] losses = new double[steps.size()];
       for (int s = 0; s < steps.size(); s++) {
         losses[s] = trainStep.run(s + 1, steps.get(s)).loss();
@@ -120,29 +140,23 @@ class DataParallelStepTest {
     return steps;
   }
 
-  /** The least-squares model, reporting a NaN loss. */
-  private static io.mobaspark.trainer.TrainableModel diverging(LeastSquaresModel inner) {
-    return new io.mobaspark.trainer.TrainableModel() {
-      @Override
-      public List<Parameter> parameters() {
-        return inner.parameters();
-      }
-
+  /** The model, reporting a NaN loss (after its backward, whose groups it reports at the end). */
+  private static io.mobaspark.trainer.TrainableModel diverging(
+      io.mobaspark.trainer.TrainableModel inner) {
+    return new io.mobaspark.trainer.ForwardingModel(inner) {
       @Override
       public double forwardBackward(int[] inputs, int[] targets,
           io.mobaspark.kernels.SeqLayout layout, double gradScale) {
-        inner.forwardBackward(inputs, targets, layout, gradScale);
+        super.forwardBackward(inputs, targets, layout, gradScale);
         return Double.NaN;
       }
 
       @Override
-      public double evaluate(int[] inputs, int[] targets, io.mobaspark.kernels.SeqLayout layout) {
-        return inner.evaluate(inputs, targets, layout);
-      }
-
-      @Override
-      public String locateNonFinite() {
-        return inner.locateNonFinite();
+      public double forwardBackward(int[] inputs, int[] targets,
+          io.mobaspark.kernels.SeqLayout layout, double gradScale,
+          java.util.function.IntConsumer groupDone) {
+        super.forwardBackward(inputs, targets, layout, gradScale, groupDone);
+        return Double.NaN;
       }
     };
   }

@@ -20,14 +20,14 @@ class MetricsLogTest {
     Path file = dir.resolve("run/metrics.jsonl");
     try (MetricsLog log = MetricsLog.open(file, 0)) {
       for (int step = 1; step <= 5; step++) {
-        log.step(step, 1.0 / step, 1e-3, 0.5, 16L * step, 1000, step);
+        log.step(step, 1.0 / step, 1e-3, 0.5, 16L * step, 1000, step, 0);
       }
       log.eval(4, 0.3, 64, 4.5);
     }
     Files.writeString(file, Files.readString(file) + "{\"step\": 6, \"lo");
 
     try (MetricsLog log = MetricsLog.open(file, 3)) {
-      log.step(4, 0.25, 1e-3, 0.5, 64, 1000, 4);
+      log.step(4, 0.25, 1e-3, 0.5, 64, 1000, 4, 0);
     }
     List<Integer> steps = new ArrayList<>();
     for (String line : Files.readAllLines(file)) {
