@@ -7,7 +7,8 @@
 //     gathered query rows, recomputes P = exp(s - lse) from the saved LSE, and accumulates
 //     dV += P^T dO and dK += dS^T Q in registers; dQ += dS K goes to an fp32 buffer dq_acc with
 //     atomics (the only non-deterministic sum; dK and dV are bitwise reproducible: one CTA owns
-//     each element and visits heads and rows in a fixed order).
+//     each element and visits heads and rows in a fixed order). The chunks are pipelined (one
+//     CTA barrier each) and on sm_90a four of the five products are wgmma: moba_bwd_tile.cuh.
 //   moba_bwd_dq_convert: dq = bf16(scale * dq_acc).
 // Slices bound dq_acc: the host runs main + convert per slice of gn KV heads [g0, g0+gn) by the
 // whole sequences whose blocks are [b0, b1) and rows [ta, tb): a row only ever selects blocks of its

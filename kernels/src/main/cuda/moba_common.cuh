@@ -30,6 +30,11 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
                "r"(valid ? 16 : 0));
 }
+// 4-byte global -> shared copy (through L1: 4 bytes may not bypass it); valid == false writes zero.
+__device__ __forceinline__ void cp_async4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 4 : 0));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n"); }
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
@@ -74,26 +79,48 @@ __device__ __forceinline__ int swz(int row, int chunk) {
   }
 }
 
-// Fragment addresses (lane l) for a tile of D bf16 per row, swizzled with swz<D/8>.
+// The slab layout of a tile of ROWS rows x CHUNKS 16-byte chunks, which wgmma reads through a
+// 128-byte-swizzle descriptor: 64-column (128-byte) slabs of ROWS rows one after the other, each
+// row swizzled as swz<8>. For rows of at most 128 bytes it is swz<CHUNKS> itself.
+template <int CHUNKS, int ROWS>
+__device__ __forceinline__ int swz_slab(int row, int chunk) {
+  if constexpr (CHUNKS <= 8) {
+    return swz<CHUNKS>(row, chunk);
+  } else {
+    return (chunk >> 3) * ROWS * 128 + swz<8>(row, chunk & 7);
+  }
+}
+// swz<CH> for ROWS = 0 (the forward's and router's tiles), else swz_slab<CH, ROWS>.
+template <int CH, int ROWS>
+__device__ __forceinline__ int tile_off(int row, int chunk) {
+  if constexpr (ROWS == 0) {
+    return swz<CH>(row, chunk);
+  } else {
+    return swz_slab<CH, ROWS>(row, chunk);
+  }
+}
+
+// Fragment addresses (lane l) for a tile of D bf16 per row, swizzled with swz<D/8> (ROWS = 0) or
+// laid out in slabs of ROWS rows (swz_slab).
 // A operand (16x16, rows r0.., k chunk pair kc..kc+1) from a [row][k] tile.
-template <int CH>
+template <int CH, int ROWS = 0>
 __device__ __forceinline__ uint32_t frag_a(const bf16* tile, int r0, int kc, int lane) {
-  return smem_addr(tile) + swz<CH>(r0 + (lane & 15), kc + (lane >> 4));
+  return smem_addr(tile) + tile_off<CH, ROWS>(r0 + (lane & 15), kc + (lane >> 4));
 }
 // B operand of two n8 tiles (n0.., k chunk pair kc..) from a [n][k] tile (keys as rows, "K").
-template <int CH>
+template <int CH, int ROWS = 0>
 __device__ __forceinline__ uint32_t frag_b(const bf16* tile, int n0, int kc, int lane) {
-  return smem_addr(tile) + swz<CH>(n0 + (lane & 7) + ((lane >> 4) << 3), kc + ((lane >> 3) & 1));
+  return smem_addr(tile) + tile_off<CH, ROWS>(n0 + (lane & 7) + ((lane >> 4) << 3), kc + ((lane >> 3) & 1));
 }
 // B operand of two n8 tiles (n chunk nc.., k rows k0..k0+15) from a [k][n] tile ("V"), .trans.
-template <int CH>
+template <int CH, int ROWS = 0>
 __device__ __forceinline__ uint32_t frag_bt(const bf16* tile, int k0, int nc, int lane) {
-  return smem_addr(tile) + swz<CH>(k0 + (lane & 7) + (((lane >> 3) & 1) << 3), nc + (lane >> 4));
+  return smem_addr(tile) + tile_off<CH, ROWS>(k0 + (lane & 7) + (((lane >> 3) & 1) << 3), nc + (lane >> 4));
 }
 // A operand (rows m chunk mc.., k rows k0..) from a [k][m] tile, .trans.
-template <int CH>
+template <int CH, int ROWS = 0>
 __device__ __forceinline__ uint32_t frag_at(const bf16* tile, int k0, int mc, int lane) {
-  return smem_addr(tile) + swz<CH>(k0 + (lane & 7) + ((lane >> 4) << 3), mc + ((lane >> 3) & 1));
+  return smem_addr(tile) + tile_off<CH, ROWS>(k0 + (lane & 7) + ((lane >> 4) << 3), mc + ((lane >> 3) & 1));
 }
 
 // Index of the segment of the ascending prefix array cu[0..n] that holds x (cu[i] <= x < cu[i+1]).

@@ -45,10 +45,14 @@ final class MobaKernelShapes {
     return TILE * dim * 2 + 2 * (2 * keys * dim * 2) + 3 * TILE * 4;
   }
 
-  /** {@code BwdSmem<D, KT>::bytes}: K, V tile, two 32-row q/dO stages, dS^T, tok/lse/delta rows. */
+  /**
+   * {@code BwdSmem<D, KT>::bytes}: K, V tile, three 32-row q/dO stages, two dS^T buffers, four
+   * rows of list entries, three of lse and delta, and 1 KiB to align the tiles for wgmma.
+   */
   static int backwardShared(int dim, int keyTile) {
     int chunk = 32;
-    return 2 * keyTile * dim * 2 + 2 * (2 * chunk * dim * 2) + keyTile * chunk * 2 + 3 * (2 * chunk * 4);
+    return 2 * keyTile * dim * 2 + 3 * (2 * chunk * dim * 2) + 2 * keyTile * chunk * 2
+        + 4 * chunk * 4 + 2 * (3 * chunk * 4) + 1024;
   }
 
   /** Dynamic shared memory of moba_list_count / moba_list_scatter: counters plus staged routing. */
