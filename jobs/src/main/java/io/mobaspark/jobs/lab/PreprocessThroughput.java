@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.ForkJoinPool;
@@ -28,10 +29,11 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p>Raw: every {@code *.txt} read, unified and chunked as the job does, then encoded by the
  * tokenizer on a pool of {@code threads}, best of {@code runs}. Job: {@link PreprocessJob} in
- * {@code local[threads]} over the same folder into a temporary dataset, best of {@code runs} (the
- * first run also warms the JIT and Spark). Each also reports the least CPU time the process spent
- * in a run (every thread: tasks, Spark, GC and JIT): on a busy machine it varies far less than the
- * elapsed time, and job CPU / raw CPU says how much work the job adds to the tokenizer's.
+ * {@code local[threads]} over the same folder into a temporary dataset, in a Spark session started
+ * before the first run (the first run also warms the JIT and Spark). Each reports the best and the
+ * median of its {@code runs} elapsed times, and the least CPU time the process spent in a run
+ * (every thread: tasks, Spark, GC and JIT): on a busy machine it varies far less than the elapsed
+ * time, and job CPU / raw CPU says how much work the job adds to the tokenizer's.
  */
 public final class PreprocessThroughput {
   private PreprocessThroughput() {}
@@ -48,12 +50,16 @@ public final class PreprocessThroughput {
         : Runtime.getRuntime().availableProcessors();
     CleaningPath cleaning = CleaningPath.parse(args.length > 3 ? args[3] : null);
     int runs = args.length > 4 ? Integer.parseInt(args[4]) : 3;
+    if (threads < 1 || runs < 1) {
+      System.err.println("threads and runs must be >= 1, got " + threads + " and " + runs);
+      System.exit(2);
+    }
     PrintStream out = System.out;
 
     List<String> documents = documents(input);
     Tokenizer tokenizer = Tokenizers.byName(tokenizerName);
     long rawTokens = 0;
-    double rawSeconds = Double.MAX_VALUE;
+    double[] rawSeconds = new double[runs];
     double rawCpu = Double.MAX_VALUE;
     ForkJoinPool pool = new ForkJoinPool(threads);
     for (int run = 0; run < runs; run++) {
@@ -61,12 +67,12 @@ public final class PreprocessThroughput {
       long start = System.nanoTime();
       rawTokens = pool.submit(() -> documents.parallelStream()
           .mapToLong(d -> tokenizer.encode(d).length + 1L).sum()).get();
-      rawSeconds = Math.min(rawSeconds, (System.nanoTime() - start) / 1e9);
+      rawSeconds[run] = (System.nanoTime() - start) / 1e9;
       rawCpu = Math.min(rawCpu, (processCpuNanos() - cpu) / 1e9);
     }
     pool.shutdown();
 
-    double jobSeconds = Double.MAX_VALUE;
+    double[] jobSeconds = new double[runs];
     double jobCpu = Double.MAX_VALUE;
     long jobTokens = 0;
     Path scratch = Files.createTempDirectory("preprocess-throughput");
@@ -80,21 +86,31 @@ public final class PreprocessThroughput {
             List.of(input.toString()), scratch, tokenizerName, 0.05, 100_000_000L, 16000, threads,
             true).withCleaning(cleaning), quiet);
         jobTokens = r.train().totalTokens() + (r.val() == null ? 0 : r.val().totalTokens());
-        jobSeconds = Math.min(jobSeconds, r.seconds());
+        jobSeconds[run] = r.seconds();
         jobCpu = Math.min(jobCpu, (processCpuNanos() - cpu) / 1e9);
       }
     }
-    double raw = rawTokens / rawSeconds;
-    double job = jobTokens / jobSeconds;
-    out.printf(Locale.ROOT, "| path | tokens | seconds (best of %d) | tokens/s | CPU seconds |%n"
-        + "|---|---|---|---|---|%n", runs);
-    out.printf(Locale.ROOT, "| raw %s, %d threads | %,d | %.2f | %,.0f | %.2f |%n",
-        tokenizerName, threads, rawTokens, rawSeconds, raw, rawCpu);
-    out.printf(Locale.ROOT, "| preprocess job, local[%d], cleaning %s | %,d | %.2f | %,.0f | %.2f |%n",
+    Arrays.sort(rawSeconds);
+    Arrays.sort(jobSeconds);
+    double raw = rawTokens / rawSeconds[0];
+    double job = jobTokens / jobSeconds[0];
+    out.printf(Locale.ROOT, "| path | tokens | seconds (best of %d) | median | tokens/s (best) "
+        + "| CPU seconds (least) |%n|---|---|---|---|---|---|%n", runs);
+    out.printf(Locale.ROOT, "| raw %s, %d threads | %,d | %.2f | %.2f | %,.0f | %.2f |%n",
+        tokenizerName, threads, rawTokens, rawSeconds[0], median(rawSeconds), raw, rawCpu);
+    out.printf(Locale.ROOT,
+        "| preprocess job, local[%d], cleaning %s | %,d | %.2f | %.2f | %,.0f | %.2f |%n",
         threads, cleaning.resolve(new SparkConf(false)).name().toLowerCase(Locale.ROOT), jobTokens,
-        jobSeconds, job, jobCpu);
-    out.printf(Locale.ROOT, "job / raw = %.0f%% (tokens/s); job CPU / raw CPU = %.2f%n",
-        100 * job / raw, jobCpu / rawCpu);
+        jobSeconds[0], median(jobSeconds), job, jobCpu);
+    out.printf(Locale.ROOT, "job / raw = %.0f%% (tokens/s, best), %.0f%% (median); "
+        + "job CPU / raw CPU = %.2f%n", 100 * job / raw,
+        100 * (jobTokens / median(jobSeconds)) / (rawTokens / median(rawSeconds)), jobCpu / rawCpu);
+  }
+
+  /** The middle of sorted {@code values} (the mean of the two middle ones for an even count). */
+  private static double median(double[] sorted) {
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   /** CPU time of every thread of this process so far. */

@@ -4,18 +4,24 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.input_file_name;
 
+import io.mobaspark.data.shard.TokenDtype;
+import io.mobaspark.data.tokenizer.Tokenizer;
+import io.mobaspark.data.tokenizer.Tokenizers;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
@@ -27,16 +33,19 @@ import org.apache.spark.util.LongAccumulator;
  * Unicode NFC with LF line ends, split at paragraph breaks into chunks of about
  * {@code chunkChars}. These are Java functions (on a RAPIDS cluster they run on the CPU). With
  * {@link CleaningPath#SQL} the cleaning, filters and dedup that follow are SQL expressions that run
- * on the GPU; with {@link CleaningPath#JVM} the same function also cleans each chunk and drops
- * those outside the length limits ({@link TextDocuments#cleanDocuments}), so that each document
- * is decoded from and encoded to Spark's UTF-8 strings once.
+ * on the GPU; with {@link CleaningPath#JVM} the same function also cleans each chunk, drops those
+ * outside the length limits ({@link TextDocuments#cleanDocuments}) and tokenizes the rest, so that
+ * each document's text is made and scanned in one task, spread over the read stage's many tasks,
+ * and the shuffle carries its token ids ({@link TokenBytes}) instead of its text.
  */
 final class DocumentSources {
   private DocumentSources() {}
 
   /**
-   * @param cleaning {@link CleaningPath#SQL}: the documents as read, empty ones kept;
-   *     {@link CleaningPath#JVM}: cleaned and within the length limits
+   * @param cleaning {@link CleaningPath#SQL}: the documents as read, empty ones kept,
+   *     {@code (source, text)}; {@link CleaningPath#JVM}: cleaned, within the length limits and
+   *     tokenized, {@code (source, text, ids)}, {@code ids} being {@link TokenBytes} in the width
+   *     of the tokenizer's shards
    * @param chunksRead gets the number of documents each read task makes, before any filter (an
    *     accumulator: a failed task attempt's count is dropped, the retry's kept; a stage re-run
    *     after a lost executor counts again)
@@ -50,22 +59,29 @@ final class DocumentSources {
     int minChars = options.minChars();
     int maxChars = options.maxChars();
     boolean jvm = cleaning == CleaningPath.JVM;
+    String tokenizerName = options.tokenizer();
     DocumentsOf documentsOf = text -> {
       if (jvm) {
-        return TextDocuments.cleanDocuments(text, chunkChars, minChars, maxChars, chunksRead::add);
+        return tokenized(TextDocuments.cleanDocuments(text, chunkChars, minChars, maxChars,
+            chunksRead::add), Tokenizers.byName(tokenizerName));
       }
       List<String> documents = text == null ? List.of()
           : TextDocuments.chunk(TextDocuments.unifyForm(text), chunkChars);
       chunksRead.add(documents.size());
       return documents;
     };
-    var arrayOfStrings = DataTypes.createArrayType(DataTypes.StringType);
+    DataType documentType = jvm
+        ? DataTypes.createStructType(new StructField[] {
+            DataTypes.createStructField("text", DataTypes.StringType, false),
+            DataTypes.createStructField("ids", DataTypes.BinaryType, false)})
+        : DataTypes.StringType;
+    var arrayOfDocuments = DataTypes.createArrayType(documentType, false);
     // Text files: decoded in the same function, so the file's text is never a Spark string.
-    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<String>>)
+    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<?>>)
         (content, file) -> documentsOf.apply(TextDocuments.decodeUtf8(content, file)),
-        arrayOfStrings);
+        arrayOfDocuments);
     UserDefinedFunction fieldDocuments = functions.udf(
-        (UDF1<String, List<String>>) documentsOf::apply, arrayOfStrings);
+        (UDF1<String, List<?>>) documentsOf::apply, arrayOfDocuments);
     Dataset<Row> all = null;
     for (String input : options.inputs()) {
       InputFormat format = options.format() != null ? options.format() : InputFormat.guess(input);
@@ -73,15 +89,27 @@ final class DocumentSources {
           fieldDocuments);
       all = all == null ? documents : all.unionByName(documents);
     }
-    return all;
+    return jvm
+        ? all.select(col("source"), col("document.text").as("text"), col("document.ids").as("ids"))
+        : all.select(col("source"), col("document").as("text"));
   }
 
   /** A text's documents: a serializable function, captured by both UDFs. */
   private interface DocumentsOf extends java.io.Serializable {
-    List<String> apply(String text);
+    List<?> apply(String text);
   }
 
-  /** One input's documents as {@code (source, text)}. */
+  /** Each document with its token ids, as the rows of the JVM path's UDF. */
+  private static List<Row> tokenized(List<String> documents, Tokenizer tokenizer) {
+    TokenDtype dtype = TokenDtype.forVocab(tokenizer.vocabSize());
+    List<Row> rows = new ArrayList<>(documents.size());
+    for (String document : documents) {
+      rows.add(RowFactory.create(document, TokenBytes.of(tokenizer.encode(document), dtype)));
+    }
+    return rows;
+  }
+
+  /** One input's documents as {@code (source, document)}. */
   private static Dataset<Row> readOne(SparkSession spark, String input, InputFormat format,
       String textField, UserDefinedFunction fileDocuments, UserDefinedFunction fieldDocuments)
       throws IOException {
@@ -99,7 +127,7 @@ final class DocumentSources {
           reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.txt");
         }
         return reader.load(input).select(col("path").as("source"),
-            explode(fileDocuments.apply(col("content"), col("path"))).as("text"));
+            explode(fileDocuments.apply(col("content"), col("path"))).as("document"));
       }
       case JSONL:
         texts = withTextField(spark.read().json(input), input, textField);
@@ -110,7 +138,8 @@ final class DocumentSources {
       default:
         throw new IllegalStateException("unknown input format " + format);
     }
-    return texts.select(col("source"), explode(fieldDocuments.apply(col("text"))).as("text"));
+    return texts.select(col("source"),
+        explode(fieldDocuments.apply(col("text"))).as("document"));
   }
 
   private static Dataset<Row> withTextField(Dataset<Row> df, String input, String field) {
