@@ -219,6 +219,7 @@ struct Moba {
     scan_tmp.alloc(hist.n / kScanChunk + 2);
     CK(cudaFuncSetAttribute(D == 64 ? moba_route_d64 : moba_route_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
     CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
+    CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_past_wide_d64 : moba_fwd_past_wide_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
     CK(cudaFuncSetAttribute(D == 64 ? moba_fwd_own_d64 : moba_fwd_own_d128, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
     for (auto f : {moba_bwd_main_d64_k64, moba_bwd_main_d64_k128, moba_bwd_main_d128_k64, moba_bwd_main_d128_k128})
       CK(cudaFuncSetAttribute(f, cudaFuncAttributeMaxDynamicSharedMemorySize, 227 * 1024));
@@ -280,9 +281,12 @@ struct Moba {
         int pairs = f.hn * L.blocks;
         moba_fwd_plan<<<(pairs + 255) / 256, 256>>>(lists.p, list_off.p, seg.p, chunks.p, cu_seqlens.p, cu_blocks.p, S, L.blocks, B, f.h0, f.hn, f.ta, f.tb); LAUNCHED();
         scan(chunks.p, chunk_off.p, pairs);
-        long long bound = (long long)pairs + (long long)f.hn * (f.tb - f.ta) * (K - 1) / kTile;
-        if (D == 64) moba_fwd_past_d64<<<(unsigned)bound, kThreads, FwdSmem<64>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, part_o, part_lse, lists.p, seg.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, H, Hkv, L.blocks, B, K, scale, f.h0, f.hn, f.ta, f.tb);
-        else moba_fwd_past_d128<<<(unsigned)bound, kThreads, FwdSmem<128>::bytes>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, part_o, part_lse, lists.p, seg.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, H, Hkv, L.blocks, B, K, scale, f.h0, f.hn, f.ta, f.tb);
+        // Work items of past_item_rows(B) rows; B > kResidentKeys streams K and V.
+        long long bound = (long long)pairs + (long long)f.hn * (f.tb - f.ta) * (K - 1) / past_item_rows(B);
+        bool resident = B <= kResidentKeys;
+        size_t smem = resident ? (D == 64 ? PastSmem<64>::bytes : PastSmem<128>::bytes) : (D == 64 ? FwdSmem<64>::bytes : FwdSmem<128>::bytes);
+        auto past = resident ? (D == 64 ? moba_fwd_past_d64 : moba_fwd_past_d128) : (D == 64 ? moba_fwd_past_wide_d64 : moba_fwd_past_wide_d128);
+        past<<<(unsigned)bound, kThreads, smem>>>((const bf16*)q.p, (const bf16*)k.p, (const bf16*)v.p, part_o, part_lse, lists.p, seg.p, chunk_off.p, cu_seqlens.p, cu_blocks.p, S, H, Hkv, L.blocks, B, K, scale, f.h0, f.hn, f.ta, f.tb);
         LAUNCHED();
       }
       dim3 grid(f.q1 - f.q0, f.hn);

@@ -78,13 +78,16 @@ final class MobaAttentionCuda implements AutoCloseable {
       long lseOffset = 2L * slots * g.dim(); // part_lse follows part_o
       if (past > 0) {
         MobaListsCuda.Plan plan = lists.plan(l, g, layout, f.h0(), f.hn(), f.ta(), f.tb());
-        // moba_fwd.cu: moba_fwd_past_d{D}(q, k, v, part_o, part_lse, lists, seg, chunk_off,
-        // cu_seqlens, cu_blocks, seqs, heads, kv_heads, total_blocks, block_size, topk, scale, h0,
-        // hn, ta, tb). One CTA per 64-row chunk of the slice's past rows; the grid is an upper
-        // bound of the chunk count known on the host (hn*NB + slots/64), the surplus CTAs exit.
-        long bound = (long) f.hn() * g.totalBlocks() + slots / MobaKernelShapes.TILE;
-        context.kernel("moba_fwd", "moba_fwd_past" + suffix).launch(
-            new LaunchShape(bound, 1, 1, MobaKernelShapes.THREADS, 1, 1, shared),
+        // moba_fwd.cu: moba_fwd_past_d{D} (B <= 128) or moba_fwd_past_wide_d{D}(q, k, v, part_o,
+        // part_lse, lists, seg, chunk_off, cu_seqlens, cu_blocks, seqs, heads, kv_heads,
+        // total_blocks, block_size, topk, scale, h0, hn, ta, tb). One CTA per work item of
+        // pastItemRows(B) rows of one (head, block) run; the grid is an upper bound of the item
+        // count known on the host (hn*NB + slots/rows), the surplus CTAs exit.
+        long bound = (long) f.hn() * g.totalBlocks()
+            + slots / MobaKernelShapes.pastItemRows(g.blockSize());
+        context.kernel("moba_fwd", MobaKernelShapes.pastKernel(g.blockSize()) + suffix).launch(
+            new LaunchShape(bound, 1, 1, MobaKernelShapes.THREADS, 1, 1,
+                MobaKernelShapes.pastShared(g.dim(), g.blockSize())),
             new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(arena)
                 .ptr(arena, lseOffset).ptr(l.entries()).ptr(plan.runs()).ptr(plan.chunkOffsets())
                 .ptr(layout.cuSeqlens()).ptr(layout.cuBlocks(context, g.blockSize()))

@@ -46,6 +46,38 @@ final class MobaKernelShapes {
   }
 
   /**
+   * Largest block size whose K and V moba_fwd_past_d{D} keeps in shared memory
+   * ({@code kResidentKeys}, moba_fwd.cu); larger blocks run moba_fwd_past_wide_d{D}.
+   */
+  static final int RESIDENT_KEYS = 128;
+  /** Rows of a (head, block) run per moba_fwd_past work item ({@code kItemRows}, moba_fwd.cu). */
+  static final int ITEM_ROWS = 1024;
+
+  /** {@code past_item_rows(B)}: rows per past work item, one 64-row tile for wide blocks. */
+  static int pastItemRows(int blockSize) {
+    return blockSize <= RESIDENT_KEYS ? ITEM_ROWS : TILE;
+  }
+
+  /** The past kernel for this block size, without its {@code _d{D}} suffix. */
+  static String pastKernel(int blockSize) {
+    return blockSize <= RESIDENT_KEYS ? "moba_fwd_past" : "moba_fwd_past_wide";
+  }
+
+  /** Query rows a warp of moba_fwd_past takes at a time ({@code kUnitRows}, moba_fwd.cu). */
+  static final int UNIT_ROWS = 32;
+
+  /**
+   * Dynamic shared memory of the past kernel: {@code PastSmem<D>::bytes} (the block's K and V, one
+   * 32-row q tile per warp, the item's rows and slots) for resident blocks, else
+   * {@link #forwardShared}.
+   */
+  static int pastShared(int dim, int blockSize) {
+    return blockSize <= RESIDENT_KEYS
+        ? 2 * RESIDENT_KEYS * dim * 2 + THREADS / 32 * UNIT_ROWS * dim * 2 + 2 * ITEM_ROWS * 4
+        : forwardShared(dim);
+  }
+
+  /**
    * {@code BwdSmem<D, KT>::bytes}: K, V tile, three 32-row q/dO stages, two dS^T buffers, four
    * rows of list entries, three of lse and delta, and 1 KiB to align the tiles for wgmma.
    */

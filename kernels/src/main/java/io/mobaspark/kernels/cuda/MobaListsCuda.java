@@ -5,7 +5,8 @@ package io.mobaspark.kernels.cuda;
  * routing table on the GPU (moba_router.cu, docs/moba-cuda.md "Key-block-centric lists"): count
  * into a histogram {@code [H, NB, 32]}, exclusive scan, ordered scatter, then per (head, block) the
  * list offsets. Deterministic, no sort, no host sync. {@link #plan} cuts the lists of one forward
- * slice into 64-row chunks of past rows (moba_fwd_plan, scanned). Rebuilt by every forward and backward call, because the Backend's routing
+ * slice into work items of past rows ({@link MobaKernelShapes#pastItemRows} each; moba_fwd_plan,
+ * scanned). Rebuilt by every forward and backward call, because the Backend's routing
  * tensor is an input that the caller may have rewritten in between (one routing tensor per layer
  * is not promised); at 64K tokens that costs about 0.85 ms per call (docs/perf/moba.md).
  */
@@ -15,7 +16,7 @@ final class MobaListsCuda implements AutoCloseable {
 
   /**
    * One forward slice's runs of past entries, {@code seg [hn * NB][2]}, and the exclusive scan of
-   * their 64-row chunks, {@code chunkOffsets [hn * NB + 1]}; valid until the next {@link #plan}.
+   * their work items, {@code chunkOffsets [hn * NB + 1]}; valid until the next {@link #plan}.
    */
   record Plan(DeviceBuffer runs, DeviceBuffer chunkOffsets) {}
 
@@ -24,7 +25,7 @@ final class MobaListsCuda implements AutoCloseable {
   private final ScratchBuffer entries; // [H * T * topk] int: (t << 6) | slot, ascending t per list
   private final ScratchBuffer offsets; // [H * NB + 1] int: start of each (head, block) list
   private final ScratchBuffer runs; // [hn * NB][2] int: a slice's past entries of each list
-  private final ScratchBuffer chunks; // [hn * NB] int: 64-row chunks of those runs
+  private final ScratchBuffer chunks; // [hn * NB] int: work items of those runs
   private final ScratchBuffer chunkOffsets; // [hn * NB + 1] int: exclusive scan of chunks
   private final ScratchBuffer scanPartials; // [ceil(n / 4096) + 1] int, the total last
 

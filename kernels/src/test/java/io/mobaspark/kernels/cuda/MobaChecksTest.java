@@ -160,6 +160,20 @@ class MobaChecksTest {
   }
 
   @Test
+  void pastKernelKeepsBlocksUpTo128KeysResidentAndFitsTwoCtasPerHopperSm() {
+    assertEquals("moba_fwd_past", MobaKernelShapes.pastKernel(128));
+    assertEquals("moba_fwd_past_wide", MobaKernelShapes.pastKernel(256));
+    assertEquals(1024, MobaKernelShapes.pastItemRows(80));
+    assertEquals(MobaKernelShapes.TILE, MobaKernelShapes.pastItemRows(512));
+    // PastSmem<128>::bytes: 64 KiB of K and V, 32 KiB of q tiles, 8 KiB of rows and slots; two
+    // CTAs (and their 1 KiB reserves) share a Hopper SM's 228 KiB.
+    assertEquals(106496, MobaKernelShapes.pastShared(128, 128));
+    assertEquals(57344, MobaKernelShapes.pastShared(64, 64));
+    assertTrue(2 * (MobaKernelShapes.pastShared(128, 128) + 1024) <= 228 * 1024);
+    assertEquals(MobaKernelShapes.forwardShared(64), MobaKernelShapes.pastShared(64, 256));
+  }
+
+  @Test
   void routerSharedMemoryFitsAHopperAtTheLargestTopk() {
     assertTrue(MobaKernelShapes.routeShared(128, MobaChecks.MAX_TOPK) <= SHARED);
     assertTrue(MobaKernelShapes.backwardShared(128, MobaKernelShapes.WIDE_KEY_TILE) <= SHARED);
