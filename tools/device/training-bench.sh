@@ -2,20 +2,21 @@
 # Issue 5's checks and benchmarks in one device command (docs/perf/training.md): correctness first
 # (the parity labs of every op against the CPU backend, the GPU JUnit tests, whole model included),
 # then the trainer's throughput with a per-op profile and the PyTorch twin on the same model, then the
-# GEMM lab beside cuBLAS. Run on the GPU machine from the repository root with a bundle made by
+# GEMM lab beside cuBLAS, then two data-parallel ranks sharing the GPU with and without the exchange
+# overlapped with the backward. Run on the GPU machine from the repository root with a bundle made by
 # tools/device/bundle-tests.sh:
 #   tools/device/training-bench.sh .device-main   (logs under $OUT, a summary printed last)
-# PARTS="checks trainer" picks a subset of: checks trainer torch gemm (default: all four).
+# PARTS="checks trainer" picks a subset of: checks trainer torch gemm overlap (default: all five).
 set -uo pipefail
 dev=${1:?usage: training-bench.sh BUNDLE_DIR}
 java="$dev/java"
 out=${OUT:-/tmp/training-bench}
-parts=${PARTS:-checks trainer torch gemm}
+parts=${PARTS:-checks trainer torch gemm overlap}
 want() { [[ " $parts " == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
 
-labs="" junit=- trainer=- torch=- gemm=-
+labs="" junit=- trainer=- torch=- gemm=- overlap=-
 parity_labs="OpsParity CudaParityLab MatmulParity GemmPaddingParity MobaParity"
 if want checks; then
   for lab in $parity_labs; do
@@ -34,12 +35,16 @@ want torch && { timeout 150 python3 tools/torch_train_peer.py --config conf/mode
   --batch 8 --warmup 2 --steps 6 > "$out/torch.txt" 2>&1; torch=$?; }
 want gemm && { timeout 180 "$java" io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab.txt" 2>&1 \
   && timeout 120 python3 tools/gemm_peer.py --ours "$out/gemm_lab.txt" > "$out/gemm.txt" 2>&1; gemm=$?; }
+want overlap && { timeout 200 "$java" -Xmx60g io.mobaspark.trainer.lab.DataParallelOverlap \
+  conf/models/paper-125m.conf --ranks 2 --batch 4 --seq 8192 --steps 5 --warmup 2 \
+  > "$out/overlap.txt" 2>&1; overlap=$?; }
 
-echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $torch, gemm $gemm"
+echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $torch, gemm $gemm, overlap $overlap"
 {
   want checks && for lab in $parity_labs; do echo "$lab: $(tail -1 "$out/$lab.txt")"; done
   grep -E "tests (successful|failed)" "$out/junit.txt"
   tail -2 "$out/trainer.txt"
   grep "RESULT" "$out/torch.txt"
   tail -20 "$out/gemm.txt"
+  tail -4 "$out/overlap.txt"
 } 2>/dev/null
