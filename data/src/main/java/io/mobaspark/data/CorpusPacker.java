@@ -59,40 +59,6 @@ public final class CorpusPacker {
       throw new IllegalArgumentException("documents, tokenizer and outputDir must be non-null, got "
           + documents + ", " + tokenizer + ", " + outputDir);
     }
-    Iterator<int[]> encoded = new Iterator<>() {
-      private long index;
-
-      @Override
-      public boolean hasNext() {
-        return documents.hasNext();
-      }
-
-      @Override
-      public int[] next() {
-        String text = documents.next();
-        if (text == null) {
-          throw new IllegalArgumentException("document " + index + " is null");
-        }
-        index++;
-        return tokenizer.encode(text);
-      }
-    };
-    return packTokenized(encoded, tokenizer, outputDir, maxTokensPerShard, namePrefix);
-  }
-
-  /**
-   * {@link #packPartition} for documents that are already token ids of {@code tokenizer} (without
-   * the end-of-text id, which this appends): a Spark job that tokenizes where it reads the text
-   * packs what it shuffled. Documents without ids are skipped, as empty texts are.
-   *
-   * @return the shards written, in order; empty when every document was empty
-   */
-  public static List<ShardInfo> packTokenized(Iterator<int[]> documents, Tokenizer tokenizer,
-      Path outputDir, long maxTokensPerShard, String namePrefix) throws IOException {
-    if (documents == null || tokenizer == null || outputDir == null) {
-      throw new IllegalArgumentException("documents, tokenizer and outputDir must be non-null, got "
-          + documents + ", " + tokenizer + ", " + outputDir);
-    }
     if (namePrefix == null || namePrefix.isEmpty()) {
       throw new IllegalArgumentException("namePrefix must be non-empty, got '" + namePrefix + "'");
     }
@@ -112,15 +78,15 @@ public final class CorpusPacker {
     try {
       long index = 0;
       while (documents.hasNext()) {
-        int[] tokens = documents.next();
-        if (tokens == null) {
+        String text = documents.next();
+        if (text == null) {
           throw new IllegalArgumentException("document " + index + " is null");
         }
         index++;
-        if (tokens.length == 0) {
+        if (text.isEmpty()) {
           continue;
         }
-        int[] ids = withEndOfText(tokens, tokenizer.eotId());
+        int[] ids = withEndOfText(tokenizer.encode(text), tokenizer.eotId());
         int written = 0;
         while (written < ids.length) {
           if (shard == null) {

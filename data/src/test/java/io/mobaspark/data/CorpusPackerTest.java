@@ -92,23 +92,6 @@ class CorpusPackerTest {
   }
 
   @Test
-  void packingTokenIdsWritesWhatPackingTheirTextsWrites(@TempDir Path other) throws IOException {
-    Tokenizer t = Tokenizers.byName("r50k_base");
-    List<ShardInfo> fromText = CorpusPacker.packPartition(DOCS.iterator(), t, dir, 10, "part-1");
-    List<ShardInfo> fromIds = CorpusPacker.packTokenized(
-        DOCS.stream().map(t::encode).iterator(), t, other, 10, "part-1");
-    assertEquals(fromText, fromIds, "same shards, sizes and hashes");
-    for (ShardInfo shard : fromText) {
-      assertArrayEquals(Files.readAllBytes(dir.resolve(shard.file())),
-          Files.readAllBytes(other.resolve(shard.file())));
-    }
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> CorpusPacker.packTokenized(Arrays.asList(new int[] {1}, null).iterator(), t, other,
-            10, "part-2"));
-    assertTrue(e.getMessage().contains("document 1 is null"), e.getMessage());
-  }
-
-  @Test
   void emptyPartitionWritesNothing() throws IOException {
     List<ShardInfo> none = CorpusPacker.packPartition(List.of("", "").iterator(),
         Tokenizers.byName("bytes"), dir, 20, "part-00000");

@@ -16,10 +16,7 @@ public enum CleaningPath {
   AUTO,
   /** SQL {@code regexp_replace}, {@code trim} and {@code length} after the read ({@link TextCleaning#clean}). */
   SQL,
-  /**
-   * One Java pass per document in the read stage's function ({@link TextCleaning#cleanText}), which
-   * also tokenizes the documents it keeps.
-   */
+  /** One Java pass per document in the read stage's function ({@link TextCleaning#cleanText}). */
   JVM;
 
   /** The plugin class whose presence in {@code spark.plugins} makes {@link #AUTO} pick {@link #SQL}. */

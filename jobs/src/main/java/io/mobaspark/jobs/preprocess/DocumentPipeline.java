@@ -13,21 +13,18 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.functions;
 import org.apache.spark.util.LongAccumulator;
 
 /**
  * The DataFrame stages of preprocessing, from the read documents to the split documents
- * {@code (hash LONG, split STRING, document, copies LONG)}, partitioned by text, that the packing
- * step sorts and packs; the document is the {@code text} (SQL path), which the packing tasks
- * tokenize, or its token {@code ids} ({@link TokenBytes}, JVM path): {@link #documentColumn}.
+ * {@code (hash LONG, split STRING, text STRING, copies LONG)}, partitioned by text, that the packing
+ * step sorts and tokenizes.
  *
  * <pre>
  *   sql: read (+ NFC, line ends, chunks)  →  clean (SQL regex)  →  filter length
  *        →  exact dedup (hash aggregate)  →  hash, split by hash
- *   jvm: read (+ NFC, line ends, chunks, clean, filter length, tokenize: one Java function)
- *        →  hash, split by hash  →  partition by text, shuffling the ids only;
- *        exact dedup in the packing tasks' sort
+ *   jvm: read (+ NFC, line ends, chunks, clean, filter length: one Java function)
+ *        →  partition by text  →  hash, split by hash;  exact dedup in the packing tasks' sort
  * </pre>
  *
  * With {@link CleaningPath#SQL} everything after the read is a SQL expression or a hash aggregate,
@@ -42,14 +39,6 @@ public final class DocumentPipeline {
 
   private DocumentPipeline() {}
 
-  /**
-   * The column holding each document after {@link #deduplicated}: {@code text} for the SQL path,
-   * {@code ids} for the JVM path, whose read stage has tokenized the text.
-   */
-  public static String documentColumn(CleaningPath path) {
-    return path == CleaningPath.JVM ? "ids" : "text";
-  }
-
   /** The cleaning path the job takes under {@code spark}'s settings: SQL or JVM, never AUTO. */
   public static CleaningPath cleaningPath(SparkSession spark, PreprocessOptions options) {
     return options.cleaning().resolve(spark.sparkContext().getConf());
@@ -58,8 +47,7 @@ public final class DocumentPipeline {
   /**
    * The read documents, cleaned: {@code (source, text)}, one row per chunk; with the SQL cleaning
    * the empty ones are kept (the filter drops them), with the JVM cleaning only the documents within
-   * the length limits are left, tokenized: {@code (source, text, ids)}. {@code chunksRead} counts
-   * the chunks as the read tasks make them.
+   * the length limits are left. {@code chunksRead} counts the chunks as the read tasks make them.
    */
   public static Dataset<Row> cleaned(SparkSession spark, PreprocessOptions options,
       LongAccumulator chunksRead) throws IOException {
@@ -97,30 +85,22 @@ public final class DocumentPipeline {
    *
    * <p>With the SQL cleaning the dedup is a hash aggregate, {@code groupBy(text)} (on the GPU under
    * Spark RAPIDS): no two rows are equal. With the JVM cleaning the rows keep their duplicates, one
-   * copy each, and carry the token ids instead of the text: the hashes and the partition are
-   * computed from the text in the read stage, which then drops it. Each row goes to the partition
-   * that {@code repartition(partitions, text)} would give it, {@code pmod(hash(text), partitions)}
-   * (Spark's hash partitioning), so both paths put every document in the same shard. Equal texts
-   * share a partition and, once the packing task has sorted them by (split, hash, ids), are next to
-   * each other, where {@link PartitionPacker} keeps the first of each run, comparing ids only when
-   * the hashes are equal: the cleaned texts are valid Unicode, whose token ids (byte-level BPE or
-   * UTF-8 bytes) decode back to the text, so equal ids mean equal texts.
+   * copy each: equal texts share a partition and, once the packing task has sorted them by (split,
+   * hash, text), are next to each other, where {@link PartitionPacker} keeps the first of each run,
+   * comparing texts only when the hashes are equal. That spares the aggregate's hashing and copying
+   * of every text.
    */
   public static Dataset<Row> deduplicated(Dataset<Row> filtered, PreprocessOptions options) {
     long valBuckets = Math.round(options.valFraction() * SPLIT_BUCKETS);
     Column hash = xxhash64(col("text"));
-    Column split = when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL))
-        .otherwise(lit(TRAIN)).as("split");
-    if (cleaningPath(filtered.sparkSession(), options) == CleaningPath.JVM) {
-      Column partition = pmod(functions.hash(col("text")), lit(options.partitions()));
-      return filtered.select(hash.as("hash"), split, col("ids"), lit(1L).as("copies"),
-              partition.as("partition"))
-          .repartitionById(options.partitions(), col("partition"))
-          .drop("partition");
-    }
-    Dataset<Row> counted = filtered.select(col("text"))
-        .repartition(options.partitions(), col("text"))
-        .groupBy("text").agg(count(lit(1)).as("copies"));
-    return counted.select(hash.as("hash"), split, col("text"), col("copies"));
+    Dataset<Row> byText = filtered.select(col("text")).repartition(options.partitions(),
+        col("text"));
+    Dataset<Row> counted = cleaningPath(filtered.sparkSession(), options) == CleaningPath.JVM
+        ? byText.select(col("text"), lit(1L).as("copies"))
+        : byText.groupBy("text").agg(count(lit(1)).as("copies"));
+    return counted.select(hash.as("hash"),
+        when(pmod(hash, lit(SPLIT_BUCKETS)).lt(valBuckets), lit(VAL)).otherwise(lit(TRAIN))
+            .as("split"),
+        col("text"), col("copies"));
   }
 }

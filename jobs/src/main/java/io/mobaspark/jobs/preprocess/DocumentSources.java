@@ -4,24 +4,18 @@ import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.explode;
 import static org.apache.spark.sql.functions.input_file_name;
 
-import io.mobaspark.data.shard.TokenDtype;
-import io.mobaspark.data.tokenizer.Tokenizer;
-import io.mobaspark.data.tokenizer.Tokenizers;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF2;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
-import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
@@ -33,19 +27,16 @@ import org.apache.spark.util.LongAccumulator;
  * Unicode NFC with LF line ends, split at paragraph breaks into chunks of about
  * {@code chunkChars}. These are Java functions (on a RAPIDS cluster they run on the CPU). With
  * {@link CleaningPath#SQL} the cleaning, filters and dedup that follow are SQL expressions that run
- * on the GPU; with {@link CleaningPath#JVM} the same function also cleans each chunk, drops those
- * outside the length limits ({@link TextDocuments#cleanDocuments}) and tokenizes the rest, so that
- * each document's text is made and scanned in one task, spread over the read stage's many tasks,
- * and the shuffle carries its token ids ({@link TokenBytes}) instead of its text.
+ * on the GPU; with {@link CleaningPath#JVM} the same function also cleans each chunk and drops
+ * those outside the length limits ({@link TextDocuments#cleanDocuments}), so that each document
+ * is decoded from and encoded to Spark's UTF-8 strings once.
  */
 final class DocumentSources {
   private DocumentSources() {}
 
   /**
-   * @param cleaning {@link CleaningPath#SQL}: the documents as read, empty ones kept,
-   *     {@code (source, text)}; {@link CleaningPath#JVM}: cleaned, within the length limits and
-   *     tokenized, {@code (source, text, ids)}, {@code ids} being {@link TokenBytes} in the width
-   *     of the tokenizer's shards
+   * @param cleaning {@link CleaningPath#SQL}: the documents as read, empty ones kept;
+   *     {@link CleaningPath#JVM}: cleaned and within the length limits
    * @param chunksRead gets the number of documents each read task makes, before any filter (an
    *     accumulator: a failed task attempt's count is dropped, the retry's kept; a stage re-run
    *     after a lost executor counts again)
@@ -59,29 +50,22 @@ final class DocumentSources {
     int minChars = options.minChars();
     int maxChars = options.maxChars();
     boolean jvm = cleaning == CleaningPath.JVM;
-    String tokenizerName = options.tokenizer();
     DocumentsOf documentsOf = text -> {
       if (jvm) {
-        return tokenized(TextDocuments.cleanDocuments(text, chunkChars, minChars, maxChars,
-            chunksRead::add), Tokenizers.byName(tokenizerName));
+        return TextDocuments.cleanDocuments(text, chunkChars, minChars, maxChars, chunksRead::add);
       }
       List<String> documents = text == null ? List.of()
           : TextDocuments.chunk(TextDocuments.unifyForm(text), chunkChars);
       chunksRead.add(documents.size());
       return documents;
     };
-    DataType documentType = jvm
-        ? DataTypes.createStructType(new StructField[] {
-            DataTypes.createStructField("text", DataTypes.StringType, false),
-            DataTypes.createStructField("ids", DataTypes.BinaryType, false)})
-        : DataTypes.StringType;
-    var arrayOfDocuments = DataTypes.createArrayType(documentType, false);
+    var arrayOfStrings = DataTypes.createArrayType(DataTypes.StringType);
     // Text files: decoded in the same function, so the file's text is never a Spark string.
-    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<?>>)
+    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<String>>)
         (content, file) -> documentsOf.apply(TextDocuments.decodeUtf8(content, file)),
-        arrayOfDocuments);
+        arrayOfStrings);
     UserDefinedFunction fieldDocuments = functions.udf(
-        (UDF1<String, List<?>>) documentsOf::apply, arrayOfDocuments);
+        (UDF1<String, List<String>>) documentsOf::apply, arrayOfStrings);
     Dataset<Row> all = null;
     for (String input : options.inputs()) {
       InputFormat format = options.format() != null ? options.format() : InputFormat.guess(input);
@@ -89,27 +73,15 @@ final class DocumentSources {
           fieldDocuments);
       all = all == null ? documents : all.unionByName(documents);
     }
-    return jvm
-        ? all.select(col("source"), col("document.text").as("text"), col("document.ids").as("ids"))
-        : all.select(col("source"), col("document").as("text"));
+    return all;
   }
 
   /** A text's documents: a serializable function, captured by both UDFs. */
   private interface DocumentsOf extends java.io.Serializable {
-    List<?> apply(String text);
+    List<String> apply(String text);
   }
 
-  /** Each document with its token ids, as the rows of the JVM path's UDF. */
-  private static List<Row> tokenized(List<String> documents, Tokenizer tokenizer) {
-    TokenDtype dtype = TokenDtype.forVocab(tokenizer.vocabSize());
-    List<Row> rows = new ArrayList<>(documents.size());
-    for (String document : documents) {
-      rows.add(RowFactory.create(document, TokenBytes.of(tokenizer.encode(document), dtype)));
-    }
-    return rows;
-  }
-
-  /** One input's documents as {@code (source, document)}. */
+  /** One input's documents as {@code (source, text)}. */
   private static Dataset<Row> readOne(SparkSession spark, String input, InputFormat format,
       String textField, UserDefinedFunction fileDocuments, UserDefinedFunction fieldDocuments)
       throws IOException {
@@ -127,7 +99,7 @@ final class DocumentSources {
           reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.txt");
         }
         return reader.load(input).select(col("path").as("source"),
-            explode(fileDocuments.apply(col("content"), col("path"))).as("document"));
+            explode(fileDocuments.apply(col("content"), col("path"))).as("text"));
       }
       case JSONL:
         texts = withTextField(spark.read().json(input), input, textField);
@@ -138,8 +110,7 @@ final class DocumentSources {
       default:
         throw new IllegalStateException("unknown input format " + format);
     }
-    return texts.select(col("source"),
-        explode(fieldDocuments.apply(col("text"))).as("document"));
+    return texts.select(col("source"), explode(fieldDocuments.apply(col("text"))).as("text"));
   }
 
   private static Dataset<Row> withTextField(Dataset<Row> df, String input, String field) {

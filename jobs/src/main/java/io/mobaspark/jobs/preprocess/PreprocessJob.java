@@ -26,14 +26,13 @@ import org.apache.spark.util.LongAccumulator;
  * Inputs to the two Arrow datasets a pretraining run reads ({@code train/}, {@code val/}).
  *
  * <p>The DataFrame stages ({@link DocumentPipeline}) clean, filter, deduplicate and split the
- * documents (the JVM cleaning also tokenizes them as it reads them); the dedup hash-partitions them
- * by text, so each partition is only sorted by split, content hash and document (the output does
- * not depend on how the input was partitioned; with the JVM cleaning that sort also brings
- * duplicates together, and the packer keeps one of each) and packed into both splits' shards
- * {@code part-PPPPP-NNNNN.arrow}, written under temporary names and renamed. All of it is one Spark
- * action: the input is read once and nothing is cached. The driver writes each split's manifest
- * last, listing shards in partition order: a dataset without a manifest is incomplete, and a re-run
- * clears and replaces it.
+ * documents; the dedup hash-partitions them by text, so each partition is only sorted by split,
+ * content hash and text (the output does not depend on how the input was partitioned; with the JVM
+ * cleaning that sort also brings duplicates together, and the packer keeps one of each) and packed
+ * into both splits' shards {@code part-PPPPP-NNNNN.arrow}, written under temporary names and
+ * renamed. All of it is one Spark action: the input is read once and nothing is cached. The driver
+ * writes each split's manifest last, listing shards in partition order: a dataset without a
+ * manifest is incomplete, and a re-run clears and replaces it.
  */
 public final class PreprocessJob {
   private PreprocessJob() {}
@@ -55,7 +54,7 @@ public final class PreprocessJob {
           "preprocess: read, clean (%s), dedup, tokenize (%s) and pack %s -> %s",
           cleaning.name().toLowerCase(Locale.ROOT),
           options.tokenizer(), options.inputs(), options.output()));
-      packed = pack(documents, options, cleaning, console);
+      packed = pack(documents, options, console);
     } finally {
       jsc.clearJobGroup();
     }
@@ -106,7 +105,7 @@ public final class PreprocessJob {
    * order. Progress: a line per split as each task finishes it.
    */
   private static List<PackedPartition> pack(Dataset<Row> documents, PreprocessOptions options,
-      CleaningPath cleaning, PrintStream console) {
+      PrintStream console) {
     SparkContext sc = documents.sparkSession().sparkContext();
     boolean hasVal = options.valFraction() > 0;
     try (TaskProgress train = TaskProgress.start(sc, console,
@@ -114,11 +113,10 @@ public final class PreprocessJob {
         TaskProgress val = hasVal ? TaskProgress.start(sc, console,
             "preprocess " + DocumentPipeline.VAL, "partitions packed", options.partitions())
             : null) {
-      PartitionPacker packer = new PartitionPacker(options, cleaning, train.counter(),
+      PartitionPacker packer = new PartitionPacker(options, train.counter(),
           hasVal ? val.counter() : null);
-      return documents
-          .sortWithinPartitions("split", "hash", DocumentPipeline.documentColumn(cleaning))
-          .selectExpr(PartitionPacker.columns(cleaning))
+      return documents.sortWithinPartitions("split", "hash", "text")
+          .selectExpr(PartitionPacker.COLUMNS)
           .mapPartitions(packer, Encoders.javaSerialization(PackedPartition.class))
           .collectAsList();
     }

@@ -11,7 +11,7 @@ import org.apache.spark.sql.SparkSession;
  * ({@code spark.sql.files.openCostInBytes}), which on a 22 MB corpus of 251 files gave one task
  * the 29 largest files, 60% of the text, while the other core soon sat idle
  * (docs/perf/preprocess.md). With the JVM cleaning that stage holds the decoding, unifying,
- * chunking, cleaning and tokenizing: most of the job's work.
+ * chunking and cleaning.
  *
  * <p>Only settings the session does not set itself are changed, and they are restored on
  * {@link #close}. With the SQL cleaning (Spark RAPIDS) nothing changes: the GPU wants large batches.

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mobaspark.data.CorpusPacker;
-import io.mobaspark.data.shard.TokenDtype;
-import io.mobaspark.data.tokenizer.Tokenizer;
 import io.mobaspark.data.tokenizer.Tokenizers;
 import java.nio.file.Path;
 import java.util.Iterator;
@@ -17,31 +15,16 @@ import org.apache.spark.util.LongAccumulator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/**
- * One packing task on hand-made rows: runs of equal documents, a hash collision, the copies count;
- * rows holding texts (SQL path) and token ids (JVM path).
- */
+/** One packing task on hand-made rows: runs of equal texts, a hash collision, the copies count. */
 class PartitionPackerTest {
 
   private static PackedPartition pack(Path out, List<Row> rows) throws Exception {
-    return pack(out, rows, CleaningPath.SQL);
-  }
-
-  private static PackedPartition pack(Path out, List<Row> rows, CleaningPath path)
-      throws Exception {
     PreprocessOptions options = PreprocessOptions.textFiles(List.of("unused"), out,
         Tokenizers.BYTES, 0.5, 1000, 0, 1, false);
-    PartitionPacker packer = new PartitionPacker(options, path, new LongAccumulator(),
+    PartitionPacker packer = new PartitionPacker(options, new LongAccumulator(),
         new LongAccumulator());
     Iterator<PackedPartition> result = packer.call(rows.iterator());
     return result.next();
-  }
-
-  /** The row the JVM path's read stage makes of {@code text}: its ids instead of the text. */
-  private static Row tokenized(String split, long hash, String text, long copies) {
-    Tokenizer bytes = Tokenizers.byName(Tokenizers.BYTES);
-    return RowFactory.create(split, hash,
-        TokenBytes.of(bytes.encode(text), TokenDtype.forVocab(bytes.vocabSize())), copies);
   }
 
   private static List<String> documents(Path dir, PackedPartition p, boolean train)
@@ -67,31 +50,6 @@ class PartitionPackerTest {
     assertEquals(List.of("alpha", "bravo", "alpha"),
         documents(tmp.resolve("out/train"), p, true));
     assertEquals(List.of("delta"), documents(tmp.resolve("out/val"), p, false));
-  }
-
-  @Test
-  void tokenizedRowsKeepOneDocumentOfEachRunOfEqualIds(@TempDir Path tmp) throws Exception {
-    List<Row> rows = List.of(
-        tokenized("train", 5L, "alpha", 1L),
-        tokenized("train", 5L, "alpha", 1L),
-        tokenized("train", 5L, "bravo", 1L), // same hash, other ids: kept
-        tokenized("train", 7L, "alpha", 1L),
-        tokenized("val", 9L, "délta", 1L),
-        tokenized("val", 9L, "délta", 1L));
-    PackedPartition p = pack(tmp.resolve("out"), rows, CleaningPath.JVM);
-    assertEquals(6, p.copies(), "every row's copies, duplicates included");
-    assertEquals(List.of("alpha", "bravo", "alpha"),
-        documents(tmp.resolve("out/train"), p, true));
-    assertEquals(List.of("délta"), documents(tmp.resolve("out/val"), p, false));
-  }
-
-  @Test
-  void refusesAnUnresolvedCleaningPath(@TempDir Path tmp) {
-    PreprocessOptions options = PreprocessOptions.textFiles(List.of("unused"), tmp,
-        Tokenizers.BYTES, 0.5, 1000, 0, 1, false);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> new PartitionPacker(options, CleaningPath.AUTO, new LongAccumulator(), null));
-    assertTrue(e.getMessage().contains("resolved"), e.getMessage());
   }
 
   @Test
