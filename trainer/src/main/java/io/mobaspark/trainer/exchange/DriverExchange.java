@@ -10,17 +10,17 @@ import java.util.concurrent.Future;
 final class DriverExchange extends NetworkExchange {
   private final PeerChannel driver;
   // Preallocated per bucket: [bucketElements] values and [bucketWireBytes] bytes, each way.
-  private final double[] sendValues;
+  private final float[] sendValues;
   private final byte[] sendBytes;
-  private final double[] receiveValues;
+  private final float[] receiveValues;
   private final byte[] receiveBytes;
 
   private DriverExchange(ExchangeSpec spec, int rank, PeerChannel driver) {
     super(spec, rank);
     this.driver = driver;
-    this.sendValues = new double[spec.bucketElements()];
+    this.sendValues = new float[spec.bucketElements()];
     this.sendBytes = new byte[spec.bucketWireBytes()];
-    this.receiveValues = new double[spec.bucketElements()];
+    this.receiveValues = new float[spec.bucketElements()];
     this.receiveBytes = new byte[spec.bucketWireBytes()];
   }
 

@@ -6,9 +6,8 @@ import java.util.List;
  * A list of gradient buffers seen as one flat array, so that buckets of a fixed element count can
  * span buffer boundaries: many small tensors (norm weights) share one bucket and a large one
  * (the embedding) streams over several. Reading and writing disjoint ranges from two threads is safe.
- * The buffers hold floats; a bucket is read into and written from doubles, the exchanges' working
- * precision (sums of ranks in double), and what is written back is a decoded wire value, which a
- * float holds exactly.
+ * The buffers hold floats, and so do the ranks' bucket buffers: every wire value is a float, so a
+ * bucket moves by {@link System#arraycopy} both ways.
  */
 final class FlatBuffers {
   private final float[][] buffers;
@@ -52,30 +51,25 @@ final class FlatBuffers {
   }
 
   /** {@code dst[0, count) = flat[from, from + count)}. */
-  void read(long from, double[] dst, int count) {
+  void read(long from, float[] dst, int count) {
     copy(from, dst, count, true);
   }
 
   /** {@code flat[from, from + count) = src[0, count)}. */
-  void write(long from, double[] src, int count) {
+  void write(long from, float[] src, int count) {
     copy(from, src, count, false);
   }
 
-  private void copy(long from, double[] host, int count, boolean toHost) {
+  private void copy(long from, float[] bucket, int count, boolean toBucket) {
     int buffer = bufferOf(from);
     int done = 0;
     while (done < count) {
       int offset = (int) (from + done - starts[buffer]);
       int n = Math.min(count - done, buffers[buffer].length - offset);
-      float[] b = buffers[buffer];
-      if (toHost) {
-        for (int i = 0; i < n; i++) {
-          host[done + i] = b[offset + i];
-        }
+      if (toBucket) {
+        System.arraycopy(buffers[buffer], offset, bucket, done, n);
       } else {
-        for (int i = 0; i < n; i++) {
-          b[offset + i] = (float) host[done + i];
-        }
+        System.arraycopy(bucket, done, buffers[buffer], offset, n);
       }
       done += n;
       buffer++;

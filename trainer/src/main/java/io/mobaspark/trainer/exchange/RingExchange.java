@@ -24,7 +24,7 @@ final class RingExchange extends NetworkExchange {
   private final PeerChannel right;
   private final PeerChannel left;
   // Preallocated: [bucketElements] values, [bucketWireBytes] bytes each way.
-  private final double[] values;
+  private final float[] values;
   private final byte[] sendBytes;
   private final byte[] receiveBytes;
 
@@ -33,7 +33,7 @@ final class RingExchange extends NetworkExchange {
     this.size = spec.worldSize();
     this.right = right;
     this.left = left;
-    this.values = new double[spec.bucketElements()];
+    this.values = new float[spec.bucketElements()];
     this.sendBytes = new byte[spec.bucketWireBytes()];
     this.receiveBytes = new byte[spec.bucketWireBytes()];
   }
@@ -118,7 +118,8 @@ final class RingExchange extends NetworkExchange {
         wire.decodeAdd(receiveBytes, count, values, from);
       } else {
         for (int i = 0; i < count; i++) {
-          values[from + i] = wire.round((wire.decodeAt(receiveBytes, i) + values[from + i]) / size);
+          values[from + i] =
+              (float) wire.round((wire.decodeAt(receiveBytes, i) + values[from + i]) / size);
         }
       }
     }

@@ -2,6 +2,7 @@ package io.mobaspark.trainer.exchange;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
@@ -15,6 +16,16 @@ public enum WireDType {
       for (int i = 0; i < count; i++) {
         FLOATS.set(dst, i * 4, (float) src[from + i]);
       }
+    }
+
+    @Override
+    void encode(float[] src, int from, int count, byte[] dst) {
+      ByteBuffer.wrap(dst).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(src, from, count);
+    }
+
+    @Override
+    void decode(byte[] src, int count, float[] dst, int from) {
+      ByteBuffer.wrap(src).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, from, count);
     }
 
     @Override
@@ -32,6 +43,20 @@ public enum WireDType {
     void encode(double[] src, int from, int count, byte[] dst) {
       for (int i = 0; i < count; i++) {
         SHORTS.set(dst, i * 2, Bf16.fromFloat((float) src[from + i]));
+      }
+    }
+
+    @Override
+    void encode(float[] src, int from, int count, byte[] dst) {
+      for (int i = 0; i < count; i++) {
+        SHORTS.set(dst, i * 2, Bf16.fromFloat(src[from + i]));
+      }
+    }
+
+    @Override
+    void decode(byte[] src, int count, float[] dst, int from) {
+      for (int i = 0; i < count; i++) {
+        dst[from + i] = Bf16.toFloat((short) SHORTS.get(src, i * 2));
       }
     }
 
@@ -82,6 +107,15 @@ public enum WireDType {
   /** Writes {@code src[from, from + count)} rounded to this dtype into {@code dst[0, count * bytes)}. */
   abstract void encode(double[] src, int from, int count, byte[] dst);
 
+  /**
+   * The ranks' side: floats (a float is its own fp32 wire value, copied in bulk; bf16 rounds it to
+   * nearest even) into {@code dst[0, count * bytes)}.
+   */
+  abstract void encode(float[] src, int from, int count, byte[] dst);
+
+  /** {@code dst[from + i] = element i of src} (every wire value is a float). */
+  abstract void decode(byte[] src, int count, float[] dst, int from);
+
   /** Element {@code i} of an encoded array. */
   abstract double decodeAt(byte[] src, int i);
 
@@ -99,6 +133,17 @@ public enum WireDType {
   void decodeAdd(byte[] src, int count, double[] dst, int from) {
     for (int i = 0; i < count; i++) {
       dst[from + i] += decodeAt(src, i);
+    }
+  }
+
+  /**
+   * {@code dst[from + i] += element i of src}, rounded to float: a ring's partial sum, which the next
+   * hop's {@link #encode(float[], int, int, byte[])} rounds to the wire anyway (for fp32 the same
+   * single rounding as a sum kept in double; the sum of two floats is rounded once either way).
+   */
+  void decodeAdd(byte[] src, int count, float[] dst, int from) {
+    for (int i = 0; i < count; i++) {
+      dst[from + i] = (float) (dst[from + i] + decodeAt(src, i));
     }
   }
 }

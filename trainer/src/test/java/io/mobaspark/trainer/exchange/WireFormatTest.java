@@ -46,6 +46,33 @@ class WireFormatTest {
       }
     }
     assertEquals((float) (1.0 / 3), WireDType.FP32.round(1.0 / 3), 0);
+  }
+
+  @Test
+  void floatCodecsAgreeWithTheDoubleOnesAndKeepOffsets() {
+    float[] values = {7f, 1.0f, -2.5f, (float) (1.0 / 3), 1e-30f, 3.4e38f, 1.00390625f};
+    for (WireDType wire : WireDType.values()) {
+      int n = values.length - 1;
+      byte[] fromFloats = new byte[n * wire.bytes()];
+      wire.encode(values, 1, n, fromFloats);
+      double[] widened = new double[n];
+      for (int i = 0; i < n; i++) {
+        widened[i] = values[i + 1];
+      }
+      byte[] fromDoubles = new byte[n * wire.bytes()];
+      wire.encode(widened, 0, n, fromDoubles);
+      assertArrayEquals(fromDoubles, fromFloats, wire + ": the same bytes");
+      float[] decoded = new float[n + 2];
+      wire.decode(fromFloats, n, decoded, 2);
+      assertEquals(0f, decoded[1], wire + ": nothing before the offset");
+      for (int i = 0; i < n; i++) {
+        assertEquals((float) wire.round(values[i + 1]), decoded[i + 2], 0, wire + " element " + i);
+      }
+      wire.decodeAdd(fromFloats, n, decoded, 2);
+      for (int i = 0; i < n; i++) {
+        assertEquals((float) (2 * wire.round(values[i + 1])), decoded[i + 2], 0, wire + " sum " + i);
+      }
+    }
     assertEquals(0.333984375, WireDType.BF16.round(1.0 / 3), 0, "8 significant bits");
   }
 
@@ -98,13 +125,13 @@ class WireFormatTest {
     assertEquals(9, flat.size());
     assertEquals(3, flat.bucketCount(4));
     assertEquals(1, flat.bucketLength(2, 4));
-    double[] range = new double[6];
+    float[] range = new float[6];
     flat.read(2, range, 6);
-    assertArrayEquals(new double[] {2, 3, 4, 5, 6, 7}, range);
-    flat.write(1, new double[] {-1, -2, -3}, 3);
+    assertArrayEquals(new float[] {2, 3, 4, 5, 6, 7}, range);
+    flat.write(1, new float[] {-1, -2, -3}, 3);
     assertArrayEquals(new float[] {0, -1, -2}, a);
     assertArrayEquals(new float[] {-3, 4, 5, 6, 7}, b);
-    flat.write(7, new double[] {-7, -8}, 2);
+    flat.write(7, new float[] {-7, -8}, 2);
     assertArrayEquals(new float[] {-3, 4, 5, 6, -7}, b);
     assertArrayEquals(new float[] {-8}, c);
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
