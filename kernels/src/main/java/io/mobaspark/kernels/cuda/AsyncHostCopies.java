@@ -4,6 +4,7 @@ import io.mobaspark.kernels.HostCopy;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,8 @@ final class AsyncHostCopies implements AutoCloseable {
   /** Non-blocking: it must not wait for the legacy default stream's synchronous copies either. */
   private final CUstream copies = new CUstream();
   private final Map<Long, ArrayDeque<Pointer>> idle = new HashMap<>();
+  /** Every pinned buffer, idle or not: a copy that is never awaited still frees its buffer. */
+  private final List<Pointer> allocated = new ArrayList<>();
   private long pinnedBytes;
 
   AsyncHostCopies(CudaContext context) {
@@ -103,6 +106,7 @@ final class AsyncHostCopies implements AutoCloseable {
     Cuda.check(JCudaDriver.cuMemHostAlloc(p, Math.max(1, bytes), 0),
         "cuMemHostAlloc(" + bytes + " bytes)");
     pinnedBytes += bytes;
+    allocated.add(p);
     return p;
   }
 
@@ -115,11 +119,10 @@ final class AsyncHostCopies implements AutoCloseable {
   public synchronized void close() {
     context.bind();
     Cuda.check(JCudaDriver.cuStreamSynchronize(copies), "cuStreamSynchronize(copy stream)");
-    for (ArrayDeque<Pointer> free : idle.values()) {
-      for (Pointer p : free) {
-        Cuda.check(JCudaDriver.cuMemFreeHost(p), "cuMemFreeHost");
-      }
+    for (Pointer p : allocated) {
+      Cuda.check(JCudaDriver.cuMemFreeHost(p), "cuMemFreeHost");
     }
+    allocated.clear();
     idle.clear();
     pinnedBytes = 0;
     Cuda.check(JCudaDriver.cuStreamDestroy(copies), "cuStreamDestroy(copy stream)");
