@@ -119,9 +119,10 @@ public final class DriverProgress implements AutoCloseable {
     }
     double secondsPerStep = lastStep >= 0 && step > lastStep
         ? (elapsed - lastElapsed) / (step - lastStep) : elapsed / Math.max(1, step);
-    console.println("[pretrain] " + ProgressLine.format(step, maxSteps, line.get("loss").asDouble(),
-        line.path("lr").asDouble(), line.path("tokens_per_s").asDouble(), elapsed,
-        secondsPerStep));
+    String progress = ProgressLine.format(step, maxSteps, line.get("loss").asDouble(),
+        line.path("lr").asDouble(), line.path("tokens_per_s").asDouble(), elapsed, secondsPerStep);
+    console.println("[pretrain] " + ProgressLine.withExchangeWait(progress,
+        line.path("exchange_wait_ms").asDouble(Double.NaN)));
     lastStep = step;
     lastElapsed = elapsed;
   }

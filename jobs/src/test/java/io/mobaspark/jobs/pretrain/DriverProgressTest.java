@@ -1,6 +1,7 @@
 package io.mobaspark.jobs.pretrain;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -42,11 +43,14 @@ class DriverProgressTest {
       assertTrue(lines.get(0).startsWith("[pretrain] step  5/10 | loss 2.5000"), lines.get(0));
       assertTrue(lines.get(0).contains("eta 0:00:05"), "5 steps left at 1 s each: " + lines.get(0));
       assertTrue(lines.get(1).contains("val_loss 2.2500"), lines.get(1));
-      append(metrics, "2.4,\"lr\":1e-3,\"tokens_per_s\":1,\"elapsed_s\":6}\n" + step(10, 10));
+      append(metrics, "2.4,\"lr\":1e-3,\"tokens_per_s\":1,\"elapsed_s\":6}\n"
+          + step(10, 10).replace("}", ",\"exchange_wait_ms\":12.4}"));
     }
     List<String> lines = out.toString(StandardCharsets.UTF_8).lines().toList();
     assertEquals(3, lines.size(), "the last step is always printed: " + lines);
     assertTrue(lines.get(2).contains("step 10/10"), lines.get(2));
+    assertTrue(lines.get(2).endsWith("| exchange wait 12 ms"), "several ranks: " + lines.get(2));
+    assertFalse(lines.get(0).contains("exchange"), "one rank: " + lines.get(0));
   }
 
   @Test

@@ -53,7 +53,7 @@ public final class MetricsLog implements AutoCloseable {
 
   /**
    * Records one optimizer step; {@code exchangeWaitMillis} is the time the step waited for the
-   * gradient average after its backward (0 for one rank).
+   * gradient average after its backward, written only where finite (NaN for one rank: no exchange).
    */
   public void step(int step, double loss, double lr, double gradNorm, long tokens,
       double tokensPerSecond, double elapsedSeconds, double exchangeWaitMillis) {
@@ -65,7 +65,9 @@ public final class MetricsLog implements AutoCloseable {
     line.put("tokens", tokens);
     line.put("tokens_per_s", tokensPerSecond);
     line.put("elapsed_s", elapsedSeconds);
-    line.put("exchange_wait_ms", exchangeWaitMillis);
+    if (Double.isFinite(exchangeWaitMillis)) {
+      line.put("exchange_wait_ms", exchangeWaitMillis);
+    }
     write(line);
   }
 

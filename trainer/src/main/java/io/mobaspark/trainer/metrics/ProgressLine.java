@@ -22,6 +22,17 @@ public final class ProgressLine {
         duration(elapsedSeconds), duration(Math.max(0, maxSteps - step) * secondsPerStep));
   }
 
+  /**
+   * A data-parallel step's line with the time it waited for the gradient average after its backward
+   * appended, e.g. {@code ... | eta 1:42:04 | exchange wait 12 ms}; unchanged when the wait is not
+   * finite (one rank, or a metrics line without it).
+   */
+  public static String withExchangeWait(String line, double exchangeWaitMillis) {
+    return Double.isFinite(exchangeWaitMillis)
+        ? String.format(Locale.ROOT, "%s | exchange wait %.0f ms", line, exchangeWaitMillis)
+        : line;
+  }
+
   /** The line printed after an evaluation. */
   public static String eval(int step, int maxSteps, double valLoss) {
     int width = Integer.toString(maxSteps).length();

@@ -76,9 +76,14 @@ class DataParallelRunTest {
     List<JsonNode> actual = MetricsCurves.read(tmp.resolve("two"));
     MetricsCurves.assertSameCurve(MetricsCurves.read(single), actual, 1e-6);
     assertEquals(2L * 4 * 32 * STEPS, actual.get(actual.size() - 1).get("tokens").asLong());
+    for (JsonNode line : actual) {
+      assertTrue(!line.has("loss") || line.get("exchange_wait_ms").asDouble(-1) >= 0,
+          "a step of two ranks records its exchange wait: " + line);
+    }
     // Rank 0 prints progress and resumes; rank 1 only says what it does.
     String rank1Resumed = consoles.get(3);
     assertTrue(consoles.get(2).contains("step 8/8 | loss"), consoles.get(2));
+    assertTrue(consoles.get(2).contains("| exchange wait "), consoles.get(2));
     assertTrue(rank1Resumed.contains("rank 1/2: resumed from")
         && rank1Resumed.contains("at step 4"), rank1Resumed);
     assertFalse(rank1Resumed.contains("| loss") || rank1Resumed.contains("val_loss")

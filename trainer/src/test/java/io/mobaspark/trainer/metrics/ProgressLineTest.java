@@ -14,6 +14,14 @@ class ProgressLineTest {
   }
 
   @Test
+  void aDataParallelLineEndsWithTheExchangeWait() {
+    assertEquals("step 3/9 | loss 1.0000 | lr 1.00e-03 | 950 tok/s | elapsed 0:00:03 | eta 0:00:06"
+            + " | exchange wait 13 ms",
+        ProgressLine.withExchangeWait(ProgressLine.format(3, 9, 1, 1e-3, 950, 3, 1), 12.6));
+    assertEquals("step 3/9", ProgressLine.withExchangeWait("step 3/9", Double.NaN));
+  }
+
+  @Test
   void formatsLargeAndSmallNumbers() {
     assertEquals("950", ProgressLine.compact(950));
     assertEquals("1.35M", ProgressLine.compact(1_350_000));
