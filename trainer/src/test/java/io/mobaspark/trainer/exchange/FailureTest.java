@@ -19,11 +19,16 @@ import org.junit.jupiter.api.Test;
 /** Peers that hang, die, are missing or speak garbage: errors name them and come fast. */
 class FailureTest {
   private static final List<float[]> ONE = List.of(new float[] {1, 2, 3});
+  /**
+   * The timeout that declares a peer hung: short, so that the tests are quick, but above what the
+   * healthy ranks' handshakes take on a busy 2-core machine (500 ms once timed one out there).
+   */
+  private static final int HANG_MS = 2000;
 
   @Test
   void aHangingRankMakesTheDriverAbortTheOthersNamingIt() throws Exception {
     try (DriverAggregator driver = DriverAggregator.start("127.0.0.1", 0, 2,
-        LoopbackRanks.SECRET, 16, WireDType.FP32, 500)) {
+        LoopbackRanks.SECRET, 16, WireDType.FP32, HANG_MS)) {
       // The ranks wait longer than the driver, so the driver's verdict is what rank 0 reports.
       ExchangeSpec patient = withTimeout(driver.spec(), 10_000);
       CountDownLatch done = new CountDownLatch(1);
@@ -46,7 +51,8 @@ class FailureTest {
         }
       });
       assertContains(errors.get(0), "rank 0: driver at " + driver.address() + " aborted: ",
-          "driver: no frame from rank 1 at 127.0.0.1:", "within 500 ms (step 1, bucket 0)");
+          "driver: no frame from rank 1 at 127.0.0.1:",
+          "within " + HANG_MS + " ms (step 1, bucket 0)");
 
       // A retried stage connects again and gets a fresh session from the same aggregator.
       List<float[]> retried = LoopbackRanks.runRanks(2, (rank, board) -> {
@@ -63,7 +69,7 @@ class FailureTest {
 
   @Test
   void aHangingRingNeighbourTimesOutNamingIt() throws Exception {
-    ExchangeSpec spec = LoopbackRanks.spec(ExchangeSpec.Kind.RING, 3, 16, WireDType.FP32, 500);
+    ExchangeSpec spec = LoopbackRanks.spec(ExchangeSpec.Kind.RING, 3, 16, WireDType.FP32, HANG_MS);
     CountDownLatch done = new CountDownLatch(1);
     List<String> errors = LoopbackRanks.runRanks(3, (rank, board) -> {
       try (GradientExchange exchange = GradientExchanges.open(spec, rank, "127.0.0.1",
@@ -81,7 +87,7 @@ class FailureTest {
       }
     });
     assertContains(errors.get(0), "rank 0: no frame from rank 2 at 127.0.0.1:",
-        "within 500 ms (step 4, bucket 0, REDUCE chunk 2)");
+        "within " + HANG_MS + " ms (step 4, bucket 0, REDUCE chunk 2)");
   }
 
   @Test
