@@ -34,8 +34,8 @@ public final class TrainStep implements AutoCloseable {
 
   /**
    * What one step did, for metrics; the loss is the mean over all ranks. {@code exchangeWaitMillis}
-   * is how long the step waited for the gradient average after its last backward (0 for one rank):
-   * the part of the exchange that the backward did not hide.
+   * is how long the step waited for the gradient average after its last backward (NaN for one rank,
+   * which exchanges nothing): the part of the exchange that the backward did not hide.
    */
   public record Result(double loss, double lr, double gradNorm, boolean clipped,
       double exchangeWaitMillis) {}
@@ -107,7 +107,8 @@ public final class TrainStep implements AutoCloseable {
       // or infinite loss makes the mean non-finite and every rank refuses this step.
       meanLoss = average.finish(meanLoss);
     }
-    double exchangeWaitMillis = average == null ? 0 : (System.nanoTime() - waitStart) / 1e6;
+    double exchangeWaitMillis =
+        average == null ? Double.NaN : (System.nanoTime() - waitStart) / 1e6;
     if (badLoss != null) {
       throw new TrainingDivergedException(step, badLoss);
     }

@@ -147,15 +147,14 @@ public final class TrainingLoop {
             continue;
           }
           double elapsed = progress.elapsedBefore + (now - start) / 1e9;
-          double exchangeWait = exchange.worldSize() > 1 ? result.exchangeWaitMillis() : Double.NaN;
           metrics.step(step, result.loss(), result.lr(), result.gradNorm(), progress.tokens,
-              stepTokens / ((now - stepStart) / 1e9), elapsed, exchangeWait);
+              stepTokens / ((now - stepStart) / 1e9), elapsed, result.exchangeWaitMillis());
           if (step % train.logEvery() == 0 || step == last) {
             double lineSeconds = (now - lineStart) / 1e9;
             int lineSteps = step - lineFirstStep;
             console.println(ProgressLine.withExchangeWait(ProgressLine.format(step,
                 train.maxSteps(), result.loss(), result.lr(), lineSteps * stepTokens / lineSeconds,
-                elapsed, lineSeconds / lineSteps), exchangeWait));
+                elapsed, lineSeconds / lineSteps), result.exchangeWaitMillis()));
             lineStart = now;
             lineFirstStep = step;
           }
