@@ -137,15 +137,14 @@ public final class CudaBackend implements Backend {
   @Override
   public void readFloats(Tensor src, float[] dst) {
     CudaTensor s = cuda(src);
-    int n = hostLength(src.shape());
     src.shape().requireNumel(dst.length);
     if (s.dtype() == DType.F32) {
       s.buffer().read(dst);
       return;
     }
-    short[] bits = new short[n];
+    short[] bits = new short[dst.length];
     s.buffer().read(bits);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < dst.length; i++) {
       dst[i] = Bf16.toFloat(bits[i]);
     }
   }
