@@ -2,7 +2,10 @@
 # Builds the device bundle (../shared/device/bundle) with what the GPU tests need beside it: the test
 # classes of kernels and trainer as jars and the JUnit console launcher, all on .device/lib's class
 # path (package-private test access works there; --class-path would load them in another loader).
-# Leaves the bundle in the folder given (default .device-main); it must stay under 64 MiB.
+# Leaves the bundle in the folder given (default .device-main; an absolute path puts it elsewhere, e.g.
+# into the main checkout that the device tool carries from); it must stay under 64 MiB. Works in a
+# git worktree too (whose .git is a file, so the shared script's info/exclude step is skipped there:
+# .gitignore already ignores /.device/).
 #   tools/device/bundle-tests.sh [.device-main]
 set -euo pipefail
 target=${1:-.device-main}
@@ -11,7 +14,11 @@ cd "$root"
 # .device/ is shared by everyone bundling in this tree: hold the lock until the copy is made.
 exec 9>/tmp/mobaspark-bundle.lock
 flock 9
-../shared/device/bundle -pl kernels,trainer -am
+if [ -d .git ]; then
+  ../shared/device/bundle -pl kernels,trainer -am
+else
+  sed '/info\/exclude/d' ../shared/device/bundle | bash -s -- -pl kernels,trainer -am
+fi
 mvn -q -B -o test-compile -pl kernels,trainer
 jar cf .device/lib/zz-kernels-tests.jar -C kernels/target/test-classes .
 jar cf .device/lib/zz-trainer-tests.jar -C trainer/target/test-classes .
