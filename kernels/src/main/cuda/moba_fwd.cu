@@ -4,7 +4,8 @@
 //     key-block-centric gather-and-densify over the *past* blocks. A CTA takes a work item of query
 //     rows that all selected key block b (from the key-block lists of moba_router.cu), gathers their
 //     q rows into dense tiles, and runs a FlashAttention-2 inner loop over b's keys: up to 1024 rows
-//     against K and V held in shared memory, each warp 32 rows at a time (B <= 128), or 64 rows with
+//     against K and V held in shared memory, each warp 32 rows at a time (B <= 128; on sm_90a, for
+//     64 < B <= 128, the warpgroup 64 rows at a time on wgmma: moba_fwd_wgmma.cuh), or 64 rows with
 //     K and V streamed through double-buffered stages (B > 128). Each
 //     (row, past block) result is written once, normalized, as a partial: part_o [hn, R, topk-1, D]
 //     bf16 and part_lse [hn, R, topk-1] fp32, at the routing slot of b. Every item but a run's
@@ -21,6 +22,7 @@
 // A row's output depends only on its own q row and its selected keys, in a fixed order: the forward
 // is deterministic whatever the list order and the slicing.
 #include "moba_fwd_tile.cuh"
+#include "moba_fwd_wgmma.cuh"
 
 namespace moba {
 
@@ -48,6 +50,16 @@ struct PastSmem {
   static constexpr size_t slot = tok + kItemRows * 4;              // [1024] int, routing slots
   static constexpr size_t bytes = slot + kItemRows * 4;
 };
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+// On sm_90a, blocks of more than kWgmmaMinKeys keys take fwd_past_wgmma (one 128-key S tile per
+// 64-row unit); smaller blocks would leave most of that tile masked, so they keep the mma.sync
+// body. Both fit the same dynamic shared memory, so the host launches one kernel either way.
+constexpr int kWgmmaMinKeys = 64;
+static_assert(PastWgSmem<64>::bytes(kItemRows) <= PastSmem<64>::bytes, "wgmma layout of D = 64");
+static_assert(PastWgSmem<128>::bytes(kItemRows) <= PastSmem<128>::bytes, "wgmma layout of D = 128");
+static_assert(PastWgSmem<128>::kKeyRows == kResidentKeys, "one S tile holds a resident block");
+#endif
 
 // The block's keys [key_lo, key_lo + keys) of KV head g into K and V (one cp.async group); rows
 // from `keys` up to the next multiple of 32 are zero.
@@ -244,6 +256,13 @@ __device__ void fwd_past(const bf16* __restrict__ q, const bf16* __restrict__ k,
   PastItem it;
   if (!past_item(seg, chunk_off, cu_seqlens, cu_blocks, seqs, total_blocks, block_size, h0, hn, it))
     return;
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  if (block_size > kWgmmaMinKeys) {
+    fwd_past_wgmma<D>(q, k, v, part_o, part_lse, lists, it.h, it.key_lo, it.key_hi - it.key_lo,
+                      it.first, it.end, heads, kv_heads, topk, scale, h0, ta, tb);
+    return;
+  }
+#endif
   int* tok = reinterpret_cast<int*>(smem + PastSmem<D>::tok);
   int* slot = reinterpret_cast<int*>(smem + PastSmem<D>::slot);
   const int count = it.end - it.first, units = (count + kUnitRows - 1) / kUnitRows;
