@@ -331,6 +331,101 @@ __device__ void fwd_past_wide(const bf16* __restrict__ q, const bf16* __restrict
   write_partial<D>(part_o, part_lse, tok + w16, slot + w16, it.h, h0, ta, tb, topk, acc, m, l);
 }
 
+// Slots of a row whose routing entries and LSEs, and then whose partials, the merge loads in one
+// round of independent loads (a dependent chain per slot would pay a memory latency per slot).
+constexpr int kMergeLseSlots = 8;
+constexpr int kMergePartSlots = 4;
+
+// Merges the own-block result of the thread's rows t[i] (tile rows lane/4 and lane/4 + 8 of its
+// warp; t < 0: empty row) -- acc / l with LSE (m + log2 l) ln 2, the mma accumulator layout --
+// with the row's normalized past partials of this slice by their LSEs; writes O and LSE.
+template <int D>
+__device__ __forceinline__ void merge_past(bf16* __restrict__ o, float* __restrict__ lse,
+                                           const bf16* __restrict__ part_o,
+                                           const float* __restrict__ part_lse,
+                                           const int* __restrict__ routing, int tokens, int heads,
+                                           int block_size, int topk, int h, int h0, int ta, int tb,
+                                           int seq_start, int t0, int t1, const float acc[D / 8][4],
+                                           const float m[2], const float l[2]) {
+  const int lane = threadIdx.x & 31, t[2] = {t0, t1};
+  float lse0[2], mx[2];
+  int past[2];
+  size_t p0[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    lse0[i] = (m[i] + log2f(l[i])) * kLn2;
+    mx[i] = lse0[i];
+    past[i] = 0;
+    p0[i] = ((size_t)(h - h0) * (tb - ta) + (t[i] - ta)) * (topk - 1);
+  }
+  // A routing row is ascending with the own block last, then -1: its past slots are the entries
+  // before the own block, a prefix.
+  for (int s0 = 0; s0 < topk - 1; s0 += kMergeLseSlots) {
+    int blk[2][kMergeLseSlots];
+    float pl[2][kMergeLseSlots];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+      for (int j = 0; j < kMergeLseSlots; j++) {
+        const bool in = t[i] >= 0 && s0 + j < topk - 1;
+        blk[i][j] = in ? routing[((size_t)h * tokens + t[i]) * topk + s0 + j] : -1;
+        pl[i][j] = in ? part_lse[p0[i] + s0 + j] : -INFINITY;
+      }
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      const int own = (t[i] - seq_start) / block_size;
+#pragma unroll
+      for (int j = 0; j < kMergeLseSlots; j++)
+        if (blk[i][j] >= 0 && blk[i][j] != own) {
+          past[i]++;
+          mx[i] = fmaxf(mx[i], pl[i][j]);
+        }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    if (t[i] < 0) continue;
+    float w = expf(lse0[i] - mx[i]), total = w;
+    w /= l[i];
+    float out[D / 8][2];
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+      out[n][0] = acc[n][2 * i] * w;
+      out[n][1] = acc[n][2 * i + 1] * w;
+    }
+    for (int s0 = 0; s0 < past[i]; s0 += kMergePartSlots) {
+      __nv_bfloat162 x[kMergePartSlots][D / 8];
+      float pl[kMergePartSlots];
+#pragma unroll
+      for (int j = 0; j < kMergePartSlots; j++) {
+        if (s0 + j >= past[i]) continue;
+        const size_t p = p0[i] + s0 + j;
+        pl[j] = part_lse[p];
+        const __nv_bfloat162* src = reinterpret_cast<const __nv_bfloat162*>(part_o + p * D) + (lane & 3);
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) x[j][n] = src[n * 4];
+      }
+#pragma unroll
+      for (int j = 0; j < kMergePartSlots; j++) {
+        if (s0 + j >= past[i]) continue;
+        const float ws = expf(pl[j] - mx[i]);
+        total += ws;
+#pragma unroll
+        for (int n = 0; n < D / 8; n++) {
+          const float2 xf = __bfloat1622float2(x[j][n]);
+          out[n][0] += ws * xf.x;
+          out[n][1] += ws * xf.y;
+        }
+      }
+    }
+    const float inv = 1.f / total;
+    uint32_t* dst = reinterpret_cast<uint32_t*>(o + ((size_t)t[i] * heads + h) * D) + (lane & 3);
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) dst[n * 4] = pack_bf16(out[n][0] * inv, out[n][1] * inv);
+    if ((lane & 3) == 0) lse[(size_t)h * tokens + t[i]] = mx[i] + logf(total);
+  }
+}
+
 // One forward slice: grid (q1 - q0, hn), query tile q0 + x of head h0 + y; the slice's rows
 // [ta, tb) index the partials.
 template <int D>
@@ -362,45 +457,9 @@ __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
   attend<D>(smem, k, v, kv_heads, h / (heads / kv_heads), key_lo, t0 + rows, scale * kLog2e, acc,
             m, l);
 
-  const int lane = threadIdx.x & 31, ra = (threadIdx.x >> 5) * 16 + (lane >> 2);
-#pragma unroll
-  for (int i = 0; i < 2; i++) {
-    const int r = ra + 8 * i, t = tok[r];
-    if (t < 0) continue;
-    // Merge the own block (lse0, acc / l) with the normalized past partials by their LSEs.
-    const float lse0 = (m[i] + log2f(l[i])) * kLn2;
-    const int own = (t - seq_start) / block_size;
-    const int* rt = routing + ((size_t)h * tokens + t) * topk;
-    const size_t p0 = ((size_t)(h - h0) * (tb - ta) + (t - ta)) * (topk - 1);
-    int past = 0;
-    float mx = lse0;
-    while (past < topk - 1 && rt[past] >= 0 && rt[past] != own) mx = fmaxf(mx, part_lse[p0 + past++]);
-    float w = expf(lse0 - mx), total = w;
-    w /= l[i];
-    float out[D / 8][2];
-#pragma unroll
-    for (int n = 0; n < D / 8; n++) {
-      out[n][0] = acc[n][2 * i] * w;
-      out[n][1] = acc[n][2 * i + 1] * w;
-    }
-    for (int sl = 0; sl < past; sl++) {
-      float ws = expf(part_lse[p0 + sl] - mx);
-      total += ws;
-      const __nv_bfloat162* src =
-          reinterpret_cast<const __nv_bfloat162*>(part_o + (p0 + sl) * D) + (lane & 3);
-#pragma unroll
-      for (int n = 0; n < D / 8; n++) {
-        float2 x = __bfloat1622float2(src[n * 4]);
-        out[n][0] += ws * x.x;
-        out[n][1] += ws * x.y;
-      }
-    }
-    const float inv = 1.f / total;
-    uint32_t* dst = reinterpret_cast<uint32_t*>(o + ((size_t)t * heads + h) * D) + (lane & 3);
-#pragma unroll
-    for (int n = 0; n < D / 8; n++) dst[n * 4] = pack_bf16(out[n][0] * inv, out[n][1] * inv);
-    if ((lane & 3) == 0) lse[(size_t)h * tokens + t] = mx + logf(total);
-  }
+  const int ra = (threadIdx.x >> 5) * 16 + ((threadIdx.x & 31) >> 2);
+  merge_past<D>(o, lse, part_o, part_lse, routing, tokens, heads, block_size, topk, h, h0, ta, tb,
+                seq_start, tok[ra], tok[ra + 8], acc, m, l);
 }
 
 }  // namespace moba
