@@ -26,4 +26,9 @@ console=org.junit.platform:junit-platform-console-standalone:1.14.4
 mvn -q -B dependency:copy -Dartifact=$console -DoutputDirectory=.device/lib
 rm -f .device/lib/mobaspark-jobs*.jar
 rm -rf "$target" && cp -r .device "$target"
+# The MoBA harness (issue 3's lab; training-bench.sh's `moba` part), compiled here for the H100/H200.
+if command -v nvcc > /dev/null; then
+  nvcc -O3 -std=c++17 -lineinfo -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
+    -o "$target/moba_harness" kernels/src/lab/cuda/moba_harness.cu
+fi
 du -sh "$target"

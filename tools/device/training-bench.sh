@@ -3,20 +3,21 @@
 # (the parity labs of every op against the CPU backend, the GPU JUnit tests, whole model included),
 # then the trainer's throughput with a per-op profile and the PyTorch twin on the same model, then the
 # GEMM lab beside cuBLAS, then two data-parallel ranks sharing the GPU with and without the exchange
-# overlapped with the backward. Run on the GPU machine from the repository root with a bundle made by
-# tools/device/bundle-tests.sh:
+# overlapped with the backward; and issue 3's MoBA harness (parity cases, then the 64K paper shape
+# beside FA2). Run on the GPU machine from the repository root with a bundle made by
+# tools/device/bundle-tests.sh (which also builds the harness into it where nvcc is installed):
 #   tools/device/training-bench.sh .device-main   (logs under $OUT, a summary printed last)
-# PARTS="checks trainer" picks a subset of: checks trainer torch gemm overlap (default: all five).
+# PARTS="checks trainer" picks a subset of: checks trainer torch gemm overlap moba (default: all six).
 set -uo pipefail
 dev=${1:?usage: training-bench.sh BUNDLE_DIR}
 java="$dev/java"
 out=${OUT:-/tmp/training-bench}
-parts=${PARTS:-checks trainer torch gemm overlap}
+parts=${PARTS:-checks trainer torch gemm overlap moba}
 want() { [[ " $parts " == *" $1 "* ]]; }
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee "$out/gpu.txt"
 
-labs="" junit=- trainer=- torch=- gemm=- overlap=-
+labs="" junit=- trainer=- torch=- gemm=- overlap=- moba=-
 parity_labs="OpsParity CudaParityLab MatmulParity GemmPaddingParity MobaParity"
 if want checks; then
   for lab in $parity_labs; do
@@ -39,7 +40,11 @@ want overlap && { timeout 200 "$java" -Xmx60g io.mobaspark.trainer.lab.DataParal
   conf/models/paper-125m.conf --ranks 2 --batch 4 --seq 8192 --steps 5 --warmup 2 \
   > "$out/overlap.txt" 2>&1; overlap=$?; }
 
-echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $torch, gemm $gemm, overlap $overlap"
+want moba && { timeout 120 "$dev/moba_harness" --check > "$out/moba_check.log" 2>&1 \
+  && timeout 60 "$dev/moba_harness" --bench 65536 128 > "$out/moba_bench.log" 2>&1 \
+  && timeout 120 python3 tools/moba_peer.py fa2 128 65536 > "$out/moba_fa2.log" 2>&1; moba=$?; }
+
+echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $torch, gemm $gemm, overlap $overlap, moba $moba"
 {
   want checks && for lab in $parity_labs; do echo "$lab: $(tail -1 "$out/$lab.txt")"; done
   grep -E "tests (successful|failed)" "$out/junit.txt"
@@ -47,4 +52,5 @@ echo "== exit codes: parity labs:$labs; junit $junit, trainer $trainer, torch $t
   grep "RESULT" "$out/torch.txt"
   tail -20 "$out/gemm.txt"
   tail -4 "$out/overlap.txt"
+  tail -1 "$out/moba_check.log"; cat "$out/moba_bench.log" "$out/moba_fa2.log"
 } 2>/dev/null
