@@ -333,8 +333,9 @@ struct Moba {
     const int kt = B % 128 == 0 ? 128 : 64, G = H / Hkv;
     auto kern = D == 64 ? (kt == 64 ? moba_bwd_main_d64_k64 : moba_bwd_main_d64_k128)
                         : (kt == 64 ? moba_bwd_main_d128_k64 : moba_bwd_main_d128_k128);
+    // The lab is built for sm_90a, whose 128 x 128 tile stages dQ (BwdSmem::bytes_staged_dq).
     size_t sm = D == 64 ? (kt == 64 ? BwdSmem<64, 64>::bytes : BwdSmem<64, 128>::bytes)
-                        : (kt == 64 ? BwdSmem<128, 64>::bytes : BwdSmem<128, 128>::bytes);
+                        : (kt == 64 ? BwdSmem<128, 64>::bytes : BwdSmem<128, 128>::bytes_staged_dq);
     for (const BwdSlice& b : bslices) {
       const int ta = L.cu_seqlens[b.s0], rows = L.cu_seqlens[b.s1] - ta, b0 = L.cu_blocks[b.s0];
       const int width = b.gn * G * D;

@@ -10,12 +10,25 @@
 //   - dQ of chunk c-1 is formed from its dS^T (double-buffered) while chunk c's S^T and dP^T run;
 //   - on sm_90a S^T and dP^T are wgmma (both operands in shared memory) and dV, dK are wgmma with P
 //     and dS as register A operands, still running when the next step starts: the q/dO stages are
-//     three deep so that chunk c+1's gather never overwrites what chunk c-1's wgmma may still read.
+//     three deep so that chunk c+1's gather never overwrites what chunk c-1's wgmma may still read;
+//     with D = KT = 128 dQ of chunk c-1 is staged in shared memory and added into dq_acc by
+//     16-byte atomics in step c+1, after the barrier that makes the whole chunk's rows visible.
 #pragma once
+#include <type_traits>
+
 #include "moba_bwd_wgmma.cuh"
 #include "moba_common.cuh"
 
 namespace moba {
+
+// 2^x by the SFU alone: exp2f's ex2.approx.f32 with subnormal results flushed to zero, which
+// spares its subnormal fix-up (a compare and two multiplies). P below 2^-126 adds nothing that a
+// bf16 gradient can hold.
+__device__ __forceinline__ float exp2_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
 
 constexpr int kChunk = 32;     // gathered query rows per step
 constexpr int kRowStages = 3;  // q, dO, lse, delta of chunks c-1 (wgmma may read), c, c+1
@@ -34,7 +47,16 @@ struct BwdSmem {
   static constexpr size_t lse = ent + kEntryRing * kChunk * 4;     // [3][32] fp32
   static constexpr size_t delta = lse + kRowStages * kChunk * 4;   // [3][32] fp32
   static constexpr size_t bytes = delta + kRowStages * kChunk * 4 + 1024;
+  // The sm_90a tile with D = KT = 128 (staged_dq) also stages dQ of two chunks, so that a warp
+  // adds a row's D values with 16-byte atomics: rows of D fp32 padded by 16 bytes (the
+  // accumulator's stores then hit 32 banks), and the chunks' tokens.
+  static constexpr size_t dq = delta + kRowStages * kChunk * 4;     // [2][32][D + 4] fp32
+  static constexpr size_t dq_tok = dq + 2 * kChunk * (D + 4) * 4;  // [2][32] int
+  static constexpr size_t bytes_staged_dq = dq_tok + 2 * kChunk * 4 + 1024;
 };
+// Whether the tile of this shape stages dQ where wgmma is compiled in (the host sizes shared
+// memory by it: BwdSmem::bytes_staged_dq on the sm_90a image).
+__host__ __device__ constexpr bool staged_dq(int d, int kt) { return d == 128 && kt == 128; }
 
 // grid ((b1 - b0) * ceil(B/KT), gn), 2*KT threads; the slice of the top of moba_bwd.cu. WINDOW:
 // rows come from the window (lists and list_off unused), window >= 1 clamped by the host to the
@@ -91,8 +113,10 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
   uint32_t pa[2][4], da[2][4];
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // dQ on wgmma needs one D slab per warpgroup; elsewhere dq_step (mma.sync) forms it.
-  constexpr bool kWgmmaDq = D == 128 && KT == 128;
+  constexpr bool kWgmmaDq = staged_dq(D, KT);
   float dqt[16];  // dQ^T of the previous chunk (dq_issue)
+  float* sdq = reinterpret_cast<float*>(smem + Smem::dq);
+  int* sdq_tok = reinterpret_cast<int*>(smem + Smem::dq_tok);
 #endif
 
   const int key_r = kt0 + warp * 16 + (lane >> 2);  // the thread's keys: key_r, key_r + 8
@@ -191,11 +215,11 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
     // bytes apart). The thread's element (n, e) is D index 64 wg + 16 (warp % 4) + lane/4 + 8 (e/2)
     // of row 8n + 2 (lane % 4) + e % 2.
     auto dq_issue = [&](int c, float (&acc)[16]) {
-      const uint32_t a = smem_addr(sk) + (warp >> 2) * KT * 128;
-      const uint32_t bt = smem_addr(smem + Smem::ds) + (c & 1) * KT * kChunk * 2;
+      const uint64_t a0 = wg_desc(smem_addr(sk) + (warp >> 2) * KT * 128, KT * 128, 1024);
+      const uint64_t b0 = wg_desc<2>(smem_addr(smem + Smem::ds) + (c & 1) * KT * kChunk * 2, 4096, 512);
 #pragma unroll
       for (int j = 0; j < KT / 16; j++) {
-        const uint64_t da = wg_desc(a + j * 2048, KT * 128, 1024), db = wg_desc<2>(bt + j * 1024, 4096, 512);
+        const uint64_t da = wg_desc_at(a0, j * 2048), db = wg_desc_at(b0, j * 1024);
         if (j == 0) {
           wg_m64n32k16_ss<0, 1, 1>(acc, da, db);
         } else {
@@ -203,18 +227,36 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         }
       }
     };
-    auto dq_add = [&](int c, const float (&acc)[16]) {
-      const int nq = rows_of(c), d = (warp >> 2) * 64 + (warp & 3) * 16 + (lane >> 2);
+    // dQ of chunk c into staging buffer c & 1 as rows [32][D + 4], and (warp 0) its tokens. The
+    // accumulator holds a row's D values 8 apart two by two, so the atomics go through shared
+    // memory: 4 x 16-byte ones per thread instead of 16 x 4-byte ones (dq_flush).
+    auto dq_stage = [&](int c, const float (&acc)[16]) {
+      float* buf = sdq + (c & 1) * kChunk * (D + 4);
+      const int d = (warp >> 2) * 64 + (warp & 3) * 16 + (lane >> 2);
 #pragma unroll
       for (int n = 0; n < 4; n++) {
 #pragma unroll
         for (int e = 0; e < 2; e++) {
-          const int r = n * 8 + (lane & 3) * 2 + e;
-          if (r >= nq) continue;
-          float* dst = dq_acc + ((size_t)(token(c, r) - ta) * slice_heads + (h - g0 * group)) * D + d;
-          atomicAdd(dst, acc[4 * n + e]);
-          atomicAdd(dst + 8, acc[4 * n + 2 + e]);
+          float* row = buf + (n * 8 + (lane & 3) * 2 + e) * (D + 4);
+          row[d] = acc[4 * n + e];
+          row[d + 8] = acc[4 * n + 2 + e];
         }
+      }
+      if (warp == 0) sdq_tok[(c & 1) * kChunk + lane] = token(c, lane);
+    };
+    // dq_acc += the staged dQ of chunk c, after a barrier that follows dq_stage(c): a warp adds
+    // one row's 512 contiguous bytes per instruction. Runs in step c + 2, before the barrier
+    // after which dq_stage(c + 2) rewrites the buffer.
+    auto dq_flush = [&](int c) {
+      const float* buf = sdq + (c & 1) * kChunk * (D + 4);
+      const int nq = rows_of(c);
+#pragma unroll
+      for (int j = 0; j < kChunk * D / 4 / NT; j++) {
+        const int i = tid + j * NT, r = i / (D / 4), c4 = i % (D / 4);
+        if (r >= nq) continue;
+        const float4 x = *reinterpret_cast<const float4*>(buf + r * (D + 4) + c4 * 4);
+        float* dst = dq_acc + ((size_t)(sdq_tok[(c & 1) * kChunk + r] - ta) * slice_heads + (h - g0 * group)) * D;
+        atomicAdd(reinterpret_cast<float4*>(dst) + c4, x);
       }
     };
 #endif
@@ -235,6 +277,11 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       // Chunk c's rows and c+1's entries are visible; every warp finished step c-1 (its reads of
       // the stage and entries reloaded below, and of the dS^T buffer written below).
       __syncthreads();
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+      if constexpr (kWgmmaDq) {
+        if (c >= 2) dq_flush(c - 2);  // staged in step c-1
+      }
+#endif
       load_entries(c + 2);
       load_rows(c + 1);
       cp_async_commit();
@@ -248,8 +295,9 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       {
         // Warpgroup wg: keys [64 wg, 64 wg + 64). The k16 step j is 32 bytes into slab j / 4.
         const int wg = warp >> 2;
-        const uint32_t ka = smem_addr(sk) + wg * 64 * 128, va = smem_addr(sv) + wg * 64 * 128;
-        const uint32_t qa = smem_addr(sq), oa = smem_addr(sdo);
+        const uint64_t kd = wg_desc(smem_addr(sk) + wg * 64 * 128, 16, 1024);
+        const uint64_t vd = wg_desc(smem_addr(sv) + wg * 64 * 128, 16, 1024);
+        const uint64_t qd = wg_desc(smem_addr(sq), 16, 1024), od = wg_desc(smem_addr(sdo), 16, 1024);
         wg_pin(p);
         wg_pin(ds);
         wg_pin(dqt);
@@ -258,11 +306,11 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         for (int j = 0; j < D / 16; j++) {
           const uint32_t kofs = (j / 4) * KT * 128 + (j % 4) * 32, qofs = (j / 4) * kChunk * 128 + (j % 4) * 32;
           if (j == 0) {
-            wg_m64n32k16_ss<0>(p, wg_desc(ka + kofs, 16, 1024), wg_desc(qa + qofs, 16, 1024));
-            wg_m64n32k16_ss<0>(ds, wg_desc(va + kofs, 16, 1024), wg_desc(oa + qofs, 16, 1024));
+            wg_m64n32k16_ss<0>(p, wg_desc_at(kd, kofs), wg_desc_at(qd, qofs));
+            wg_m64n32k16_ss<0>(ds, wg_desc_at(vd, kofs), wg_desc_at(od, qofs));
           } else {
-            wg_m64n32k16_ss<1>(p, wg_desc(ka + kofs, 16, 1024), wg_desc(qa + qofs, 16, 1024));
-            wg_m64n32k16_ss<1>(ds, wg_desc(va + kofs, 16, 1024), wg_desc(oa + qofs, 16, 1024));
+            wg_m64n32k16_ss<1>(p, wg_desc_at(kd, kofs), wg_desc_at(qd, qofs));
+            wg_m64n32k16_ss<1>(ds, wg_desc_at(vd, kofs), wg_desc_at(od, qofs));
           }
         }
         if constexpr (kWgmmaDq) {
@@ -284,7 +332,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       wg_pin(dv_acc);
       wg_pin_fragments(pa, da);  // read by chunk c-1's wgmmas until here
       if constexpr (kWgmmaDq) {
-        if (c > 0) dq_add(c - 1, dqt);
+        if (c > 0) dq_stage(c - 1, dqt);
       }
 #else
       if (c > 0) dq_step(c - 1);
@@ -307,20 +355,33 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         }
       }
 #endif
-      // P = exp(s - lse) where the row sees the key; dS = P (dP - delta).
+      // P = exp(s - lse) where the row sees the key; dS = P (dP - delta). The mask (a select per
+      // element) is needed only where a row may not see a key: own rows of the tile, a partial
+      // chunk or tile, the window. A chunk of 32 rows that all follow the tile's last key, the
+      // bulk of a past block's list, takes the unmasked copy of the loop.
+      auto softmax_grad = [&](auto masked) {
 #pragma unroll
-      for (int n = 0; n < 4; n++) {
+        for (int n = 0; n < 4; n++) {
 #pragma unroll
-        for (int e2 = 0; e2 < 4; e2++) {
-          const int qi = n * 8 + (lane & 3) * 2 + (e2 & 1), key = key_r + 8 * (e2 >> 1);
-          const int t = token(c, qi);
-          bool ok = qi < nq && key < kt_hi && key <= t;
-          if constexpr (WINDOW) ok = ok && t - key < window;
-          const float pv =
-              ok ? exp2f(p[4 * n + e2] * scale_log2 - slse[st * kChunk + qi] * kLog2e) : 0.f;
-          p[4 * n + e2] = pv;
-          ds[4 * n + e2] = pv * (ds[4 * n + e2] - sdelta[st * kChunk + qi]);
+          for (int e2 = 0; e2 < 4; e2++) {
+            const int qi = n * 8 + (lane & 3) * 2 + (e2 & 1), key = key_r + 8 * (e2 >> 1);
+            // Finite where the row sees the key; a masked score may overflow to inf, replaced by 0.
+            float pv = exp2_ftz(p[4 * n + e2] * scale_log2 - slse[st * kChunk + qi] * kLog2e);
+            if constexpr (decltype(masked)::value) {
+              const int t = token(c, qi);
+              bool ok = qi < nq && key < kt_hi && key <= t;
+              if constexpr (WINDOW) ok = ok && t - key < window;
+              pv = ok ? pv : 0.f;
+            }
+            p[4 * n + e2] = pv;
+            ds[4 * n + e2] = pv * (ds[4 * n + e2] - sdelta[st * kChunk + qi]);
+          }
         }
+      };
+      if (WINDOW || nq < kChunk || kt_hi < kt0 + KT || token(c, 0) < kt_hi - 1) {
+        softmax_grad(std::true_type{});
+      } else {
+        softmax_grad(std::false_type{});
       }
       // The accumulators of row tiles 2kk, 2kk+1 as the A fragment of rows [16kk, 16kk + 16).
 #pragma unroll
@@ -341,12 +402,13 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       {
         // B = dO or q rows [16kk, 16kk + 16) x D, N-major: 8-row groups 1 KiB apart (SBO), slabs
         // of 64 columns 32 rows x 128 bytes apart (LBO).
-        const uint32_t qa = smem_addr(sq), oa = smem_addr(sdo);
+        const uint64_t qd = wg_desc(smem_addr(sq), kChunk * 128, 1024);
+        const uint64_t od = wg_desc(smem_addr(sdo), kChunk * 128, 1024);
         wg_fence();
 #pragma unroll
         for (int kk = 0; kk < 2; kk++) {
-          wg_rs<D>(dv_acc, pa[kk], wg_desc(oa + kk * 2048, kChunk * 128, 1024));
-          wg_rs<D>(dk_acc, da[kk], wg_desc(qa + kk * 2048, kChunk * 128, 1024));
+          wg_rs<D>(dv_acc, pa[kk], wg_desc_at(od, kk * 2048));
+          wg_rs<D>(dk_acc, da[kk], wg_desc_at(qd, kk * 2048));
         }
         wg_commit();
         wg_pin(dk_acc);
@@ -385,8 +447,9 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
     wg_pin(dv_acc);
     wg_pin_fragments(pa, da);
     fence_proxy_async();  // the dS^T stores, for dq_issue
-    __syncthreads();      // the last chunk's dS^T is visible
+    __syncthreads();      // the last chunk's dS^T (and the dQ staged in the last step) is visible
     if constexpr (kWgmmaDq) {
+      if (chunks >= 2) dq_flush(chunks - 2);
       wg_pin(dqt);
       wg_fence();
       dq_issue(chunks - 1, dqt);
@@ -394,7 +457,9 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       wg_pin(dqt);
       wg_wait_all();
       wg_pin(dqt);
-      dq_add(chunks - 1, dqt);
+      dq_stage(chunks - 1, dqt);
+      __syncthreads();
+      dq_flush(chunks - 1);
     } else {
       dq_step(chunks - 1);
     }

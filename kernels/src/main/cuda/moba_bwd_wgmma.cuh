@@ -15,6 +15,17 @@ __device__ __forceinline__ uint64_t wg_desc(uint32_t addr, uint32_t lbo, uint32_
   return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) |
          ((uint64_t)SWIZZLE << 62);
 }
+// The descriptor of the operand `bytes` further on in the same layout. The start address field
+// counts 16-byte units in the low bits, and shared addresses stay below 2^18, so this is one
+// 32-bit add (wg_desc's mask and shift are paid once per tile, not once per k16 step).
+__device__ __forceinline__ uint64_t wg_desc_at(uint64_t desc, uint32_t bytes) {
+  uint32_t lo, hi;
+  asm("mov.b64 {%0, %1}, %2;\n" : "=r"(lo), "=r"(hi) : "l"(desc));
+  lo += bytes >> 4;
+  uint64_t moved;
+  asm("mov.b64 %0, {%1, %2};\n" : "=l"(moved) : "r"(lo), "r"(hi));
+  return moved;
+}
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }

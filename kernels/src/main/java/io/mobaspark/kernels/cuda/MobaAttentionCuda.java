@@ -136,6 +136,9 @@ final class MobaAttentionCuda implements AutoCloseable {
     int tilesPerBlock = (g.blockSize() + keyTile - 1) / keyTile;
     int group = g.heads() / g.kvHeads();
     int threads = MobaKernelShapes.ELEMENTWISE_THREADS;
+    String tileModule = g.sliding() ? "moba_window" : "moba_bwd";
+    int tileShared = MobaKernelShapes.backwardShared(g.dim(), keyTile,
+        context.module(tileModule).file().endsWith(".sm_90a.cubin"));
     for (MobaSlicing.Backward b : slicing.backward()) {
       int rows = b.tb() - b.ta();
       int width = b.gn() * group * g.dim(); // the slice's query heads' dQ values per row
@@ -144,14 +147,14 @@ final class MobaAttentionCuda implements AutoCloseable {
       Cuda.check(JCudaDriver.cuMemsetD32Async(dqAcc.pointer(), 0, elements, context.stream()),
           "cuMemsetD32Async(dq accumulator, " + elements + " floats)");
       LaunchShape tiles = new LaunchShape((long) (b.b1() - b.b0()) * tilesPerBlock, b.gn(), 1,
-          2 * keyTile, 1, 1, MobaKernelShapes.backwardShared(g.dim(), keyTile));
+          2 * keyTile, 1, 1, tileShared);
       KernelArgs args = new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer())
           .ptr(dOut.buffer()).ptr(lse.buffer()).ptr(rowDelta);
       if (g.sliding()) {
         // moba_window.cu: moba_bwd_window_d{D}_k128(q, k, v, dout, lse, delta, dq_acc, dk, dv,
         // cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, window,
         // scale, b0, g0, ta); the grid of moba_bwd_main (B is a multiple of 128 here).
-        context.kernel("moba_window", "moba_bwd_window_d" + g.dim() + "_k" + keyTile).launch(tiles,
+        context.kernel(tileModule, "moba_bwd_window_d" + g.dim() + "_k" + keyTile).launch(tiles,
             args.ptr(dqAcc).ptr(dk.buffer()).ptr(dv.buffer()).ptr(layout.cuSeqlens())
                 .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())
                 .i32(g.heads()).i32(g.kvHeads()).i32(g.totalBlocks()).i32(g.blockSize())
@@ -161,7 +164,7 @@ final class MobaAttentionCuda implements AutoCloseable {
         // dq_acc, dk, dv, cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks,
         // block_size, scale, b0, g0, ta); grid ((b1 - b0) * ceil(B / KT), gn), 2 * KT threads,
         // BwdSmem<D, KT>.
-        context.kernel("moba_bwd", "moba_bwd_main_d" + g.dim() + "_k" + keyTile).launch(tiles,
+        context.kernel(tileModule, "moba_bwd_main_d" + g.dim() + "_k" + keyTile).launch(tiles,
             args.ptr(l.entries()).ptr(l.offsets()).ptr(dqAcc).ptr(dk.buffer()).ptr(dv.buffer())
                 .ptr(layout.cuSeqlens()).ptr(layout.cuBlocks(context, g.blockSize()))
                 .i32(g.sequences()).i32(g.tokens()).i32(g.heads()).i32(g.kvHeads())

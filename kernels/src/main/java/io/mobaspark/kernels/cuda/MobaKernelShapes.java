@@ -79,12 +79,16 @@ final class MobaKernelShapes {
 
   /**
    * {@code BwdSmem<D, KT>::bytes}: K, V tile, three 32-row q/dO stages, two dS^T buffers, four
-   * rows of list entries, three of lse and delta, and 1 KiB to align the tiles for wgmma.
+   * rows of list entries, three of lse and delta, and 1 KiB to align the tiles for wgmma. On the
+   * sm_90a image ({@code wgmmaImage}) the 128 x 128 tile takes {@code bytes_staged_dq}: two
+   * 32-row chunks of dQ in fp32 (rows padded by 16 bytes) and their tokens beside that.
    */
-  static int backwardShared(int dim, int keyTile) {
+  static int backwardShared(int dim, int keyTile, boolean wgmmaImage) {
     int chunk = 32;
-    return 2 * keyTile * dim * 2 + 3 * (2 * chunk * dim * 2) + 2 * keyTile * chunk * 2
+    int bytes = 2 * keyTile * dim * 2 + 3 * (2 * chunk * dim * 2) + 2 * keyTile * chunk * 2
         + 4 * chunk * 4 + 2 * (3 * chunk * 4) + 1024;
+    boolean stagedDq = wgmmaImage && dim == 128 && keyTile == WIDE_KEY_TILE;
+    return stagedDq ? bytes + 2 * chunk * (dim + 4) * 4 + 2 * chunk * 4 : bytes;
   }
 
   /** Dynamic shared memory of moba_list_count / moba_list_scatter: counters plus staged routing. */

@@ -176,6 +176,17 @@ class MobaChecksTest {
   @Test
   void routerSharedMemoryFitsAHopperAtTheLargestTopk() {
     assertTrue(MobaKernelShapes.routeShared(128, MobaChecks.MAX_TOPK) <= SHARED);
-    assertTrue(MobaKernelShapes.backwardShared(128, MobaKernelShapes.WIDE_KEY_TILE) <= SHARED);
+    assertTrue(MobaKernelShapes.backwardShared(128, MobaKernelShapes.WIDE_KEY_TILE, true) <= SHARED);
+  }
+
+  @Test
+  void backwardStagesDqOnlyOnTheWgmmaImageAtTheWideTile() {
+    // BwdSmem<128, 128>::bytes and ::bytes_staged_dq (moba_bwd_tile.cuh).
+    assertEquals(133376, MobaKernelShapes.backwardShared(128, 128, false));
+    assertEquals(167424, MobaKernelShapes.backwardShared(128, 128, true));
+    assertEquals(MobaKernelShapes.backwardShared(64, 128, false),
+        MobaKernelShapes.backwardShared(64, 128, true));
+    assertEquals(MobaKernelShapes.backwardShared(128, 64, false),
+        MobaKernelShapes.backwardShared(128, 64, true));
   }
 }
