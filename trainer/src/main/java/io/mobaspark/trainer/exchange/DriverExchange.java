@@ -4,24 +4,17 @@ import java.util.concurrent.Future;
 
 /**
  * A rank's side of the {@code driver} exchange: streams its buckets to the {@link DriverAggregator}
- * from the channel's sender thread while this thread reads back the means, so the driver can start
- * on bucket 0 while later buckets are still being encoded and sent.
+ * from the channel's sender thread, encoded straight from the caller's buffers, while this thread
+ * reads back the means straight into them, so the driver can start on bucket 0 while later buckets
+ * are still being encoded and sent. No race: bucket {@code b}'s mean arrives only after the driver
+ * has read all of bucket {@code b} from this rank.
  */
 final class DriverExchange extends NetworkExchange {
   private final PeerChannel driver;
-  // Preallocated per bucket: [bucketElements] values and [bucketWireBytes] bytes, each way.
-  private final float[] sendValues;
-  private final byte[] sendBytes;
-  private final float[] receiveValues;
-  private final byte[] receiveBytes;
 
   private DriverExchange(ExchangeSpec spec, int rank, PeerChannel driver) {
     super(spec, rank);
     this.driver = driver;
-    this.sendValues = new float[spec.bucketElements()];
-    this.sendBytes = new byte[spec.bucketWireBytes()];
-    this.receiveValues = new float[spec.bucketElements()];
-    this.receiveBytes = new byte[spec.bucketWireBytes()];
   }
 
   /** Connects and authenticates to the aggregator at {@code spec.driverAddress()}. */
@@ -39,27 +32,32 @@ final class DriverExchange extends NetworkExchange {
 
   @Override
   void exchange(int step, FlatBuffers flat, int buckets) {
+    WireDType wire = spec.wire();
     Future<?> sending = driver.onSender(() -> sendBuckets(step, flat, buckets));
     for (int b = 0; b < buckets; b++) {
       int n = flat.bucketLength(b, spec.bucketElements());
+      long start = (long) b * spec.bucketElements();
       String where = "step " + step + ", bucket " + b + " of " + buckets;
       Frame frame = driver.expect(driver.readHeader(where, false), FrameType.RESULT, -1, step, b,
-          0, n * spec.wire().bytes(), where);
-      driver.readPayload(frame, receiveBytes, where);
-      spec.wire().decode(receiveBytes, n, receiveValues, 0);
-      flat.write((long) b * spec.bucketElements(), receiveValues, n);
+          0, n * wire.bytes(), where);
+      driver.readPayload(frame, (src, at, first, run) -> flat.forEachPiece(start + first, run,
+          (buffer, offset, c, done) -> wire.decode(src, at + done * wire.bytes(), c, buffer,
+              offset)), where);
     }
     driver.await(sending, "step " + step);
   }
 
   private void sendBuckets(int step, FlatBuffers flat, int buckets) {
+    WireDType wire = spec.wire();
     for (int b = 0; b < buckets; b++) {
       int n = flat.bucketLength(b, spec.bucketElements());
-      flat.read((long) b * spec.bucketElements(), sendValues, n);
-      spec.wire().encode(sendValues, 0, n, sendBytes);
+      long start = (long) b * spec.bucketElements();
       int flags = b == buckets - 1 ? Frame.FLAG_LAST : 0;
-      driver.write(new Frame(FrameType.BUCKET, spec.wire(), flags, rank, step, b, 0,
-          n * spec.wire().bytes()), sendBytes, "step " + step + ", bucket " + b + " of " + buckets);
+      driver.write(new Frame(FrameType.BUCKET, wire, flags, rank, step, b, 0, n * wire.bytes()),
+          (dst, at, first, run) -> flat.forEachPiece(start + first, run,
+              (buffer, offset, c, done) -> wire.encode(buffer, offset, c, dst,
+                  at + done * wire.bytes())),
+          "step " + step + ", bucket " + b + " of " + buckets);
     }
   }
 

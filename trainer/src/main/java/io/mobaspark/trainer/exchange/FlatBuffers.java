@@ -6,8 +6,8 @@ import java.util.List;
  * A list of gradient buffers seen as one flat array, so that buckets of a fixed element count can
  * span buffer boundaries: many small tensors (norm weights) share one bucket and a large one
  * (the embedding) streams over several. Reading and writing disjoint ranges from two threads is safe.
- * The buffers hold floats, and so do the ranks' bucket buffers: every wire value is a float, so a
- * bucket moves by {@link System#arraycopy} both ways.
+ * Every wire value is a float, so the exchanges encode straight from these buffers and decode
+ * straight into them, piece by piece ({@link #forEachPiece}).
  */
 final class FlatBuffers {
   private final float[][] buffers;
@@ -50,26 +50,30 @@ final class FlatBuffers {
     return (int) Math.min(bucketElements, size() - (long) bucket * bucketElements);
   }
 
-  /** {@code dst[0, count) = flat[from, from + count)}. */
-  void read(long from, float[] dst, int count) {
-    copy(from, dst, count, true);
+  /** One piece of a flat range that lies in a single buffer. */
+  @FunctionalInterface
+  interface Piece {
+    /**
+     * @param buffer the buffer holding the piece
+     * @param offset index of the piece's first element in {@code buffer}
+     * @param count  elements in the piece
+     * @param done   elements of the range before this piece
+     */
+    void accept(float[] buffer, int offset, int count, int done);
   }
 
-  /** {@code flat[from, from + count) = src[0, count)}. */
-  void write(long from, float[] src, int count) {
-    copy(from, src, count, false);
-  }
-
-  private void copy(long from, float[] bucket, int count, boolean toBucket) {
+  /**
+   * Visits {@code flat[from, from + count)} as the pieces it spans, in order, so that a codec can
+   * move each piece in bulk between the buffers and a wire buffer without a copy in between.
+   */
+  void forEachPiece(long from, int count, Piece piece) {
     int buffer = bufferOf(from);
     int done = 0;
     while (done < count) {
       int offset = (int) (from + done - starts[buffer]);
       int n = Math.min(count - done, buffers[buffer].length - offset);
-      if (toBucket) {
-        System.arraycopy(buffers[buffer], offset, bucket, done, n);
-      } else {
-        System.arraycopy(bucket, done, buffers[buffer], offset, n);
+      if (n > 0) {
+        piece.accept(buffers[buffer], offset, n, done);
       }
       done += n;
       buffer++;

@@ -1,30 +1,37 @@
 package io.mobaspark.trainer.exchange;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
 import java.io.Closeable;
-import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
 
 /**
- * One authenticated-or-about-to-be TCP connection with framed reads and writes. Reads run on the
- * caller's thread under the socket's read timeout; writes may run on the channel's own sender thread
- * ({@link #sendAsync}) so that a rank can send and receive at once: with blocking sockets, two peers
- * that both only write would fill each other's buffers and deadlock.
+ * One authenticated-or-about-to-be TCP connection with framed reads and writes, on an NIO
+ * {@link SocketChannel} with direct buffers: payloads are encoded straight into the send buffer and
+ * decoded straight out of the receive buffer, with no heap copy in between, and every socket call
+ * moves at most {@link #SLICE_BYTES}. Reads run on the caller's thread; writes may run on the
+ * channel's own sender thread ({@link #sendAsync}) so that a rank sends and receives at once (full
+ * duplex). The channel is non-blocking and waits in a {@link Selector} for each direction, which is
+ * what bounds every wait by the timeout (a blocking channel ignores {@code SO_TIMEOUT}).
  *
  * <p>Every error names this side ({@code self}), the peer and what was under way ({@code where}).
  * A broken stream closes the channel; a frame that breaks the protocol leaves closing to the caller,
@@ -33,17 +40,42 @@ import java.util.concurrent.locks.ReentrantLock;
 final class PeerChannel implements AutoCloseable {
   /** Matches any step, bucket or part in {@link #expect}. */
   static final int ANY = Integer.MIN_VALUE;
+  /**
+   * The most bytes one socket call moves, and the size of each direction's buffer: on loopback,
+   * full-duplex 200 MiB each way took 100-110 ms in calls of 256-512 KiB against 190 ms at 1 MiB and
+   * 760 ms at 8 MiB (docs/perf/exchange.md): the slice stays in the core's cache between the copy
+   * the codec makes and the one the kernel makes.
+   */
+  static final int SLICE_BYTES = 256 << 10;
   private static final int SOCKET_BUFFER_BYTES = 4 << 20;
-  private static final int STREAM_BUFFER_BYTES = 64 << 10;
 
+  /** Produces a data frame's elements, a run at a time, into the send buffer. */
+  @FunctionalInterface
+  interface PayloadSource {
+    /** Encodes elements {@code [first, first + count)} of the frame into {@code dst} at byte {@code at}. */
+    void encode(ByteBuffer dst, int at, int first, int count);
+  }
+
+  /** Consumes a data frame's elements, a run at a time, from the receive buffer. */
+  @FunctionalInterface
+  interface PayloadSink {
+    /** Takes elements {@code [first, first + count)} of the frame from {@code src} at byte {@code at}. */
+    void decode(ByteBuffer src, int at, int first, int count);
+  }
+
+  private final SocketChannel channel;
   private final Socket socket;
   private final String self;
   private final int timeoutMillis;
   private final int capacity;
   private final WireDType wire;
-  private final DataInputStream in;
-  private final OutputStream out;
+  /** Reader's side: bytes received and not consumed yet lie in [position, limit). */
+  private final ByteBuffer in = WireDType.allocate(SLICE_BYTES);
+  private final Selector readable;
   private final byte[] readHeader = new byte[Frame.HEADER_BYTES];
+  /** Writer's side, under {@link #writeLock}: a header and as much payload as fits, per call. */
+  private final ByteBuffer out = WireDType.allocate(SLICE_BYTES);
+  private final Selector writable;
   private final byte[] writeHeader = new byte[Frame.HEADER_BYTES];
   private final ReentrantLock writeLock = new ReentrantLock();
   private final ExecutorService sender;
@@ -53,20 +85,23 @@ final class PeerChannel implements AutoCloseable {
    * @param capacity the most payload bytes a data frame may declare (the session's bucket)
    * @param wire     the session's dtype, which every frame must carry
    */
-  private PeerChannel(Socket socket, String self, String peer, int timeoutMillis, int capacity,
-      WireDType wire) throws IOException {
-    this.socket = socket;
+  private PeerChannel(SocketChannel channel, String self, String peer, int timeoutMillis,
+      int capacity, WireDType wire) throws IOException {
+    this.channel = channel;
+    this.socket = channel.socket();
     this.self = self;
     this.peer = peer;
     this.timeoutMillis = timeoutMillis;
     this.capacity = capacity;
     this.wire = wire;
-    socket.setSoTimeout(timeoutMillis);
     socket.setTcpNoDelay(true);
     socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
-    this.in = new DataInputStream(new BufferedInputStream(socket.getInputStream(),
-        STREAM_BUFFER_BYTES));
-    this.out = new BufferedOutputStream(socket.getOutputStream(), STREAM_BUFFER_BYTES);
+    channel.configureBlocking(false);
+    this.readable = Selector.open();
+    this.writable = Selector.open();
+    channel.register(readable, SelectionKey.OP_READ);
+    channel.register(writable, SelectionKey.OP_WRITE);
+    in.limit(0);
     this.sender = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "exchange-send " + self + " -> " + peer);
       t.setDaemon(true);
@@ -74,9 +109,12 @@ final class PeerChannel implements AutoCloseable {
     });
   }
 
-  /** A server socket whose accepted sockets get large receive buffers (set before bind). */
+  /**
+   * A server socket whose accepted sockets are channels with large receive buffers (set before
+   * bind); its {@code accept} honours {@code SO_TIMEOUT}.
+   */
   static ServerSocket listen(String host, int port) throws IOException {
-    ServerSocket server = new ServerSocket();
+    ServerSocket server = ServerSocketChannel.open().socket();
     server.setReceiveBufferSize(SOCKET_BUFFER_BYTES);
     server.bind(new InetSocketAddress(host, port), 64);
     return server;
@@ -88,25 +126,31 @@ final class PeerChannel implements AutoCloseable {
    */
   static PeerChannel connect(String address, String self, String peerName, ExchangeSpec spec) {
     InetSocketAddress target = HostPort.parse(peerName + " address", address);
-    Socket socket = new Socket();
     String peer = peerName + " at " + address;
+    SocketChannel channel = null;
     try {
-      socket.setReceiveBufferSize(SOCKET_BUFFER_BYTES);
-      socket.connect(new InetSocketAddress(target.getHostString(), target.getPort()),
+      channel = SocketChannel.open();
+      channel.socket().setReceiveBufferSize(SOCKET_BUFFER_BYTES);
+      channel.socket().connect(new InetSocketAddress(target.getHostString(), target.getPort()),
           spec.timeoutMillis());
-      return new PeerChannel(socket, self, peer, spec.timeoutMillis(), spec.bucketWireBytes(),
+      return new PeerChannel(channel, self, peer, spec.timeoutMillis(), spec.bucketWireBytes(),
           spec.wire());
     } catch (IOException e) {
-      closeQuietly(socket);
+      if (channel != null) {
+        closeQuietly(channel);
+      }
       throw new ExchangeException(self + ": cannot connect to " + peer + " within "
           + spec.timeoutMillis() + " ms: " + e, e);
     }
   }
 
-  /** A channel over an accepted socket, peer named by its address until the handshake names it. */
+  /**
+   * A channel over a socket accepted by a {@link #listen} server, peer named by its address until
+   * the handshake names it.
+   */
   static PeerChannel accepted(Socket socket, String self, ExchangeSpec spec) throws IOException {
-    return new PeerChannel(socket, self, "peer " + remoteAddress(socket), spec.timeoutMillis(),
-        spec.bucketWireBytes(), spec.wire());
+    return new PeerChannel(socket.getChannel(), self, "peer " + remoteAddress(socket),
+        spec.timeoutMillis(), spec.bucketWireBytes(), spec.wire());
   }
 
   /** {@code host:port} of the other end. */
@@ -132,24 +176,28 @@ final class PeerChannel implements AutoCloseable {
    * closed the connection cleanly between frames.
    */
   Frame readHeader(String where, boolean allowClose) {
+    return readHeader(() -> where, allowClose);
+  }
+
+  /**
+   * {@link #readHeader(String, boolean)} with {@code where} told only if the read fails: a reader
+   * that waits ahead of the others learns later which step it waited in.
+   */
+  Frame readHeader(Supplier<String> where, boolean allowClose) {
     try {
-      int first = in.read();
-      if (first < 0) {
-        if (allowClose) {
-          return null;
-        }
-        throw new EOFException();
+      if (!in.hasRemaining() && allowClose && !receive(1, true)) {
+        return null;
       }
-      readHeader[0] = (byte) first;
-      in.readFully(readHeader, 1, Frame.HEADER_BYTES - 1);
+      receive(Frame.HEADER_BYTES, false);
     } catch (IOException e) {
-      throw readFailure(e, where);
+      throw readFailure(e, where.get());
     }
+    in.get(readHeader);
     try {
       return Frame.decode(readHeader, capacity);
     } catch (IllegalArgumentException e) {
       throw new ExchangeException(self + ": refused a malformed frame from " + peer + " ("
-          + where + "): " + e.getMessage());
+          + where.get() + "): " + e.getMessage());
     }
   }
 
@@ -183,12 +231,124 @@ final class PeerChannel implements AutoCloseable {
     return expected != ANY && expected != actual;
   }
 
-  /** Reads the payload of {@code frame} into {@code into[0, length)}; no allocation. */
+  /** Reads the payload of a small frame (handshake, text) into {@code into[0, length)}. */
   void readPayload(Frame frame, byte[] into, String where) {
+    int done = 0;
     try {
-      in.readFully(into, 0, frame.length());
+      while (done < frame.length()) {
+        receive(1, false);
+        int n = Math.min(in.remaining(), frame.length() - done);
+        in.get(into, done, n);
+        done += n;
+      }
     } catch (IOException e) {
       throw readFailure(e, where);
+    }
+  }
+
+  /**
+   * Hands the payload of a data frame to {@code sink} in runs of whole elements, as they arrive: the
+   * sink decodes each run while the kernel fills the socket with the next.
+   */
+  void readPayload(Frame frame, PayloadSink sink, String where) {
+    int elementBytes = frame.dtype().bytes();
+    int left = frame.length();
+    int first = 0;
+    try {
+      while (left > 0) {
+        receive(elementBytes, false);
+        int run = Math.min(in.remaining(), left) / elementBytes;
+        sink.decode(in, in.position(), first, run);
+        in.position(in.position() + run * elementBytes);
+        first += run;
+        left -= run * elementBytes;
+      }
+    } catch (IOException e) {
+      throw readFailure(e, where);
+    }
+  }
+
+  /**
+   * Reads the payload of a data frame into {@code into} from its position: what is buffered first,
+   * then straight from the socket, no further copy.
+   */
+  void readPayload(Frame frame, ByteBuffer into, String where) {
+    int end = into.position() + frame.length();
+    int buffered = Math.min(in.remaining(), frame.length());
+    into.put(into.position(), in, in.position(), buffered);
+    into.position(into.position() + buffered);
+    in.position(in.position() + buffered);
+    try {
+      while (into.position() < end) {
+        into.limit(Math.min(end, into.position() + SLICE_BYTES));
+        awaitBytes(into);
+      }
+    } catch (IOException e) {
+      throw readFailure(e, where);
+    } finally {
+      into.limit(into.capacity());
+    }
+  }
+
+  /**
+   * Makes at least {@code bytes} unread bytes available in {@code in}, reading what the socket has
+   * (up to the buffer's size).
+   *
+   * @return false only when {@code allowEnd} and the peer closed before any byte of it
+   */
+  private boolean receive(int bytes, boolean allowEnd) throws IOException {
+    if (in.remaining() >= bytes) {
+      return true;
+    }
+    in.compact();
+    try {
+      while (in.position() < bytes) {
+        if (!awaitBytes(in)) {
+          if (allowEnd && in.position() == 0) {
+            return false;
+          }
+          throw new EOFException();
+        }
+      }
+    } finally {
+      in.flip();
+    }
+    return true;
+  }
+
+  /**
+   * One read into {@code dst} of at least a byte, waiting for it at most the timeout.
+   *
+   * @return false at the end of the stream
+   */
+  private boolean awaitBytes(ByteBuffer dst) throws IOException {
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+    while (true) {
+      int n = channel.read(dst);
+      if (n != 0) {
+        return n > 0;
+      }
+      waitFor(readable, deadline);
+    }
+  }
+
+  /** Waits until the selector says ready; past {@code deadline}, a timeout; interrupted, an error. */
+  private void waitFor(Selector selector, long deadline) throws IOException {
+    long leftMillis = (deadline - System.nanoTime()) / 1_000_000L;
+    if (leftMillis < 1) {
+      throw new SocketTimeoutException();
+    }
+    try {
+      selector.select(leftMillis);
+      selector.selectedKeys().clear();
+    } catch (ClosedSelectorException e) {
+      throw new ClosedChannelException();
+    }
+    if (Thread.currentThread().isInterrupted()) {
+      throw new InterruptedIOException("interrupted");
+    }
+    if (!channel.isOpen()) {
+      throw new ClosedChannelException();
     }
   }
 
@@ -199,30 +359,101 @@ final class PeerChannel implements AutoCloseable {
     return new String(text, StandardCharsets.UTF_8);
   }
 
-  /** Writes one frame and flushes it. */
+  /** Writes one small frame (handshake, text). */
   void write(Frame frame, byte[] payload, String where) {
+    write(frame, 1, (dst, at, first, count) -> dst.put(at, payload, first, count), where);
+  }
+
+  /**
+   * Writes one frame whose payload {@code source} encodes into the send buffer, a slice at a time:
+   * the header and the first elements go in the first socket call.
+   */
+  void write(Frame frame, PayloadSource source, String where) {
+    write(frame, frame.dtype().bytes(), source, where);
+  }
+
+  private void write(Frame frame, int elementBytes, PayloadSource source, String where) {
     writeLock.lock();
     try {
-      writeLocked(frame, payload, where);
+      int elements = frame.length() / elementBytes;
+      out.clear();
+      putHeader(frame);
+      int first = 0;
+      while (true) {
+        int run = Math.min(out.remaining() / elementBytes, elements - first);
+        source.encode(out, out.position(), first, run);
+        out.position(out.position() + run * elementBytes);
+        first += run;
+        if (first == elements) {
+          break;
+        }
+        send(out.flip());
+        out.clear();
+      }
+      send(out.flip());
+    } catch (IOException e) {
+      throw writeFailure(e, where);
     } finally {
       writeLock.unlock();
     }
   }
 
-  private void writeLocked(Frame frame, byte[] payload, String where) {
+  /**
+   * Writes one frame whose payload is {@code payload}'s remaining bytes, sent as they are (the
+   * driver's results, the same buffer for every rank: each send reads a duplicate).
+   */
+  void write(Frame frame, ByteBuffer payload, String where) {
+    writeLock.lock();
     try {
-      frame.encode(writeHeader);
-      out.write(writeHeader);
-      out.write(payload, 0, frame.length());
-      out.flush();
+      out.clear();
+      putHeader(frame);
+      send(out.flip());
+      ByteBuffer view = payload.duplicate();
+      int end = view.limit();
+      while (view.position() < end) {
+        view.limit(Math.min(end, view.position() + SLICE_BYTES));
+        send(view);
+      }
     } catch (IOException e) {
-      close();
-      throw new ExchangeException(self + ": cannot send to " + peer + " (" + where + "): " + e, e);
+      throw writeFailure(e, where);
+    } finally {
+      writeLock.unlock();
     }
   }
 
-  /** {@link #write} on the sender thread; {@code payload} must stay untouched until it is done. */
-  Future<?> sendAsync(Frame frame, byte[] payload, String where) {
+  private void putHeader(Frame frame) {
+    frame.encode(writeHeader);
+    out.put(writeHeader);
+  }
+
+  /** Writes all of {@code src}; a peer that takes no byte for the timeout is a failure. */
+  private void send(ByteBuffer src) throws IOException {
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+    while (src.hasRemaining()) {
+      if (channel.write(src) > 0) {
+        deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+      } else {
+        waitFor(writable, deadline);
+      }
+    }
+  }
+
+  private ExchangeException writeFailure(IOException e, String where) {
+    close();
+    if (e instanceof SocketTimeoutException) {
+      return new ExchangeException(self + ": sending to " + peer + " did not finish within "
+          + timeoutMillis + " ms (" + where + "); the peer stopped reading", e);
+    }
+    return new ExchangeException(self + ": cannot send to " + peer + " (" + where + "): " + e, e);
+  }
+
+  /** A frame whose payload {@code source} encodes, written on the sender thread. */
+  Future<?> sendAsync(Frame frame, PayloadSource source, String where) {
+    return sender.submit(() -> write(frame, source, where));
+  }
+
+  /** {@code payload}'s remaining bytes, written on the sender thread; keep it unchanged until done. */
+  Future<?> sendAsync(Frame frame, ByteBuffer payload, String where) {
     return sender.submit(() -> write(frame, payload, where));
   }
 
@@ -231,20 +462,22 @@ final class PeerChannel implements AutoCloseable {
     return sender.submit(task);
   }
 
-  /** Waits for a send; a send stuck longer than the timeout (peer not reading) closes the channel. */
+  /**
+   * Waits for a send to end. No timeout here: a send fails by itself when the peer takes no byte
+   * for the timeout, and a long queue of sends that all make progress is no failure.
+   */
   void await(Future<?> send, String where) {
     try {
-      send.get(timeoutMillis, TimeUnit.MILLISECONDS);
-    } catch (TimeoutException e) {
-      close();
-      throw new ExchangeException(self + ": sending to " + peer + " did not finish within "
-          + timeoutMillis + " ms (" + where + ")");
+      send.get();
     } catch (ExecutionException e) {
       if (e.getCause() instanceof ExchangeException cause) {
         throw cause;
       }
       throw new ExchangeException(self + ": sending to " + peer + " failed (" + where + "): "
           + e.getCause(), e.getCause());
+    } catch (CancellationException e) {
+      throw new ExchangeException(self + ": sending to " + peer + " was cancelled (" + where
+          + "): the channel closed");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       close();
@@ -263,7 +496,7 @@ final class PeerChannel implements AutoCloseable {
     // A send stuck on a peer that does not read holds the lock: then there is no way to tell it.
     if (writeLock.tryLock()) {
       try {
-        writeLocked(new Frame(type, wire, 0, selfRank, 0, 0, 0, length), bytes, type.toString());
+        write(new Frame(type, wire, 0, selfRank, 0, 0, 0, length), bytes, type.toString());
       } catch (ExchangeException ignored) {
         // The peer is gone already; it has nothing left to be told.
       } finally {
@@ -290,7 +523,10 @@ final class PeerChannel implements AutoCloseable {
   @Override
   public void close() {
     sender.shutdownNow();
-    closeQuietly(socket);
+    closeQuietly(channel);
+    // Wakes a reader or writer waiting in select; it then finds the channel closed.
+    closeQuietly(readable);
+    closeQuietly(writable);
   }
 
   /** Closes a socket being given up on: a failure to close leaves nothing to recover. */

@@ -1,36 +1,39 @@
 package io.mobaspark.trainer.exchange;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 
 /**
  * How gradient elements travel: little-endian fp32, or bf16 for half the bytes. A value on the wire
  * is {@link #round}(value): double to float (nearest), then for bf16 float to bf16 (nearest even).
+ *
+ * <p>The codecs work on a run of elements at a time, straight between the caller's arrays and the
+ * channel's direct {@link ByteBuffer}s (little-endian; {@code at} is a byte index, the buffer's
+ * position and limit are left alone), so a bucket costs one virtual call per run, not per element.
  */
 public enum WireDType {
   FP32(1, 4) {
     @Override
-    void encode(double[] src, int from, int count, byte[] dst) {
+    void encode(float[] src, int from, int count, ByteBuffer dst, int at) {
+      floats(dst, at, count).put(src, from, count);
+    }
+
+    @Override
+    void encode(double[] src, int from, int count, ByteBuffer dst, int at) {
       for (int i = 0; i < count; i++) {
-        FLOATS.set(dst, i * 4, (float) src[from + i]);
+        dst.putFloat(at + 4 * i, (float) src[from + i]);
       }
     }
 
     @Override
-    void encode(float[] src, int from, int count, byte[] dst) {
-      ByteBuffer.wrap(dst).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(src, from, count);
+    void decode(ByteBuffer src, int at, int count, float[] dst, int from) {
+      floats(src, at, count).get(dst, from, count);
     }
 
     @Override
-    void decode(byte[] src, int count, float[] dst, int from) {
-      ByteBuffer.wrap(src).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, from, count);
-    }
-
-    @Override
-    double decodeAt(byte[] src, int i) {
-      return (float) FLOATS.get(src, i * 4);
+    float elementAt(ByteBuffer src, int at, int i) {
+      return src.getFloat(at + 4 * i);
     }
 
     @Override
@@ -40,29 +43,29 @@ public enum WireDType {
   },
   BF16(2, 2) {
     @Override
-    void encode(double[] src, int from, int count, byte[] dst) {
+    void encode(float[] src, int from, int count, ByteBuffer dst, int at) {
       for (int i = 0; i < count; i++) {
-        SHORTS.set(dst, i * 2, Bf16.fromFloat((float) src[from + i]));
+        dst.putShort(at + 2 * i, Bf16.fromFloat(src[from + i]));
       }
     }
 
     @Override
-    void encode(float[] src, int from, int count, byte[] dst) {
+    void encode(double[] src, int from, int count, ByteBuffer dst, int at) {
       for (int i = 0; i < count; i++) {
-        SHORTS.set(dst, i * 2, Bf16.fromFloat(src[from + i]));
+        dst.putShort(at + 2 * i, Bf16.fromFloat((float) src[from + i]));
       }
     }
 
     @Override
-    void decode(byte[] src, int count, float[] dst, int from) {
+    void decode(ByteBuffer src, int at, int count, float[] dst, int from) {
       for (int i = 0; i < count; i++) {
-        dst[from + i] = Bf16.toFloat((short) SHORTS.get(src, i * 2));
+        dst[from + i] = Bf16.toFloat(src.getShort(at + 2 * i));
       }
     }
 
     @Override
-    double decodeAt(byte[] src, int i) {
-      return Bf16.toFloat((short) SHORTS.get(src, i * 2));
+    float elementAt(ByteBuffer src, int at, int i) {
+      return Bf16.toFloat(src.getShort(at + 2 * i));
     }
 
     @Override
@@ -70,11 +73,6 @@ public enum WireDType {
       return Bf16.toFloat(Bf16.fromFloat((float) value));
     }
   };
-
-  private static final VarHandle FLOATS =
-      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
-  private static final VarHandle SHORTS =
-      MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.LITTLE_ENDIAN);
 
   private final byte code;
   private final int bytes;
@@ -104,46 +102,65 @@ public enum WireDType {
     return null;
   }
 
-  /** Writes {@code src[from, from + count)} rounded to this dtype into {@code dst[0, count * bytes)}. */
-  abstract void encode(double[] src, int from, int count, byte[] dst);
+  /** A little-endian buffer for the codecs: direct, so that socket calls read and write it as is. */
+  static ByteBuffer allocate(int bytes) {
+    return ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+  }
 
   /**
-   * The ranks' side: floats (a float is its own fp32 wire value, copied in bulk; bf16 rounds it to
-   * nearest even) into {@code dst[0, count * bytes)}.
+   * Writes {@code src[from, from + count)} as wire elements into {@code dst} from byte {@code at}:
+   * a float is its own fp32 wire value (a bulk copy); bf16 rounds it to nearest even.
    */
-  abstract void encode(float[] src, int from, int count, byte[] dst);
+  abstract void encode(float[] src, int from, int count, ByteBuffer dst, int at);
 
-  /** {@code dst[from + i] = element i of src} (every wire value is a float). */
-  abstract void decode(byte[] src, int count, float[] dst, int from);
+  /** The driver's side: doubles, each rounded to the wire once. */
+  abstract void encode(double[] src, int from, int count, ByteBuffer dst, int at);
 
-  /** Element {@code i} of an encoded array. */
-  abstract double decodeAt(byte[] src, int i);
+  /** {@code dst[from + i] = element i} of {@code src} from byte {@code at}. */
+  abstract void decode(ByteBuffer src, int at, int count, float[] dst, int from);
+
+  /** Element {@code i} of the run that starts at byte {@code at}. */
+  abstract float elementAt(ByteBuffer src, int at, int i);
 
   /** The value after a round trip through the wire. */
   abstract double round(double value);
 
-  /** {@code dst[from + i] = element i of src}. */
-  void decode(byte[] src, int count, double[] dst, int from) {
+  /**
+   * {@code dst[from + i] += element i}, in float: a ring's partial sum, which the next hop rounds to
+   * the wire anyway (the sum of two floats rounded once, as a double sum rounded at encode gives).
+   */
+  void decodeAdd(ByteBuffer src, int at, int count, float[] dst, int from) {
     for (int i = 0; i < count; i++) {
-      dst[from + i] = decodeAt(src, i);
-    }
-  }
-
-  /** {@code dst[from + i] += element i of src}: one more rank's contribution to a sum. */
-  void decodeAdd(byte[] src, int count, double[] dst, int from) {
-    for (int i = 0; i < count; i++) {
-      dst[from + i] += decodeAt(src, i);
+      dst[from + i] += elementAt(src, at, i);
     }
   }
 
   /**
-   * {@code dst[from + i] += element i of src}, rounded to float: a ring's partial sum, which the next
-   * hop's {@link #encode(float[], int, int, byte[])} rounds to the wire anyway (for fp32 the same
-   * single rounding as a sum kept in double; the sum of two floats is rounded once either way).
+   * {@code dst[from + i] = round((element i + dst[from + i]) / ranks)}: a ring's last hop, the sum
+   * completed in double, divided and rounded to the wire once, the value every rank keeps.
    */
-  void decodeAdd(byte[] src, int count, float[] dst, int from) {
+  void decodeMean(ByteBuffer src, int at, int count, float[] dst, int from, int ranks) {
     for (int i = 0; i < count; i++) {
-      dst[from + i] = (float) (dst[from + i] + decodeAt(src, i));
+      dst[from + i] = (float) round(((double) elementAt(src, at, i) + dst[from + i]) / ranks);
     }
+  }
+
+  /** {@code dst[from + i] = element i}: the first rank of the driver's sum. */
+  void decode(ByteBuffer src, int at, int count, double[] dst, int from) {
+    for (int i = 0; i < count; i++) {
+      dst[from + i] = elementAt(src, at, i);
+    }
+  }
+
+  /** {@code dst[from + i] += element i}: one more rank's contribution to the driver's sum. */
+  void decodeAdd(ByteBuffer src, int at, int count, double[] dst, int from) {
+    for (int i = 0; i < count; i++) {
+      dst[from + i] += elementAt(src, at, i);
+    }
+  }
+
+  /** A float view of {@code count} elements from byte {@code at}, for the bulk fp32 copies. */
+  private static FloatBuffer floats(ByteBuffer buffer, int at, int count) {
+    return buffer.slice(at, 4 * count).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
   }
 }

@@ -16,6 +16,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 class AllReduceTest {
   /** Sizes with an empty buffer and a single element, so 4-element buckets straddle boundaries. */
   private static final int[] SIZES = {5, 1, 0, 7, 3};
+  /** Random gradients: an empty buffer, a single element, and buckets of a few elements. */
+  private static final int[] RANDOM_SIZES = {37, 0, 1, 100, 13};
+  /** Big enough that a ring chunk spans several socket calls of PeerChannel.SLICE_BYTES. */
+  private static final int[] LARGE_SIZES = {150_001, 0, 1, 270_003};
   private static final int TIMEOUT_MS = 20_000;
 
   static Stream<Arguments> worlds() {
@@ -66,15 +70,9 @@ class AllReduceTest {
   @MethodSource("worlds")
   void bf16WireIsWithinBf16ToleranceAndTheSameOnEveryRank(ExchangeSpec.Kind kind, int ranks)
       throws Exception {
-    List<double[]> results = randomMeans(kind, ranks, 64, WireDType.BF16);
-    double[] exact = exactMean(ranks);
-    double[] magnitude = new double[exact.length];
-    for (int r = 0; r < ranks; r++) {
-      double[] mine = flatten(randomBuffers(r));
-      for (int i = 0; i < exact.length; i++) {
-        magnitude[i] += Math.abs(mine[i]);
-      }
-    }
+    List<double[]> results = randomMeans(kind, ranks, 64, WireDType.BF16, RANDOM_SIZES);
+    double[] exact = exactMean(ranks, RANDOM_SIZES);
+    double[] magnitude = magnitudes(ranks, RANDOM_SIZES);
     for (int i = 0; i < exact.length; i++) {
       double got = results.get(0)[i];
       // Each of at most N roundings of a partial sum errs by 2^-9 of it: at most 2^-9 sum |v|.
@@ -90,24 +88,59 @@ class AllReduceTest {
   @MethodSource("worlds")
   void fp32WireMatchesTheExactMeanWithinFloatTolerance(ExchangeSpec.Kind kind, int ranks)
       throws Exception {
-    List<double[]> results = randomMeans(kind, ranks, 12, WireDType.FP32);
-    double[] exact = exactMean(ranks);
+    List<double[]> results = randomMeans(kind, ranks, 12, WireDType.FP32, RANDOM_SIZES);
+    assertNearExactMean(results, exactMean(ranks, RANDOM_SIZES));
+    assertTrue(results.get(0).length > 3 * 3, "several buckets");
+  }
+
+  @ParameterizedTest(name = "{0} with {1} ranks")
+  @MethodSource("worlds")
+  void megabyteBucketsStreamThroughManySocketCalls(ExchangeSpec.Kind kind, int ranks)
+      throws Exception {
+    // 1 MiB buckets (262,144 elements) over 420,005 elements: two buckets, the second short, both
+    // cutting across buffers; every frame spans several slices, most runs end mid-slice.
+    List<double[]> results = randomMeans(kind, ranks, 1 << 20, WireDType.FP32, LARGE_SIZES);
+    double[] exact = exactMean(ranks, LARGE_SIZES);
+    double[] magnitude = magnitudes(ranks, LARGE_SIZES);
+    for (int i = 0; i < exact.length; i++) {
+      // The ring rounds each partial sum to float: N roundings of at most 2^-24 of sum |v|. (Over
+      // 420,005 elements some cancel far below their terms, beyond the relative 1e-6 used above.)
+      assertEquals(exact[i], results.get(0)[i], Math.scalb(magnitude[i], -22), "element " + i);
+    }
+    for (int r = 1; r < ranks; r++) {
+      assertArrayEquals(results.get(0), results.get(r), 0, "rank " + r + " agrees with rank 0");
+    }
+  }
+
+  /** Element-wise sum of |v| over the ranks' {@link #randomBuffers}. */
+  private static double[] magnitudes(int ranks, int[] sizes) {
+    double[] magnitude = new double[flatten(randomBuffers(0, sizes)).length];
     for (int r = 0; r < ranks; r++) {
+      double[] mine = flatten(randomBuffers(r, sizes));
+      for (int i = 0; i < magnitude.length; i++) {
+        magnitude[i] += Math.abs(mine[i]);
+      }
+    }
+    return magnitude;
+  }
+
+  /** fp32 tolerance of the exact mean, and every rank bit for bit the same. */
+  private static void assertNearExactMean(List<double[]> results, double[] exact) {
+    for (int r = 0; r < results.size(); r++) {
       for (int i = 0; i < exact.length; i++) {
         assertEquals(exact[i], results.get(r)[i], 1e-6 * (1 + Math.abs(exact[i])),
             "rank " + r + ", element " + i);
       }
       assertArrayEquals(results.get(0), results.get(r), 0, "rank " + r + " agrees with rank 0");
     }
-    assertTrue(results.get(0).length > 3 * 3, "several buckets");
   }
 
   /** Every rank's flattened result of one exchange of {@link #randomBuffers}. */
   private static List<double[]> randomMeans(ExchangeSpec.Kind kind, int ranks, int bucketBytes,
-      WireDType wire) throws Exception {
+      WireDType wire, int[] sizes) throws Exception {
     ExchangeSpec spec = LoopbackRanks.spec(kind, ranks, bucketBytes, wire, TIMEOUT_MS);
     return LoopbackRanks.run(spec, exchange -> {
-      List<float[]> buffers = randomBuffers(exchange.rank());
+      List<float[]> buffers = randomBuffers(exchange.rank(), sizes);
       exchange.allReduceMean(3, buffers);
       return flatten(buffers);
     });
@@ -127,10 +160,10 @@ class AllReduceTest {
     return buffers;
   }
 
-  private static List<float[]> randomBuffers(int rank) {
+  private static List<float[]> randomBuffers(int rank, int[] sizes) {
     SplittableRandom random = new SplittableRandom(1234 + rank);
     List<float[]> buffers = new ArrayList<>();
-    for (int size : new int[] {37, 0, 1, 100, 13}) {
+    for (int size : sizes) {
       float[] b = new float[size];
       for (int i = 0; i < size; i++) {
         b[i] = (float) ((random.nextDouble() - 0.5) * Math.scalb(1.0, random.nextInt(-10, 10)));
@@ -140,10 +173,10 @@ class AllReduceTest {
     return buffers;
   }
 
-  private static double[] exactMean(int ranks) {
+  private static double[] exactMean(int ranks, int[] sizes) {
     double[] mean = null;
     for (int r = 0; r < ranks; r++) {
-      double[] mine = flatten(randomBuffers(r));
+      double[] mine = flatten(randomBuffers(r, sizes));
       if (mean == null) {
         mean = new double[mine.length];
       }

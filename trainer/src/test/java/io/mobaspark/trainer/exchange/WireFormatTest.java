@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 
 /** bf16 rounding, the element codecs and the header checks, without sockets. */
@@ -33,17 +34,19 @@ class WireFormatTest {
   void codecsRoundTripWireValuesAndAccumulate() {
     double[] values = {1.0, -2.5, 1.0 / 3, 1e-30, 3.4e38};
     for (WireDType wire : WireDType.values()) {
-      byte[] bytes = new byte[values.length * wire.bytes()];
-      wire.encode(values, 0, values.length, bytes);
+      int at = 3 * wire.bytes(); // runs start anywhere in a wire buffer, past a header
+      ByteBuffer bytes = WireDType.allocate(at + values.length * wire.bytes());
+      wire.encode(values, 0, values.length, bytes, at);
       double[] decoded = new double[values.length];
-      wire.decode(bytes, values.length, decoded, 0);
+      wire.decode(bytes, at, values.length, decoded, 0);
       for (int i = 0; i < values.length; i++) {
         assertEquals(wire.round(values[i]), decoded[i], 0, wire + " element " + i);
       }
-      wire.decodeAdd(bytes, values.length, decoded, 0);
+      wire.decodeAdd(bytes, at, values.length, decoded, 0);
       for (int i = 0; i < values.length; i++) {
         assertEquals(2 * wire.round(values[i]), decoded[i], 0, wire + " sum " + i);
       }
+      assertEquals(0, bytes.position(), "positions are left alone");
     }
     assertEquals((float) (1.0 / 3), WireDType.FP32.round(1.0 / 3), 0);
   }
@@ -53,24 +56,31 @@ class WireFormatTest {
     float[] values = {7f, 1.0f, -2.5f, (float) (1.0 / 3), 1e-30f, 3.4e38f, 1.00390625f};
     for (WireDType wire : WireDType.values()) {
       int n = values.length - 1;
-      byte[] fromFloats = new byte[n * wire.bytes()];
-      wire.encode(values, 1, n, fromFloats);
+      int at = 7 * wire.bytes();
+      ByteBuffer fromFloats = WireDType.allocate(at + n * wire.bytes());
+      wire.encode(values, 1, n, fromFloats, at);
       double[] widened = new double[n];
       for (int i = 0; i < n; i++) {
         widened[i] = values[i + 1];
       }
-      byte[] fromDoubles = new byte[n * wire.bytes()];
-      wire.encode(widened, 0, n, fromDoubles);
-      assertArrayEquals(fromDoubles, fromFloats, wire + ": the same bytes");
+      ByteBuffer fromDoubles = WireDType.allocate(at + n * wire.bytes());
+      wire.encode(widened, 0, n, fromDoubles, at);
+      assertEquals(fromDoubles, fromFloats, wire + ": the same bytes");
       float[] decoded = new float[n + 2];
-      wire.decode(fromFloats, n, decoded, 2);
+      wire.decode(fromFloats, at, n, decoded, 2);
       assertEquals(0f, decoded[1], wire + ": nothing before the offset");
       for (int i = 0; i < n; i++) {
         assertEquals((float) wire.round(values[i + 1]), decoded[i + 2], 0, wire + " element " + i);
       }
-      wire.decodeAdd(fromFloats, n, decoded, 2);
+      wire.decodeAdd(fromFloats, at, n, decoded, 2);
       for (int i = 0; i < n; i++) {
         assertEquals((float) (2 * wire.round(values[i + 1])), decoded[i + 2], 0, wire + " sum " + i);
+      }
+      float[] mean = decoded.clone();
+      wire.decodeMean(fromFloats, at, n, mean, 2, 3);
+      for (int i = 0; i < n; i++) {
+        double exact = ((double) (float) wire.round(values[i + 1]) + decoded[i + 2]) / 3;
+        assertEquals((float) wire.round(exact), mean[i + 2], 0, wire + " mean " + i);
       }
     }
     assertEquals(0.333984375, WireDType.BF16.round(1.0 / 3), 0, "8 significant bits");
@@ -116,7 +126,7 @@ class WireFormatTest {
   }
 
   @Test
-  void flatBuffersCopyRangesAcrossBufferBoundaries() {
+  void flatBuffersCutRangesIntoPiecesAtBufferBoundaries() {
     float[] a = {0, 1, 2};
     float[] empty = {};
     float[] b = {3, 4, 5, 6, 7};
@@ -125,15 +135,17 @@ class WireFormatTest {
     assertEquals(9, flat.size());
     assertEquals(3, flat.bucketCount(4));
     assertEquals(1, flat.bucketLength(2, 4));
-    float[] range = new float[6];
-    flat.read(2, range, 6);
-    assertArrayEquals(new float[] {2, 3, 4, 5, 6, 7}, range);
-    flat.write(1, new float[] {-1, -2, -3}, 3);
-    assertArrayEquals(new float[] {0, -1, -2}, a);
-    assertArrayEquals(new float[] {-3, 4, 5, 6, 7}, b);
-    flat.write(7, new float[] {-7, -8}, 2);
-    assertArrayEquals(new float[] {-3, 4, 5, 6, -7}, b);
-    assertArrayEquals(new float[] {-8}, c);
+    float[] range = new float[7];
+    java.util.List<String> pieces = new java.util.ArrayList<>();
+    flat.forEachPiece(2, 7, (buffer, offset, count, done) -> {
+      pieces.add(offset + "+" + count + "@" + done);
+      System.arraycopy(buffer, offset, range, done, count);
+    });
+    assertEquals(java.util.List.of("2+1@0", "0+5@1", "0+1@6"), pieces);
+    assertArrayEquals(new float[] {2, 3, 4, 5, 6, 7, 8}, range);
+    pieces.clear();
+    flat.forEachPiece(4, 2, (buffer, offset, count, done) -> pieces.add(offset + "+" + count));
+    assertEquals(java.util.List.of("1+2"), pieces, "a range inside one buffer is one piece");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new FlatBuffers(java.util.List.of(empty, empty)));
     assertTrue(e.getMessage().contains("all empty"), e.getMessage());
