@@ -2,8 +2,8 @@ package io.mobaspark.trainer.exchange;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,9 +28,12 @@ public final class DriverAggregator implements AutoCloseable {
   private static final int KEPT_REFUSALS = 100;
 
   private final ExchangeSpec spec;
-  private final ServerSocket server;
+  private final ServerSocketChannel server;
+  /** Where ranks on the driver's host connect (null: TCP only), served by its own acceptor. */
+  private final LocalListener local;
   private final ExecutorService handshakes;
   private final Thread acceptor;
+  private final Thread localAcceptor;
   private final Thread sessions;
   /** Authenticated ranks waiting for the rest of their world, by rank. */
   private final PeerChannel[] lobby;
@@ -39,12 +42,15 @@ public final class DriverAggregator implements AutoCloseable {
   private volatile DriverSession current;
   private volatile boolean closed;
 
-  private DriverAggregator(ExchangeSpec spec, ServerSocket server) {
+  private DriverAggregator(ExchangeSpec spec, ServerSocketChannel server, LocalListener local) {
     this.spec = spec;
     this.server = server;
+    this.local = local;
     this.lobby = new PeerChannel[spec.worldSize()];
     this.handshakes = Executors.newCachedThreadPool(r -> daemon(r, "exchange-handshake"));
-    this.acceptor = daemon(this::acceptLoop, "exchange-accept " + spec.driverAddress());
+    this.acceptor = daemon(() -> acceptLoop(server), "exchange-accept " + address());
+    this.localAcceptor = local == null ? null
+        : daemon(() -> acceptLoop(local.server()), "exchange-accept-local " + address());
     this.sessions = daemon(this::sessionLoop, "exchange-driver " + spec.driverAddress());
   }
 
@@ -59,17 +65,28 @@ public final class DriverAggregator implements AutoCloseable {
     if (port < 0 || port > 65535) {
       throw new IllegalArgumentException("port must be in 0..65535, got " + port);
     }
-    ServerSocket server;
+    ServerSocketChannel server;
     try {
       server = PeerChannel.listen(host, port);
     } catch (IOException e) {
       throw new ExchangeException("driver: cannot listen on " + host + ":" + port + ": " + e, e);
     }
-    String address = HostPort.format((InetSocketAddress) server.getLocalSocketAddress());
-    ExchangeSpec spec = new ExchangeSpec(ExchangeSpec.Kind.DRIVER, worldSize, address, secret,
+    String address;
+    try {
+      address = HostPort.format((InetSocketAddress) server.getLocalAddress());
+    } catch (IOException e) {
+      PeerChannel.closeQuietly(server);
+      throw new ExchangeException("driver: cannot read the address bound on " + host + ": " + e, e);
+    }
+    LocalListener local = LocalListener.open("driver " + address);
+    ExchangeSpec spec = new ExchangeSpec(ExchangeSpec.Kind.DRIVER, worldSize,
+        new PeerAddress(address, local == null ? null : local.path()).format(), secret,
         bucketBytes, wire, timeoutMillis);
-    DriverAggregator aggregator = new DriverAggregator(spec, server);
+    DriverAggregator aggregator = new DriverAggregator(spec, server, local);
     aggregator.acceptor.start();
+    if (local != null) {
+      aggregator.localAcceptor.start();
+    }
     aggregator.sessions.start();
     LOG.log(System.Logger.Level.INFO, "gradient exchange driver listening: " + spec);
     return aggregator;
@@ -80,9 +97,9 @@ public final class DriverAggregator implements AutoCloseable {
     return spec;
   }
 
-  /** {@code host:port} the ranks connect to. */
+  /** {@code host:port} the ranks connect to (those on this host through its local socket). */
   public String address() {
-    return spec.driverAddress();
+    return PeerAddress.parse("driverAddress", spec.driverAddress()).hostPort();
   }
 
   /** Why recent connections were refused, oldest first (the last {@value #KEPT_REFUSALS}). */
@@ -92,10 +109,10 @@ public final class DriverAggregator implements AutoCloseable {
     }
   }
 
-  private void acceptLoop() {
+  private void acceptLoop(ServerSocketChannel server) {
     while (!closed) {
       try {
-        Socket socket = server.accept();
+        SocketChannel socket = server.accept();
         handshakes.submit(() -> admit(socket));
       } catch (IOException e) {
         if (!closed) {
@@ -105,13 +122,15 @@ public final class DriverAggregator implements AutoCloseable {
     }
   }
 
-  private void admit(Socket socket) {
+  private void admit(SocketChannel socket) {
     PeerChannel channel;
     try {
-      channel = PeerChannel.accepted(socket, "driver", spec);
+      channel = PeerChannel.accepted(socket,
+          socket.getRemoteAddress() instanceof InetSocketAddress inet ? HostPort.format(inet)
+              : "the local socket on " + PeerAddress.host(address()), "driver", spec);
     } catch (IOException e) {
-      refuse("driver: cannot set up a connection from " + socket.getRemoteSocketAddress() + ": "
-          + e);
+      PeerChannel.closeQuietly(socket);
+      refuse("driver: cannot set up a connection: " + e);
       return;
     }
     int rank;
@@ -187,6 +206,9 @@ public final class DriverAggregator implements AutoCloseable {
   public void close() {
     closed = true;
     PeerChannel.closeQuietly(server);
+    if (local != null) {
+      local.close();
+    }
     handshakes.shutdownNow();
     sessions.interrupt();
     DriverSession session = current;

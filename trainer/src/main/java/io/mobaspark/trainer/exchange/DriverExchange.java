@@ -17,10 +17,14 @@ final class DriverExchange extends NetworkExchange {
     this.driver = driver;
   }
 
-  /** Connects and authenticates to the aggregator at {@code spec.driverAddress()}. */
-  static DriverExchange connect(ExchangeSpec spec, int rank) {
+  /**
+   * Connects and authenticates to the aggregator at {@code spec.driverAddress()}, through its local
+   * socket when this rank's {@code host} is the driver's.
+   */
+  static DriverExchange connect(ExchangeSpec spec, int rank, String host) {
     String self = "rank " + rank;
-    PeerChannel channel = PeerChannel.connect(spec.driverAddress(), self, "driver", spec);
+    PeerChannel channel = PeerChannel.connect(PeerAddress.parse("driverAddress",
+        spec.driverAddress()), host, self, "driver", spec);
     try {
       Handshake.client(channel, spec, rank, -1);
     } catch (ExchangeException e) {

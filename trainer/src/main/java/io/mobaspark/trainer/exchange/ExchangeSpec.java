@@ -9,7 +9,8 @@ import java.io.Serializable;
  *
  * @param kind          LOCAL (one rank, no network), DRIVER or RING
  * @param worldSize     number of ranks
- * @param driverAddress {@code host:port} of the {@link DriverAggregator} (DRIVER only, else "")
+ * @param driverAddress {@code host:port} of the {@link DriverAggregator}, and the path of its local
+ *                      socket for ranks on its host (DRIVER only, else ""; {@link PeerAddress})
  * @param secret        the per-run secret ({@link GradientExchanges#newSecret}); never printed
  * @param bucketBytes   fp32 bytes of gradient per bucket (a multiple of 4, at most 64 MiB)
  * @param wire          the dtype on the wire
@@ -50,7 +51,7 @@ public record ExchangeSpec(Kind kind, int worldSize, String driverAddress, Strin
           + worldSize + " for " + kind);
     }
     if (kind == Kind.DRIVER) {
-      HostPort.parse("driverAddress", driverAddress);
+      PeerAddress.parse("driverAddress", driverAddress);
     }
     if (kind != Kind.LOCAL && (secret == null || secret.length() < MIN_SECRET_CHARS)) {
       throw new IllegalArgumentException("secret must have at least " + MIN_SECRET_CHARS

@@ -21,8 +21,9 @@ public final class GradientExchanges {
    * Joins the exchange as {@code rank}. A world of one rank needs no peers and gets a
    * {@link LocalExchange} whatever the kind.
    *
-   * @param host       this rank's address as the other ranks reach it (ring only: its listener
-   *                   binds there, on an ephemeral port)
+   * @param host       this rank's address as the other ranks reach it (ring: its listener binds
+   *                   there, on an ephemeral port); a peer (ring neighbour, driver) listening on
+   *                   the same host is reached through its local socket (driver: may be null)
    * @param rendezvous swaps the ring listeners' addresses once (ring only; may be null otherwise)
    * @throws ExchangeException when a peer cannot be reached or refuses this rank
    */
@@ -40,7 +41,7 @@ public final class GradientExchanges {
     }
     return switch (spec.kind()) {
       case LOCAL -> throw new IllegalStateException("a LOCAL spec has world size 1");
-      case DRIVER -> DriverExchange.connect(spec, rank);
+      case DRIVER -> DriverExchange.connect(spec, rank, host);
       case RING -> joinRing(spec, rank, host, rendezvous);
     };
   }

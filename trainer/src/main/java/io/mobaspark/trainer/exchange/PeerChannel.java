@@ -5,9 +5,10 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
+import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ClosedSelectorException;
@@ -40,6 +41,7 @@ import java.util.function.Supplier;
 final class PeerChannel implements AutoCloseable {
   /** Matches any step, bucket or part in {@link #expect}. */
   static final int ANY = Integer.MIN_VALUE;
+  private static final System.Logger LOG = System.getLogger(PeerChannel.class.getName());
   /**
    * The most bytes one socket call moves, and the size of each direction's buffer: on loopback,
    * full-duplex 200 MiB each way took 100-110 ms in calls of 256-512 KiB against 190 ms at 1 MiB and
@@ -64,7 +66,8 @@ final class PeerChannel implements AutoCloseable {
   }
 
   private final SocketChannel channel;
-  private final Socket socket;
+  /** {@code host:port} of the other end, or where a same-host peer's local socket is. */
+  private final String remoteAddress;
   private final String self;
   private final int timeoutMillis;
   private final int capacity;
@@ -85,17 +88,19 @@ final class PeerChannel implements AutoCloseable {
    * @param capacity the most payload bytes a data frame may declare (the session's bucket)
    * @param wire     the session's dtype, which every frame must carry
    */
-  private PeerChannel(SocketChannel channel, String self, String peer, int timeoutMillis,
-      int capacity, WireDType wire) throws IOException {
+  private PeerChannel(SocketChannel channel, String remoteAddress, String self, String peer,
+      int timeoutMillis, int capacity, WireDType wire) throws IOException {
     this.channel = channel;
-    this.socket = channel.socket();
+    this.remoteAddress = remoteAddress;
     this.self = self;
     this.peer = peer;
     this.timeoutMillis = timeoutMillis;
     this.capacity = capacity;
     this.wire = wire;
-    socket.setTcpNoDelay(true);
-    socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+    if (channel.getRemoteAddress() instanceof InetSocketAddress) {
+      channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+    }
+    channel.setOption(StandardSocketOptions.SO_SNDBUF, SOCKET_BUFFER_BYTES);
     channel.configureBlocking(false);
     this.readable = Selector.open();
     this.writable = Selector.open();
@@ -110,12 +115,12 @@ final class PeerChannel implements AutoCloseable {
   }
 
   /**
-   * A server socket whose accepted sockets are channels with large receive buffers (set before
-   * bind); its {@code accept} honours {@code SO_TIMEOUT}.
+   * A blocking server channel on {@code host:port} whose accepted sockets get large receive
+   * buffers (set before bind).
    */
-  static ServerSocket listen(String host, int port) throws IOException {
-    ServerSocket server = ServerSocketChannel.open().socket();
-    server.setReceiveBufferSize(SOCKET_BUFFER_BYTES);
+  static ServerSocketChannel listen(String host, int port) throws IOException {
+    ServerSocketChannel server = ServerSocketChannel.open();
+    server.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
     server.bind(new InetSocketAddress(host, port), 64);
     return server;
   }
@@ -130,11 +135,11 @@ final class PeerChannel implements AutoCloseable {
     SocketChannel channel = null;
     try {
       channel = SocketChannel.open();
-      channel.socket().setReceiveBufferSize(SOCKET_BUFFER_BYTES);
+      channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
       channel.socket().connect(new InetSocketAddress(target.getHostString(), target.getPort()),
           spec.timeoutMillis());
-      return new PeerChannel(channel, self, peer, spec.timeoutMillis(), spec.bucketWireBytes(),
-          spec.wire());
+      return new PeerChannel(channel, address, self, peer, spec.timeoutMillis(),
+          spec.bucketWireBytes(), spec.wire());
     } catch (IOException e) {
       if (channel != null) {
         closeQuietly(channel);
@@ -145,21 +150,49 @@ final class PeerChannel implements AutoCloseable {
   }
 
   /**
-   * A channel over a socket accepted by a {@link #listen} server, peer named by its address until
-   * the handshake names it.
+   * Connects to {@code peerName} at {@code address}: through its local socket when it is on
+   * {@code ownHost} ({@link PeerAddress#localFrom}; a connect there succeeds or fails at once, and
+   * a failure falls back to TCP), else by TCP. Either way the peer is named by its
+   * {@code host:port}, and the handshake is the caller's.
    */
-  static PeerChannel accepted(Socket socket, String self, ExchangeSpec spec) throws IOException {
-    return new PeerChannel(socket.getChannel(), self, "peer " + remoteAddress(socket),
-        spec.timeoutMillis(), spec.bucketWireBytes(), spec.wire());
+  static PeerChannel connect(PeerAddress address, String ownHost, String self, String peerName,
+      ExchangeSpec spec) {
+    if (address.localFrom(ownHost)) {
+      SocketChannel channel = null;
+      try {
+        channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+        channel.connect(UnixDomainSocketAddress.of(address.local()));
+        return new PeerChannel(channel, address.hostPort(), self, peerName + " at "
+            + address.hostPort(), spec.timeoutMillis(), spec.bucketWireBytes(), spec.wire());
+      } catch (IOException e) {
+        if (channel != null) {
+          closeQuietly(channel);
+        }
+        LOG.log(System.Logger.Level.INFO, self + ": " + peerName + "'s local socket "
+            + address.local() + " failed (" + e + "); connecting by TCP");
+      }
+    }
+    return connect(address.hostPort(), self, peerName, spec);
   }
 
-  /** {@code host:port} of the other end. */
+  /**
+   * A channel over an accepted socket, the peer named by {@code address} until the handshake names
+   * it: {@link HostPort#format} of a TCP peer, or for a same-host peer on a local socket where
+   * (which host) it is.
+   */
+  static PeerChannel accepted(SocketChannel channel, String address, String self,
+      ExchangeSpec spec) throws IOException {
+    if (!(channel.getRemoteAddress() instanceof InetSocketAddress)) {
+      channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+    }
+    return new PeerChannel(channel, address, self, "peer " + address, spec.timeoutMillis(),
+        spec.bucketWireBytes(), spec.wire());
+  }
+
+  /** {@code host:port} of the other end, or where a same-host peer's local socket is. */
   String remoteAddress() {
-    return remoteAddress(socket);
-  }
-
-  private static String remoteAddress(Socket socket) {
-    return HostPort.format((InetSocketAddress) socket.getRemoteSocketAddress());
+    return remoteAddress;
   }
 
   /** Names the peer once the handshake has told its rank, for the messages that follow. */

@@ -47,11 +47,11 @@ final class RingExchange extends NetworkExchange {
   }
 
   /**
-   * Joins the ring: connects to the right neighbour while accepting the left one on {@code listener}
-   * (both at once: every rank does both, so doing them in turn would deadlock), then closes the
-   * listener.
+   * Joins the ring: connects to the right neighbour (through its local socket when it is on this
+   * host, else TCP) while accepting the left one on {@code listener} (both at once: every rank does
+   * both, so doing them in turn would deadlock), then closes the listener.
    *
-   * @param addresses {@code host:port} of every rank's listener, by rank
+   * @param addresses every rank's {@link PeerAddress} text, by rank
    */
   static RingExchange connect(ExchangeSpec spec, int rank, RingListener listener,
       List<String> addresses) {
@@ -66,8 +66,8 @@ final class RingExchange extends NetworkExchange {
     PeerChannel right = null;
     boolean joined = false;
     try {
-      right = PeerChannel.connect(addresses.get(rightRank), "rank " + rank, "rank " + rightRank,
-          spec);
+      right = PeerChannel.connect(PeerAddress.parse("rank " + rightRank + "'s address",
+          addresses.get(rightRank)), listener.host(), "rank " + rank, "rank " + rightRank, spec);
       Handshake.client(right, spec, rank, rightRank);
       RingExchange ring = new RingExchange(spec, rank, right, accepting.get());
       joined = true;

@@ -124,6 +124,27 @@ class AllReduceTest {
     return magnitude;
   }
 
+  @ParameterizedTest(name = "{0} with {1} ranks")
+  @MethodSource("worlds")
+  void peersOnOtherHostsGetTheSameBitsOverTcp(ExchangeSpec.Kind kind, int ranks)
+      throws Exception {
+    ExchangeSpec spec = LoopbackRanks.spec(kind, ranks, 1 << 20, WireDType.BF16, TIMEOUT_MS);
+    List<double[]> local = LoopbackRanks.run(spec, exchange -> exchangeOf(exchange, LARGE_SIZES));
+    // Ranks alternate between two loopback hosts: odd ranks reach the driver (on 127.0.0.1), and
+    // ring neighbours on the other host, by TCP; the others through the local sockets.
+    List<double[]> mixed = LoopbackRanks.run(spec, rank -> "127.0.0." + (1 + rank % 2),
+        exchange -> exchangeOf(exchange, LARGE_SIZES));
+    for (int r = 0; r < ranks; r++) {
+      assertArrayEquals(local.get(r), mixed.get(r), 0, "rank " + r);
+    }
+  }
+
+  private static double[] exchangeOf(GradientExchange exchange, int[] sizes) {
+    List<float[]> buffers = randomBuffers(exchange.rank(), sizes);
+    exchange.allReduceMean(3, buffers);
+    return flatten(buffers);
+  }
+
   /** fp32 tolerance of the exact mean, and every rank bit for bit the same. */
   private static void assertNearExactMean(List<double[]> results, double[] exact) {
     for (int r = 0; r < results.size(); r++) {
@@ -139,11 +160,7 @@ class AllReduceTest {
   private static List<double[]> randomMeans(ExchangeSpec.Kind kind, int ranks, int bucketBytes,
       WireDType wire, int[] sizes) throws Exception {
     ExchangeSpec spec = LoopbackRanks.spec(kind, ranks, bucketBytes, wire, TIMEOUT_MS);
-    return LoopbackRanks.run(spec, exchange -> {
-      List<float[]> buffers = randomBuffers(exchange.rank(), sizes);
-      exchange.allReduceMean(3, buffers);
-      return flatten(buffers);
-    });
+    return LoopbackRanks.run(spec, exchange -> exchangeOf(exchange, sizes));
   }
 
   /** Rank r's buffers at a step: element k (flat) is (r + 1) * (k + step). */

@@ -21,8 +21,9 @@ class AuthenticationTest {
   void theDriverRefusesAWrongSecretAndKeepsServingTheRun() throws Exception {
     try (DriverAggregator driver = DriverAggregator.start("127.0.0.1", 0, 2,
         LoopbackRanks.SECRET, 16, WireDType.FP32, 10_000)) {
+      // No host given: this rank connects by TCP, as from another machine.
       ExchangeException e = assertThrows(ExchangeException.class,
-          () -> GradientExchanges.open(with(driver.spec(), WRONG, 16), 1, "127.0.0.1", null));
+          () -> GradientExchanges.open(with(driver.spec(), WRONG, 16), 1, null, null));
       assertContains(e.getMessage(), "rank 1: driver at " + driver.address()
           + " refused the connection: driver: refused rank 1 at 127.0.0.1:",
           ": authentication failed (its run secret differs)");
@@ -59,22 +60,48 @@ class AuthenticationTest {
     try (RingListener listener = RingListener.bind("127.0.0.1")) {
       Future<PeerChannel> rank0 = threads.submit(() -> listener.acceptLeft(spec, 0, 1));
 
-      PeerChannel intruder = PeerChannel.connect(listener.address(), "rank 1", "rank 0",
+      PeerChannel intruder = PeerChannel.connect(listener.hostPort(), "rank 1", "rank 0",
           with(spec, WRONG, 16));
       ExchangeException e = assertThrows(ExchangeException.class,
           () -> Handshake.client(intruder, with(spec, WRONG, 16), 1, 0));
       intruder.close();
-      assertContains(e.getMessage(), "rank 1: rank 0 at " + listener.address()
+      assertContains(e.getMessage(), "rank 1: rank 0 at " + listener.hostPort()
           + " refused the connection: rank 0: refused rank 1 at 127.0.0.1:",
           "authentication failed (its run secret differs)");
       assertContains(awaitRefusal(listener::refusals), "authentication failed");
 
-      try (PeerChannel neighbour = PeerChannel.connect(listener.address(), "rank 1", "rank 0",
+      try (PeerChannel neighbour = PeerChannel.connect(listener.hostPort(), "rank 1", "rank 0",
           spec)) {
         Handshake.client(neighbour, spec, 1, 0);
         try (PeerChannel accepted = rank0.get(10, TimeUnit.SECONDS)) {
           assertTrue(accepted.peer().startsWith("rank 1 at 127.0.0.1:"), accepted.peer());
         }
+      }
+      assertEquals(1, listener.refusals().size());
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  @Test
+  void aWrongSecretIsRefusedOnTheLocalSocketToo() throws Exception {
+    ExchangeSpec spec = LoopbackRanks.spec(ExchangeSpec.Kind.RING, 2, 16, WireDType.FP32, 10_000);
+    ExecutorService threads = Executors.newSingleThreadExecutor();
+    try (RingListener listener = RingListener.bind("127.0.0.1")) {
+      PeerAddress address = PeerAddress.parse("rank 0's address", listener.address());
+      assertTrue(address.localFrom("127.0.0.1"), "a same-host neighbour would use " + address);
+      Future<PeerChannel> rank0 = threads.submit(() -> listener.acceptLeft(spec, 0, 1));
+      try (PeerChannel intruder = PeerChannel.connect(address, "127.0.0.1", "rank 1", "rank 0",
+          with(spec, WRONG, 16))) {
+        ExchangeException e = assertThrows(ExchangeException.class,
+            () -> Handshake.client(intruder, with(spec, WRONG, 16), 1, 0));
+        assertContains(e.getMessage(), "refused the connection: rank 0: refused rank 1 at the local "
+            + "socket on 127.0.0.1", "authentication failed (its run secret differs)");
+      }
+      try (PeerChannel neighbour = PeerChannel.connect(address, "127.0.0.1", "rank 1", "rank 0",
+          spec)) {
+        Handshake.client(neighbour, spec, 1, 0);
+        rank0.get(10, TimeUnit.SECONDS).close();
       }
       assertEquals(1, listener.refusals().size());
     } finally {

@@ -8,6 +8,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 
 /**
  * A data-parallel world in one JVM: one thread per rank, exchanges over loopback sockets, a driver
@@ -33,6 +34,16 @@ public final class LoopbackRanks {
 
   /** Runs {@code body} on every rank and returns the results by rank; rethrows the first failure. */
   public static <T> List<T> run(ExchangeSpec spec, RankBody<T> body) throws Exception {
+    return run(spec, rank -> "127.0.0.1", body);
+  }
+
+  /**
+   * {@link #run} with rank {@code r} listening on {@code hosts.apply(r)}: loopback addresses
+   * (127.0.0.x) that differ make ring neighbours use TCP, as on separate machines, instead of
+   * their local sockets.
+   */
+  public static <T> List<T> run(ExchangeSpec spec, IntFunction<String> hosts, RankBody<T> body)
+      throws Exception {
     DriverAggregator driver = spec.kind() == ExchangeSpec.Kind.DRIVER
         ? DriverAggregator.start("127.0.0.1", 0, spec.worldSize(), spec.secret(),
             spec.bucketBytes(), spec.wire(), spec.timeoutMillis())
@@ -40,7 +51,7 @@ public final class LoopbackRanks {
     try {
       ExchangeSpec joined = driver == null ? spec : driver.spec();
       return runRanks(spec.worldSize(), (rank, board) -> {
-        try (GradientExchange exchange = GradientExchanges.open(joined, rank, "127.0.0.1",
+        try (GradientExchange exchange = GradientExchanges.open(joined, rank, hosts.apply(rank),
             board.forRank(rank))) {
           return body.run(exchange);
         }

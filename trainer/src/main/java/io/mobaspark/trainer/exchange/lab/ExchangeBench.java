@@ -5,6 +5,7 @@ import io.mobaspark.trainer.exchange.ExchangeSpec;
 import io.mobaspark.trainer.exchange.GradientExchange;
 import io.mobaspark.trainer.exchange.GradientExchanges;
 import io.mobaspark.trainer.exchange.WireDType;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -18,7 +19,9 @@ import java.util.concurrent.Future;
  * Per-step exchange time of {@code driver} and {@code ring} with every rank a thread of this JVM on
  * loopback (docs/perf/exchange.md). Each step starts with all ranks released together; rank 0's
  * wall time of {@code allReduceMean} is the step's time. Prints one table row per kind and world
- * size: median and min over the timed steps, and algorithm bandwidth (gradient fp32 bytes / time).
+ * size: median and min over the timed steps, algorithm bandwidth (gradient fp32 bytes / time), and
+ * the CPU time this process spent per timed step (all ranks and the driver, user and kernel): on a
+ * shared machine the wall time depends on the other processes, the CPU time much less.
  *
  * <pre>
  * java -Xmx8g -cp trainer/target/classes io.mobaspark.trainer.exchange.lab.ExchangeBench \
@@ -58,16 +61,30 @@ public final class ExchangeBench {
     System.out.printf("gradient: %,d fp32 parameters (%.1f MB) in %d tensors, wire %s, buckets "
         + "%d MiB, %d timed steps after 1 warm-up, %d cores%n", params, params * 4 / 1e6,
         TENSOR_SHARES.length, wire, bucketMiB, steps, Runtime.getRuntime().availableProcessors());
-    System.out.println("| kind | ranks | median ms | min ms | algbw GB/s |");
-    System.out.println("|---|---|---|---|---|");
+    System.out.println("| kind | ranks | median ms | min ms | algbw GB/s | CPU ms per step |");
+    System.out.println("|---|---|---|---|---|---|");
     for (ExchangeSpec.Kind kind : kinds) {
       for (int ranks : worlds) {
+        long cpuBefore = processCpuNanos();
         double[] ms = measure(kind, ranks, params, wire, bucketMiB << 20, steps);
+        double cpuPerStep = (processCpuNanos() - cpuBefore - timedCpuExcluded) / 1e6 / steps;
         double median = median(ms);
-        System.out.printf("| %s | %d | %.0f | %.0f | %.2f |%n", kind.name().toLowerCase(), ranks,
-            median, Arrays.stream(ms).min().orElseThrow(), params * 4 / (median / 1e3) / 1e9);
+        System.out.printf("| %s | %d | %.0f | %.0f | %.2f | %.0f |%n", kind.name().toLowerCase(),
+            ranks, median, Arrays.stream(ms).min().orElseThrow(),
+            params * 4 / (median / 1e3) / 1e9, cpuPerStep);
       }
     }
+  }
+
+  /**
+   * CPU time of the set-up and warm-up of the last {@link #measure} (gradients, connections, the
+   * first step), which the CPU column leaves out.
+   */
+  private static volatile long timedCpuExcluded;
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory
+        .getOperatingSystemMXBean()).getProcessCpuTime();
   }
 
   /** Milliseconds of rank 0's exchange, per timed step. */
@@ -80,6 +97,7 @@ public final class ExchangeBench {
         : null;
     ExchangeSpec spec = driver != null ? driver.spec()
         : new ExchangeSpec(kind, ranks, "", secret, bucketBytes, wire, timeoutMillis);
+    long setUpStart = processCpuNanos();
     ThreadRendezvous rendezvous = new ThreadRendezvous(ranks);
     CyclicBarrier start = new CyclicBarrier(ranks);
     ExecutorService threads = Executors.newFixedThreadPool(ranks);
@@ -94,6 +112,9 @@ public final class ExchangeBench {
               rendezvous.forRank(rank))) {
             for (int step = 0; step <= steps; step++) {
               start.await();
+              if (step == 1 && rank == 0) {
+                timedCpuExcluded = processCpuNanos() - setUpStart;
+              }
               long t0 = System.nanoTime();
               exchange.allReduceMean(step, gradient);
               if (step > 0) {
