@@ -5,11 +5,11 @@ import java.util.concurrent.Future;
 
 /**
  * One generation of ranks connected to the {@link DriverAggregator} (one barrier stage attempt):
- * every rank's buckets are received at once, each by its {@link RankInbox}; per step and bucket this
- * thread sums them in double in rank order as they arrive (deterministic whatever the arrival
- * order), divides by the world size, rounds once to the wire dtype and sends the same bytes to every
- * rank. Ends when a rank leaves or breaks the protocol; the other ranks are then told why (ABORT),
- * so that they fail at once rather than at their timeout.
+ * every rank's buckets are received at once, each by its {@link RankInbox}; per step and bucket
+ * this thread sums them in double in rank order as they arrive (deterministic whatever the arrival
+ * order), multiplies by 1 / world size, rounds once to the wire dtype and sends the same bytes to
+ * every rank. Ends when a rank leaves or breaks the protocol; the other ranks are then told why
+ * (ABORT), so that they fail at once rather than at their timeout.
  */
 final class DriverSession {
   private static final System.Logger LOG = System.getLogger(DriverAggregator.class.getName());
@@ -152,8 +152,9 @@ final class DriverSession {
 
   private void sendMean(int step, int bucket, int flags, int length) {
     int n = length / spec.wire().bytes();
+    double scale = 1.0 / ranks.length; // as the ring's last hop (WireDType.decodeMean) scales
     for (int i = 0; i < n; i++) {
-      sum[i] /= ranks.length;
+      sum[i] *= scale;
     }
     int slot = bucket % 2;
     String where = "step " + step + ", bucket " + bucket;

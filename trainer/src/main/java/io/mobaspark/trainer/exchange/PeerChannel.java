@@ -44,9 +44,9 @@ final class PeerChannel implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(PeerChannel.class.getName());
   /**
    * The most bytes one socket call moves, and the size of each direction's buffer: on loopback,
-   * full-duplex 200 MiB each way took 100-110 ms in calls of 256-512 KiB against 190 ms at 1 MiB and
-   * 760 ms at 8 MiB (docs/perf/exchange.md): the slice stays in the core's cache between the copy
-   * the codec makes and the one the kernel makes.
+   * full-duplex 200 MiB each way moved 2-7× faster in calls of 256 KiB than of 8 MiB, over TCP and
+   * over local sockets (docs/perf/exchange.md, lab/LoopbackTransport): the slice stays in the
+   * core's cache between the copy the codec makes and the one the kernel makes.
    */
   static final int SLICE_BYTES = 256 << 10;
   private static final int SOCKET_BUFFER_BYTES = 4 << 20;
@@ -54,14 +54,14 @@ final class PeerChannel implements AutoCloseable {
   /** Produces a data frame's elements, a run at a time, into the send buffer. */
   @FunctionalInterface
   interface PayloadSource {
-    /** Encodes elements {@code [first, first + count)} of the frame into {@code dst} at byte {@code at}. */
+    /** Encodes elements {@code [first, first + count)} into {@code dst} from byte {@code at}. */
     void encode(ByteBuffer dst, int at, int first, int count);
   }
 
   /** Consumes a data frame's elements, a run at a time, from the receive buffer. */
   @FunctionalInterface
   interface PayloadSink {
-    /** Takes elements {@code [first, first + count)} of the frame from {@code src} at byte {@code at}. */
+    /** Takes elements {@code [first, first + count)} from {@code src} at byte {@code at}. */
     void decode(ByteBuffer src, int at, int first, int count);
   }
 
@@ -280,8 +280,8 @@ final class PeerChannel implements AutoCloseable {
   }
 
   /**
-   * Hands the payload of a data frame to {@code sink} in runs of whole elements, as they arrive: the
-   * sink decodes each run while the kernel fills the socket with the next.
+   * Hands the payload of a data frame to {@code sink} in runs of whole elements, as they arrive:
+   * the sink decodes each run while the kernel fills the socket with the next.
    */
   void readPayload(Frame frame, PayloadSink sink, String where) {
     int elementBytes = frame.dtype().bytes();
@@ -365,7 +365,7 @@ final class PeerChannel implements AutoCloseable {
     }
   }
 
-  /** Waits until the selector says ready; past {@code deadline}, a timeout; interrupted, an error. */
+  /** Waits until the selector says ready; past {@code deadline} a timeout, interrupted an error. */
   private void waitFor(Selector selector, long deadline) throws IOException {
     long leftMillis = (deadline - System.nanoTime()) / 1_000_000L;
     if (leftMillis < 1) {
@@ -485,7 +485,7 @@ final class PeerChannel implements AutoCloseable {
     return sender.submit(() -> write(frame, source, where));
   }
 
-  /** {@code payload}'s remaining bytes, written on the sender thread; keep it unchanged until done. */
+  /** {@code payload}'s remaining bytes, on the sender thread; keep it unchanged until done. */
   Future<?> sendAsync(Frame frame, ByteBuffer payload, String where) {
     return sender.submit(() -> write(frame, payload, where));
   }

@@ -12,9 +12,10 @@ import java.util.function.IntFunction;
  * {@link DriverSession} in order. So all ranks' buckets arrive at once (the kernel copies of N
  * connections overlap) while the session still sums them in rank order.
  *
- * <p>It reads ahead within a step only: the next step's first bucket is awaited once the session has
- * finished this one ({@link #startNextStep}), so that a rank that waits for its means is not timed
- * out by its own reader while the session waits for another rank (whose failure it then reports).
+ * <p>It reads ahead within a step only: the next step's first bucket is awaited once the session
+ * has finished this one ({@link #startNextStep}), so that a rank that waits for its means is not
+ * timed out by its own reader while the session waits for another rank (whose failure it then
+ * reports).
  *
  * <p>This thread checks what it can alone: type, sender rank, bucket index, the step within a step,
  * and the payload bound; the session checks the rest across ranks (the same step, length and flags
@@ -26,7 +27,7 @@ final class RankInbox {
   /**
    * One bucket, or the end of the rank's stream: {@code closed} (between steps) or {@code failure}.
    *
-   * @param payload the wire bytes in {@code [0, frame.length())}; give it back with {@link #release}
+   * @param payload the wire bytes in {@code [0, frame.length())}; given back by {@link #release}
    */
   record Arrival(Frame frame, ByteBuffer payload, boolean closed, ExchangeException failure) {}
 

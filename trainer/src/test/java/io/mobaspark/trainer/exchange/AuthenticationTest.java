@@ -95,8 +95,8 @@ class AuthenticationTest {
           with(spec, WRONG, 16))) {
         ExchangeException e = assertThrows(ExchangeException.class,
             () -> Handshake.client(intruder, with(spec, WRONG, 16), 1, 0));
-        assertContains(e.getMessage(), "refused the connection: rank 0: refused rank 1 at the local "
-            + "socket on 127.0.0.1", "authentication failed (its run secret differs)");
+        assertContains(e.getMessage(), "refused the connection: rank 0: refused rank 1 at the "
+            + "local socket on 127.0.0.1", "authentication failed (its run secret differs)");
       }
       try (PeerChannel neighbour = PeerChannel.connect(address, "127.0.0.1", "rank 1", "rank 0",
           spec)) {
