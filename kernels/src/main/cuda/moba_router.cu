@@ -52,23 +52,36 @@ __device__ __forceinline__ bool ranks_above(float s, int j, float s2, int j2) {
   return s > s2 || (s == s2 && j > j2);
 }
 
-// Inserts (v, j) into the descending list (ls, lb) of which the first cap entries count; what
-// falls off the end is dropped. The list is sorted, so the slots (v, j) ranks above are a suffix:
-// every slot is decided from its own compare and its neighbour's, with no chain from slot to slot.
-// Compile-time indices keep the list in registers. (-inf, -1) as (v, j) changes nothing.
-__device__ __forceinline__ void reg_insert(float (&ls)[kRegCap], int (&lb)[kRegCap], int cap,
-                                           float v, int j) {
+// A gate as one 64-bit key whose unsigned order is the gate's order: the score's bits mapped to an
+// unsigned that sorts like the float (sign flipped for positives, all bits for negatives) above the
+// block index, so one 64-bit compare replaces the score compare, the tie test and the block compare.
+// s + 0.f turns -0 into +0, which the float compare treats as equal. Key 0 is below every gate
+// (the lowest real key, score -inf and block 0, is 0x007fffff'00000000) and marks an empty entry.
+__device__ __forceinline__ uint64_t gate_key(float s, int j) {
+  const uint32_t u = __float_as_uint(s + 0.f);
+  const uint32_t ord = u ^ (uint32_t(int(u) >> 31) | 0x80000000u);
+  return uint64_t(ord) << 32 | uint32_t(j);
+}
+// The score of a key; -inf for the empty key 0.
+__device__ __forceinline__ float key_score(uint64_t k) {
+  const uint32_t ord = uint32_t(k >> 32);
+  if (k == 0) return -INFINITY;
+  return __uint_as_float(ord & 0x80000000u ? ord ^ 0x80000000u : ~ord);
+}
+__device__ __forceinline__ int key_block(uint64_t k) { return int(uint32_t(k)); }
+
+// Inserts key into the descending list L; what falls off the end is dropped. The list holds its
+// cap entries in the last cap slots; the slots before them hold ~0 (nothing ranks above it, so they
+// never move): no slot needs a test against cap. The list is sorted, so the slots key ranks above
+// are a suffix: every slot is decided from its own compare and its neighbour's, with no chain from
+// slot to slot. Compile-time indices keep the list in registers. Key 0 changes nothing.
+__device__ __forceinline__ void reg_insert(uint64_t (&L)[kRegCap], uint64_t key) {
   bool above[kRegCap];
 #pragma unroll
-  for (int s = 0; s < kRegCap; s++) above[s] = s < cap && ranks_above(v, j, ls[s], lb[s]);
+  for (int s = 0; s < kRegCap; s++) above[s] = key > L[s];
 #pragma unroll
-  for (int s = kRegCap - 1; s >= 0; s--) {
-    if (above[s]) {
-      const bool shift = s > 0 && above[s > 0 ? s - 1 : 0];
-      ls[s] = shift ? ls[s > 0 ? s - 1 : 0] : v;
-      lb[s] = shift ? lb[s > 0 ? s - 1 : 0] : j;
-    }
-  }
+  for (int s = kRegCap - 1; s >= 0; s--)
+    if (above[s]) L[s] = s > 0 && above[s > 0 ? s - 1 : 0] ? L[s > 0 ? s - 1 : 0] : key;
 }
 
 // acc[bit >> 1][2 * i + (bit & 1)] by a tree of selects on the bits of bit (depth 4, not 16).
@@ -119,15 +132,23 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
     cp_async16(reinterpret_cast<char*>(sq) + swz<CH>(r, c), src, r < rows);
   }
   cp_async_commit();
-  // Centroids j0..j0+63 of KV head g, hi and lo halves, into stage st.
+  // Centroids j0..j0+63 of KV head g, hi and lo halves, into stage st. The thread copies chunk lc
+  // of rows lr, lr + RP, ...: RP is a multiple of 8, so the swizzle of every copy is that of the
+  // first one, and all addresses are a fixed stride apart.
+  constexpr int RP = kThreads / CH;
+  static_assert(RP % 8 == 0, "rows per pass keep the swizzle");
+  const int lr = tid / CH, lc = tid % CH;
+  const int c_dst = swz<CH>(lr, lc);
+  const size_t c_row0 = ((size_t)first_block * kv_heads + g) * D + lc * 8;  // always readable
   auto load_c = [&](int st, int j0) {
-    for (int i = tid; i < kTile * CH; i += kThreads) {
-      int r = i / CH, c = i % CH;
-      bool valid = j0 + r < scored;
-      size_t src = ((size_t)(first_block + (valid ? j0 + r : 0)) * kv_heads + g) * D + c * 8;
-      char* dst = reinterpret_cast<char*>(sc) + (size_t)st * 2 * kTile * D * 2 + swz<CH>(r, c);
-      cp_async16(dst, cen_hi + src, valid);
-      cp_async16(dst + kTile * D * 2, cen_lo + src, valid);
+    char* dst = reinterpret_cast<char*>(sc) + (size_t)st * 2 * kTile * D * 2 + c_dst;
+    const size_t src = c_row0 + (size_t)(j0 + lr) * kv_heads * D;
+#pragma unroll
+    for (int m = 0; m < kTile / RP; m++) {
+      const bool valid = j0 + lr + m * RP < scored;
+      const size_t at = valid ? src + (size_t)m * RP * kv_heads * D : c_row0;
+      cp_async16(dst + m * RP * CH * 16, cen_hi + at, valid);
+      cp_async16(dst + m * RP * CH * 16 + kTile * D * 2, cen_lo + at, valid);
     }
     cp_async_commit();
   };
@@ -139,9 +160,9 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   const int r_[2] = {warp * 16 + g4, warp * 16 + g4 + 8};
   int own[2], kept[2] = {0, 0}, worst_block[2] = {-1, -1};
   float worst[2] = {-INFINITY, -INFINITY};  // the list's last entry once it is full
-  // REG: the lists themselves, best first; (-inf, -1) marks an empty entry.
-  float ls[2][kRegCap];
-  int lb[2][kRegCap];
+  // REG: the lists themselves as gate keys, best first, in slots kRegCap - cap .. kRegCap - 1
+  // (reg_insert); 0 marks an empty entry, ~0 the unused slots in front.
+  uint64_t L[2][kRegCap];
   // REG: a score bound per row from earlier tiles and lists: at least cap of the row's
   // candidates score at or above it, so a candidate strictly below it can never win.
   float floor_s[2] = {-INFINITY, -INFINITY};
@@ -149,10 +170,7 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   for (int i = 0; i < 2; i++) {
     own[i] = r_[i] < rows ? (t0 + r_[i] - seq_start) / block_size : 0;
 #pragma unroll
-    for (int e = 0; e < kRegCap; e++) {
-      ls[i][e] = -INFINITY;
-      lb[i][e] = -1;
-    }
+    for (int e = 0; e < kRegCap; e++) L[i][e] = e < kRegCap - cap ? ~0ull : 0ull;
   }
   uint32_t qf[D / 16][4];
 
@@ -198,25 +216,21 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
       for (int i = 0; i < 2; i++) {
         // Row threshold: the best of the quad's four cap-th kept entries. At least cap entries
         // of the row rank at or above it, so whatever ranks below can never win.
-        float ts = -INFINITY;
-        int tj = -1;
-#pragma unroll
-        for (int e = 0; e < kRegCap; e++)
-          if (e == cap - 1) {
-            ts = ls[i][e];
-            tj = lb[i][e];
-          }
+        uint64_t t = L[i][kRegCap - 1];
 #pragma unroll
         for (int o = 1; o < 4; o <<= 1) {
-          float os = __shfl_xor_sync(0xffffffffu, ts, o);
-          int oj = __shfl_xor_sync(0xffffffffu, tj, o);
-          if (ranks_above(os, oj, ts, tj)) { ts = os; tj = oj; }
+          const uint64_t u = __shfl_xor_sync(0xffffffffu, t, o);
+          t = u > t ? u : t;
         }
         // Score floor from the lists: the lowest of the quad's four ceil(cap/4)-th entries. Each
         // lane holds that many entries at or above it, so at least cap do in all. It is tighter
         // than the row threshold, which only promises the cap entries of one lane.
         static_assert(kRegCap <= 8, "ceil(cap/4) is 1 or 2");
-        float f = cap <= 4 ? ls[i][0] : ls[i][1];  // constant indices: the list stays in registers
+        const int fslot = kRegCap - cap + (cap <= 4 ? 0 : 1);
+        uint64_t fk = 0;
+#pragma unroll
+        for (int e = 0; e < kRegCap; e++) fk = e == fslot ? L[i][e] : fk;  // constant indices
+        float f = key_score(fk);
         f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 1));
         f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 2));
         floor_s[i] = fmaxf(floor_s[i], f);
@@ -238,27 +252,37 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
           m2 = fminf(m2, __shfl_xor_sync(0xffffffffu, m2, 2));
           floor_s[i] = fmaxf(floor_s[i], m2);
         }
+        // Candidates scoring below either bound can never win. The test is on the score alone,
+        // so a few that tie the threshold's score but not its block pass too: the insertion
+        // below compares full keys and drops them. NaN scores never pass (nor did they before).
+        const float bound = fmaxf(floor_s[i], key_score(t));
         pass[i] = 0;
+        if (j0 + kTile <= own[i]) {  // every column of the tile is an earlier block of the row
 #pragma unroll
-        for (int n = 0; n < 8; n++)
+          for (int n = 0; n < 8; n++)
 #pragma unroll
-          for (int e = 0; e < 2; e++) {
-            const int j = j0 + n * 8 + c4 * 2 + e;
-            const float v = acc[n][2 * i + e];
-            if (j < own[i] && ranks_above(v, j, ts, tj) && v >= floor_s[i]) pass[i] |= 1u << (n * 2 + e);
-          }
+            for (int e = 0; e < 2; e++)
+              if (acc[n][2 * i + e] >= bound) pass[i] |= 1u << (n * 2 + e);
+        } else {
+#pragma unroll
+          for (int n = 0; n < 8; n++)
+#pragma unroll
+            for (int e = 0; e < 2; e++)
+              if (n * 8 + c4 * 2 + e < own[i] - j0 && acc[n][2 * i + e] >= bound)
+                pass[i] |= 1u << (n * 2 + e);
+        }
       }
       // One survivor per row per step, both rows in the same step (two independent insertions);
       // the warp runs as many steps as its busiest lane and row need. A lane or row with nothing
-      // left inserts (-inf, -1), which changes nothing.
+      // left inserts key 0, which changes nothing.
       while (__any_sync(0xffffffffu, pass[0] | pass[1])) {
 #pragma unroll
         for (int i = 0; i < 2; i++) {
           const int bit = pass[i] ? __ffs(pass[i]) - 1 : 0;
-          const float v = pass[i] ? pick(acc, i, bit) : -INFINITY;
-          const int j = pass[i] ? j0 + (bit >> 1) * 8 + c4 * 2 + (bit & 1) : -1;
+          const uint64_t key =
+              pass[i] ? gate_key(pick(acc, i, bit), j0 + (bit >> 1) * 8 + c4 * 2 + (bit & 1)) : 0;
           pass[i] &= pass[i] - 1;
-          reg_insert(ls[i], lb[i], cap, v, j);
+          reg_insert(L[i], key);
         }
       }
     }
@@ -324,12 +348,14 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
       int* bb = best_block + (r_[i] * 4 + c4) * cap;
       kept[i] = 0;
 #pragma unroll
-      for (int e = 0; e < kRegCap; e++)
-        if (e < cap) {
-          bs[e] = ls[i][e];
-          bb[e] = lb[i][e];
-          kept[i] += lb[i][e] >= 0;
+      for (int e = 0; e < kRegCap; e++) {
+        const int at = e - (kRegCap - cap);  // the list's own slots, best first
+        if (at >= 0) {
+          bs[at] = key_score(L[i][e]);
+          bb[at] = key_block(L[i][e]);
+          kept[i] += L[i][e] != 0;
         }
+      }
     }
   }
   kept_of[r_[0] * 4 + c4] = kept[0];
