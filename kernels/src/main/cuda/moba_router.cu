@@ -25,8 +25,10 @@ namespace moba {
 // Rows of the histogram per sequence: the lists of one (head, block) are cut into this many row
 // tiles, each counted and scattered by one warp in token order.
 constexpr int kListTiles = 32;
-// Rows of the routing staged in shared memory per step of a list warp.
+// Rows of the routing staged in shared memory per step of a list warp (topk > 32).
 constexpr int kListRows = 32;
+// Steps (of 32 / topk rows each) whose loads a list warp issues at once (topk <= 32).
+constexpr int kListSteps = 16;
 // Longest per-lane list kept in registers (topk - 1 <= kRegCap); longer ones live in shared memory.
 constexpr int kRegCap = 8;
 
@@ -75,12 +77,13 @@ __device__ __forceinline__ int key_block(uint64_t k) { return int(uint32_t(k)); 
 // never move): no slot needs a test against cap. The list is sorted, so the slots key ranks above
 // are a suffix: every slot is decided from its own compare and its neighbour's, with no chain from
 // slot to slot. Compile-time indices keep the list in registers. Key 0 changes nothing.
-__device__ __forceinline__ void reg_insert(uint64_t (&L)[kRegCap], uint64_t key) {
-  bool above[kRegCap];
+template <int SLOTS>
+__device__ __forceinline__ void reg_insert(uint64_t (&L)[SLOTS], uint64_t key) {
+  bool above[SLOTS];
 #pragma unroll
-  for (int s = 0; s < kRegCap; s++) above[s] = key > L[s];
+  for (int s = 0; s < SLOTS; s++) above[s] = key > L[s];
 #pragma unroll
-  for (int s = kRegCap - 1; s >= 0; s--)
+  for (int s = SLOTS - 1; s >= 0; s--)
     if (above[s]) L[s] = s > 0 && above[s > 0 ? s - 1 : 0] ? L[s > 0 ? s - 1 : 0] : key;
 }
 
@@ -99,8 +102,9 @@ __device__ __forceinline__ float pick(const float (&acc)[8][4], int i, int bit) 
 // q [T, H, D] bf16; centroids split into hi, lo [NB, Hkv, D] bf16 (moba_centroid_split);
 // routing [H, T, topk] int. cu_seqlens, cu_blocks, cu_qtiles: [S+1];
 // grid (sum of ceil(n_s/64), H), 128 threads, RouteSmem::bytes(topk) of dynamic shared memory.
-// REG: topk - 1 <= kRegCap, lists in registers; else in shared memory.
-template <int D, bool REG>
+// SLOTS > 0: topk - 1 <= SLOTS <= kRegCap, lists in registers (SLOTS slots each); SLOTS = 0: lists
+// in shared memory.
+template <int D, int SLOTS>
 __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_hi,
                       const bf16* __restrict__ cen_lo, int* __restrict__ routing,
                       const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
@@ -110,6 +114,8 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   extern __shared__ __align__(128) unsigned char smem[];
   bf16* sq = reinterpret_cast<bf16*>(smem + RouteSmem<D>::q);
   bf16* sc = reinterpret_cast<bf16*>(smem + RouteSmem<D>::c);
+  constexpr bool REG = SLOTS > 0;
+  constexpr int S = REG ? SLOTS : 1;  // the register lists' length (unused without REG)
   const int cap = topk - 1;
   int* kept_of = reinterpret_cast<int*>(smem + RouteSmem<D>::kept);         // [64][4]
   float* best_score =  // [64][4][cap]
@@ -160,9 +166,9 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   const int r_[2] = {warp * 16 + g4, warp * 16 + g4 + 8};
   int own[2], kept[2] = {0, 0}, worst_block[2] = {-1, -1};
   float worst[2] = {-INFINITY, -INFINITY};  // the list's last entry once it is full
-  // REG: the lists themselves as gate keys, best first, in slots kRegCap - cap .. kRegCap - 1
-  // (reg_insert); 0 marks an empty entry, ~0 the unused slots in front.
-  uint64_t L[2][kRegCap];
+  // REG: the lists themselves as gate keys, best first, in slots S - cap .. S - 1 (reg_insert); 0
+  // marks an empty entry, ~0 the unused slots in front.
+  uint64_t L[2][S];
   // REG: a score bound per row from earlier tiles and lists: at least cap of the row's
   // candidates score at or above it, so a candidate strictly below it can never win.
   float floor_s[2] = {-INFINITY, -INFINITY};
@@ -170,7 +176,7 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
   for (int i = 0; i < 2; i++) {
     own[i] = r_[i] < rows ? (t0 + r_[i] - seq_start) / block_size : 0;
 #pragma unroll
-    for (int e = 0; e < kRegCap; e++) L[i][e] = e < kRegCap - cap ? ~0ull : 0ull;
+    for (int e = 0; e < S; e++) L[i][e] = e < S - cap ? ~0ull : 0ull;
   }
   uint32_t qf[D / 16][4];
 
@@ -216,7 +222,7 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
       for (int i = 0; i < 2; i++) {
         // Row threshold: the best of the quad's four cap-th kept entries. At least cap entries
         // of the row rank at or above it, so whatever ranks below can never win.
-        uint64_t t = L[i][kRegCap - 1];
+        uint64_t t = L[i][S - 1];
 #pragma unroll
         for (int o = 1; o < 4; o <<= 1) {
           const uint64_t u = __shfl_xor_sync(0xffffffffu, t, o);
@@ -225,11 +231,11 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
         // Score floor from the lists: the lowest of the quad's four ceil(cap/4)-th entries. Each
         // lane holds that many entries at or above it, so at least cap do in all. It is tighter
         // than the row threshold, which only promises the cap entries of one lane.
-        static_assert(kRegCap <= 8, "ceil(cap/4) is 1 or 2");
-        const int fslot = kRegCap - cap + (cap <= 4 ? 0 : 1);
+        static_assert(S <= 8, "ceil(cap/4) is 1 or 2");
+        const int fslot = S - cap + (cap <= 4 ? 0 : 1);
         uint64_t fk = 0;
 #pragma unroll
-        for (int e = 0; e < kRegCap; e++) fk = e == fslot ? L[i][e] : fk;  // constant indices
+        for (int e = 0; e < S; e++) fk = e == fslot ? L[i][e] : fk;  // constant indices
         float f = key_score(fk);
         f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 1));
         f = fminf(f, __shfl_xor_sync(0xffffffffu, f, 2));
@@ -237,7 +243,7 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
         if (j0 == 0) {
           // On the first tile the lists are empty; the tile's own bound stands in: the lowest of
           // the quad's four second-best scores. Two per lane are at or above it, eight in all,
-          // and cap <= kRegCap.
+          // and cap <= S <= 8.
           float m1 = -INFINITY, m2 = -INFINITY;
 #pragma unroll
           for (int n = 0; n < 8; n++)
@@ -348,8 +354,8 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
       int* bb = best_block + (r_[i] * 4 + c4) * cap;
       kept[i] = 0;
 #pragma unroll
-      for (int e = 0; e < kRegCap; e++) {
-        const int at = e - (kRegCap - cap);  // the list's own slots, best first
+      for (int e = 0; e < S; e++) {
+        const int at = e - (S - cap);  // the list's own slots, best first
         if (at >= 0) {
           bs[at] = key_score(L[i][e]);
           bb[at] = key_block(L[i][e]);
@@ -405,41 +411,59 @@ template <bool SCATTER>
 __device__ void list_walk(const int* __restrict__ routing, int* __restrict__ hist,
                           int* __restrict__ lists, const int* __restrict__ cu_seqlens,
                           const int* __restrict__ cu_blocks, int tokens, int total_blocks, int topk) {
-  extern __shared__ int ctr[];  // [blocks of the sequence] then [kListRows][topk] staged routing
+  // [blocks of the sequence], then for topk > 32 [kListRows][topk] staged routing
+  extern __shared__ int ctr[];
   const int tile = blockIdx.x, s = blockIdx.y, h = blockIdx.z, lane = threadIdx.x;
   const int seq_start = cu_seqlens[s], n = cu_seqlens[s + 1] - seq_start;
   const int first_block = cu_blocks[s], blocks = cu_blocks[s + 1] - first_block;
-  int* staged = ctr + blocks;
   const int per_tile = (n + kListTiles - 1) / kListTiles;
   const int lo = seq_start + min(n, tile * per_tile), hi = seq_start + min(n, (tile + 1) * per_tile);
   // hist [H, NB, kListTiles]: after the scan, the offset of this tile's first entry of each block.
   int* column = hist + ((size_t)h * total_blocks + first_block) * kListTiles + tile;
 
   for (int j = lane; j < blocks; j += 32) ctr[j] = SCATTER ? column[(size_t)j * kListTiles] : 0;
-  for (int r0 = lo; r0 < hi; r0 += kListRows) {
-    const int nr = min(kListRows, hi - r0);
-    __syncwarp();
-    const int* src = routing + ((size_t)h * tokens + r0) * topk;
-    for (int i = lane; i < nr * topk; i += 32) staged[i] = src[i];
-    __syncwarp();
-    if (topk <= 32) {
-      // 32 / topk rows per step, lane = row * topk + slot. Lanes that hold the same block belong
-      // to different rows, in token order with the lane index: each takes the counter plus its
-      // rank among them, and the last one advances the counter past all of them.
-      const int per = 32 / topk, rr = lane / topk, slot = lane % topk;
-      for (int r = rr; r - rr < nr; r += per) {
-        const int j = rr < per && r < nr ? staged[r * topk + slot] : -1;
+  __syncwarp();
+  if (topk <= 32) {
+    // 32 / topk rows per step, lane = row * topk + slot: a step reads 32 / topk whole routing rows,
+    // one coalesced load, and kListSteps steps' loads are issued before the first is used. The
+    // count needs no order (shared atomics). The scatter: lanes that hold the same block belong to
+    // different rows, in token order with the lane index: each takes the counter plus its rank
+    // among them, and the last one advances the counter past all of them.
+    const int per = 32 / topk, rr = lane / topk, slot = lane % topk;
+    const int* src = routing + ((size_t)h * tokens + rr) * topk + slot;
+    for (int r0 = lo; r0 < hi; r0 += per * kListSteps) {
+      int jv[kListSteps];
+#pragma unroll
+      for (int u = 0; u < kListSteps; u++) {
+        const int r = r0 + u * per;
+        jv[u] = rr < per && r + rr < hi ? src[(size_t)r * topk] : -1;
+      }
+#pragma unroll
+      for (int u = 0; u < kListSteps; u++) {
+        const int j = jv[u];
+        if (!SCATTER) {
+          if (j >= 0) atomicAdd(&ctr[j], 1);
+          continue;
+        }
         const unsigned peers = __match_any_sync(0xffffffffu, j);
         const int rank = __popc(peers & ((1u << lane) - 1)), count = __popc(peers);
         const int base = j >= 0 ? ctr[j] : 0;
         __syncwarp();
         if (j >= 0) {
-          if (SCATTER) lists[base + rank] = ((r0 + r) << kSlotBits) | slot;
+          lists[base + rank] = ((r0 + u * per + rr) << kSlotBits) | slot;
           if (rank == count - 1) ctr[j] = base + count;
         }
         __syncwarp();
       }
-    } else {
+    }
+  } else {
+    int* staged = ctr + blocks;
+    for (int r0 = lo; r0 < hi; r0 += kListRows) {
+      const int nr = min(kListRows, hi - r0);
+      __syncwarp();
+      const int* src = routing + ((size_t)h * tokens + r0) * topk;
+      for (int i = lane; i < nr * topk; i += 32) staged[i] = src[i];
+      __syncwarp();
       for (int r = 0; r < nr; r++) {
         // A row never lists a block twice, so the lanes of one row touch distinct counters.
         for (int slot = lane; slot < topk; slot += 32) {
@@ -492,17 +516,21 @@ __device__ int block_exclusive_scan(int v, int* warp_sums, int* total) {
 
 using namespace moba;
 
+// Register lists of 7 slots serve topk <= 8 (the paper's), 8 slots topk = 9.
 #define MOBA_ROUTE(D)                                                                           \
   extern "C" __global__ void __launch_bounds__(kThreads, 3) moba_route_d##D(                   \
       const bf16* q, const bf16* cen_hi, const bf16* cen_lo, int* routing,                     \
       const int* cu_seqlens, const int* cu_blocks, const int* cu_qtiles, int seqs, int tokens, \
       int heads, int kv_heads, int block_size, int topk) {                                     \
-    if (topk - 1 <= kRegCap)                                                                   \
-      route<D, true>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs,       \
-                     tokens, heads, kv_heads, block_size, topk);                               \
+    if (topk - 1 <= kRegCap - 1)                                                               \
+      route<D, kRegCap - 1>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs, \
+                            tokens, heads, kv_heads, block_size, topk);                        \
+    else if (topk - 1 <= kRegCap)                                                              \
+      route<D, kRegCap>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs,    \
+                        tokens, heads, kv_heads, block_size, topk);                            \
     else                                                                                       \
-      route<D, false>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs,      \
-                      tokens, heads, kv_heads, block_size, topk);                              \
+      route<D, 0>(q, cen_hi, cen_lo, routing, cu_seqlens, cu_blocks, cu_qtiles, seqs, tokens,  \
+                  heads, kv_heads, block_size, topk);                                          \
   }
 MOBA_ROUTE(64)
 MOBA_ROUTE(128)
