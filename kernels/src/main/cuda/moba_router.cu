@@ -87,6 +87,18 @@ __device__ __forceinline__ void reg_insert(uint64_t (&L)[SLOTS], uint64_t key) {
     if (above[s]) L[s] = s > 0 && above[s > 0 ? s - 1 : 0] ? L[s > 0 ? s - 1 : 0] : key;
 }
 
+// Inserts j into the ascending list w (INT_MAX past its entries) the same way: the slots j goes
+// before are a suffix.
+template <int SLOTS>
+__device__ __forceinline__ void asc_insert(int (&w)[SLOTS], int j) {
+  bool before[SLOTS];
+#pragma unroll
+  for (int s = 0; s < SLOTS; s++) before[s] = j < w[s];
+#pragma unroll
+  for (int s = SLOTS - 1; s >= 0; s--)
+    if (before[s]) w[s] = s > 0 && before[s > 0 ? s - 1 : 0] ? w[s > 0 ? s - 1 : 0] : j;
+}
+
 // acc[bit >> 1][2 * i + (bit & 1)] by a tree of selects on the bits of bit (depth 4, not 16).
 __device__ __forceinline__ float pick(const float (&acc)[8][4], int i, int bit) {
   float a[8], b[4], c[2];
@@ -378,6 +390,10 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
 #pragma unroll
       for (int l = 0; l < 4; l++) len[l] = kept_of[r * 4 + l];
       int* out = routing + ((size_t)h * tokens + t0 + r) * topk;
+      // REG: the winners so far in registers, ascending, INT_MAX after them (no global read-back).
+      int won[S];
+#pragma unroll
+      for (int e = 0; e < S; e++) won[e] = INT_MAX;
       int n = 0;
       for (; n < cap; n++) {
         int pick = -1;
@@ -394,9 +410,18 @@ __device__ void route(const bf16* __restrict__ q, const bf16* __restrict__ cen_h
         if (pick < 0) break;
 #pragma unroll
         for (int l = 0; l < 4; l++) head[l] += l == pick;
-        int b = n;  // insertion into out[0..n) by ascending block index
-        while (b > 0 && out[b - 1] > pj) { out[b] = out[b - 1]; b--; }
-        out[b] = pj;
+        if (REG) {
+          asc_insert(won, pj);
+        } else {
+          int b = n;  // insertion into out[0..n) by ascending block index
+          while (b > 0 && out[b - 1] > pj) { out[b] = out[b - 1]; b--; }
+          out[b] = pj;
+        }
+      }
+      if (REG) {
+#pragma unroll
+        for (int e = 0; e < S; e++)
+          if (e < n) out[e] = won[e];
       }
       for (int a = n; a < topk; a++) out[a] = a == n ? own_r : -1;
     }
