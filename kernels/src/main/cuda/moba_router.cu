@@ -24,11 +24,11 @@ namespace moba {
 
 // Rows of the histogram per sequence: the lists of one (head, block) are cut into this many row
 // tiles, each counted and scattered by one warp in token order.
-constexpr int kListTiles = 32;
+constexpr int kListTiles = 16;
 // Rows of the routing staged in shared memory per step of a list warp (topk > 32).
 constexpr int kListRows = 32;
 // Steps (of 32 / topk rows each) whose loads a list warp issues at once (topk <= 32).
-constexpr int kListSteps = 16;
+constexpr int kListSteps = 32;
 // Longest per-lane list kept in registers (topk - 1 <= kRegCap); longer ones live in shared memory.
 constexpr int kRegCap = 8;
 

@@ -12,8 +12,8 @@ final class MobaKernelShapes {
   /** Query rows per router / forward CTA ({@code kTile}, moba_common.cuh). */
   static final int TILE = DeviceLayout.QUERY_TILE;
   /** Row tiles per (head, block) histogram column ({@code kListTiles}, moba_router.cu). */
-  static final int LIST_TILES = 32;
-  /** Routing rows staged per step of a list warp ({@code kListRows}, moba_router.cu). */
+  static final int LIST_TILES = 16;
+  /** Routing rows a list warp stages per step for topk > 32 ({@code kListRows}, moba_router.cu). */
   static final int LIST_ROWS = 32;
   /** Threads and elements per CTA of the scan kernels ({@code kScanThreads}, {@code kScanChunk}). */
   static final int SCAN_THREADS = 1024;

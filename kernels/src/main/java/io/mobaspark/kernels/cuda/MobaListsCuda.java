@@ -3,7 +3,7 @@ package io.mobaspark.kernels.cuda;
 /**
  * The key-block-centric lists the forward's past-block kernel and the backward walk, built from a
  * routing table on the GPU (moba_router.cu, docs/moba-cuda.md "Key-block-centric lists"): count
- * into a histogram {@code [H, NB, 32]}, exclusive scan, ordered scatter, then per (head, block) the
+ * into a histogram {@code [H, NB, 16]}, exclusive scan, ordered scatter, then per (head, block) the
  * list offsets. Deterministic, no sort, no host sync. {@link #plan} cuts the lists of one forward
  * slice into work items of past rows ({@link MobaKernelShapes#pastItemRows} each; moba_fwd_plan,
  * scanned). Rebuilt by every forward and backward call, because the Backend's routing
