@@ -10,10 +10,10 @@ import java.util.Arrays;
 import java.util.Base64;
 
 /**
- * A tiktoken vocabulary as flat int tables: every token's bytes, its rank (= its id; lower ranks
- * merge first), and the rank of joining two tokens. Read from the {@code .tiktoken} file inside
- * jtokkit's jar (one "base64 rank" line per token), so the vocabulary is the one jtokkit encodes
- * with.
+ * A tiktoken vocabulary as hash tables of primitives: every token's bytes, its rank (= its id;
+ * lower ranks merge first), and the rank of joining two tokens. Read from the {@code .tiktoken}
+ * file inside jtokkit's jar (one "base64 rank" line per token), so the vocabulary is the one
+ * jtokkit encodes with.
  *
  * <p>Byte-pair encoding only ever joins two adjacent parts that are both tokens, into the token
  * whose bytes are their concatenation if there is one. So instead of hashing the joined bytes at
@@ -23,34 +23,60 @@ import java.util.Base64;
 final class BpeRanks {
   /** Returned by the lookups when there is no such token: higher than every rank. */
   static final int NONE = Integer.MAX_VALUE;
+  private static final int SHORT_BYTES = 7;
+  private static final long RANK_MASK = (1L << 21) - 1;
 
   private final int[] byteRank = new int[256];
   private final byte[] tokenBytes; // the tokens' bytes back to back, in rank order
   private final int[] tokenStart; // [size + 1]: token r is tokenBytes[tokenStart[r], tokenStart[r + 1])
-  private final int[] tokenTable; // open addressing by the bytes' hash: rank + 1, 0 = empty
-  private final long[] pairKeys; // open addressing by (left rank, right rank); 0 = empty
-  private final int[] pairRanks;
-  private final int pairShift; // 64 - log2(pairKeys.length)
+  // Tokens of up to 7 bytes (most of them, and most pieces of text), open addressing: slot 2i the
+  // bytes packed with their length (never 0, which marks an empty slot), slot 2i + 1 the rank;
+  // key and rank share a cache line, and a probe compares one long instead of a byte range.
+  private final long[] shortTokens;
+  private final int shortShift; // 64 - log2(slots)
+  private final int[] longTokens; // longer tokens, open addressing by the bytes' hash: rank + 1
+  // The joins, open addressing by (left, right): each slot (left + 1) << 42 | right << 21 | rank,
+  // so that a probe is one load; 0 = empty.
+  private final long[] joins;
+  private final int joinShift; // 64 - log2(joins.length)
 
   private BpeRanks(byte[][] tokens) {
     int size = tokens.length;
+    if (size > RANK_MASK) {
+      throw new IllegalStateException(size + " tokens: the join table packs ranks in 21 bits");
+    }
     tokenStart = new int[size + 1];
+    int shortCount = 0;
     for (int r = 0; r < size; r++) {
       tokenStart[r + 1] = tokenStart[r] + tokens[r].length;
+      shortCount += tokens[r].length <= SHORT_BYTES ? 1 : 0;
     }
     tokenBytes = new byte[tokenStart[size]];
     Arrays.fill(byteRank, NONE);
-    tokenTable = new int[tableSize(size)];
+    shortTokens = new long[2 * tableSize(shortCount)];
+    shortShift = 64 - Integer.numberOfTrailingZeros(shortTokens.length / 2);
+    longTokens = new int[tableSize(size - shortCount)];
     for (int r = 0; r < size; r++) {
-      System.arraycopy(tokens[r], 0, tokenBytes, tokenStart[r], tokens[r].length);
-      if (tokens[r].length == 1) {
-        byteRank[tokens[r][0] & 0xFF] = r;
+      byte[] t = tokens[r];
+      System.arraycopy(t, 0, tokenBytes, tokenStart[r], t.length);
+      if (t.length == 1) {
+        byteRank[t[0] & 0xFF] = r;
       }
-      int slot = hash(tokens[r], 0, tokens[r].length) & (tokenTable.length - 1);
-      while (tokenTable[slot] != 0) {
-        slot = (slot + 1) & (tokenTable.length - 1);
+      if (t.length <= SHORT_BYTES) {
+        long key = packShort(t, 0, t.length);
+        int slot = shortSlot(key);
+        while (shortTokens[2 * slot] != 0) {
+          slot = (slot + 1) & (shortTokens.length / 2 - 1);
+        }
+        shortTokens[2 * slot] = key;
+        shortTokens[2 * slot + 1] = r;
+      } else {
+        int slot = hash(t, 0, t.length) & (longTokens.length - 1);
+        while (longTokens[slot] != 0) {
+          slot = (slot + 1) & (longTokens.length - 1);
+        }
+        longTokens[slot] = r + 1;
       }
-      tokenTable[slot] = r + 1;
     }
     for (int b = 0; b < 256; b++) {
       if (byteRank[b] == NONE) {
@@ -59,34 +85,29 @@ final class BpeRanks {
     }
 
     // Every cut of every token into two tokens: about 3 per token in r50k_base.
-    long[] keys = new long[size * 4];
-    int[] ranks = new int[size * 4];
-    int pairs = 0;
+    long[] entries = new long[size * 4];
+    int count = 0;
     for (int r = 0; r < size; r++) {
       byte[] t = tokens[r];
       for (int cut = 1; cut < t.length; cut++) {
         int left = rank(t, 0, cut);
         int right = left == NONE ? NONE : rank(t, cut, t.length);
         if (right != NONE) {
-          if (pairs == keys.length) {
-            keys = Arrays.copyOf(keys, pairs * 2);
-            ranks = Arrays.copyOf(ranks, pairs * 2);
+          if (count == entries.length) {
+            entries = Arrays.copyOf(entries, count * 2);
           }
-          keys[pairs] = pairKey(left, right);
-          ranks[pairs++] = r;
+          entries[count++] = joinKey(left, right) | r;
         }
       }
     }
-    pairKeys = new long[tableSize(pairs)];
-    pairRanks = new int[pairKeys.length];
-    pairShift = 64 - Integer.numberOfTrailingZeros(pairKeys.length);
-    for (int p = 0; p < pairs; p++) {
-      int slot = pairSlot(keys[p]);
-      while (pairKeys[slot] != 0) {
-        slot = (slot + 1) & (pairKeys.length - 1);
+    joins = new long[tableSize(count)];
+    joinShift = 64 - Integer.numberOfTrailingZeros(joins.length);
+    for (int e = 0; e < count; e++) {
+      int slot = joinSlot(entries[e] & ~RANK_MASK);
+      while (joins[slot] != 0) {
+        slot = (slot + 1) & (joins.length - 1);
       }
-      pairKeys[slot] = keys[p];
-      pairRanks[slot] = ranks[p];
+      joins[slot] = entries[e];
     }
   }
 
@@ -135,42 +156,64 @@ final class BpeRanks {
   /** The rank of the token whose bytes are {@code bytes[from, to)}, or {@link #NONE}. */
   int rank(byte[] bytes, int from, int to) {
     int length = to - from;
-    int slot = hash(bytes, from, to) & (tokenTable.length - 1);
-    for (int entry = tokenTable[slot]; entry != 0; entry = tokenTable[slot]) {
+    if (length <= SHORT_BYTES) {
+      long key = packShort(bytes, from, to);
+      int mask = shortTokens.length / 2 - 1;
+      for (int slot = shortSlot(key); shortTokens[2 * slot] != 0; slot = (slot + 1) & mask) {
+        if (shortTokens[2 * slot] == key) {
+          return (int) shortTokens[2 * slot + 1];
+        }
+      }
+      return NONE;
+    }
+    int slot = hash(bytes, from, to) & (longTokens.length - 1);
+    for (int entry = longTokens[slot]; entry != 0; entry = longTokens[slot]) {
       int start = tokenStart[entry - 1];
       if (tokenStart[entry] - start == length
           && Arrays.equals(tokenBytes, start, start + length, bytes, from, to)) {
         return entry - 1;
       }
-      slot = (slot + 1) & (tokenTable.length - 1);
+      slot = (slot + 1) & (longTokens.length - 1);
     }
     return NONE;
   }
 
   /** The rank of the token that joins token {@code left} and then token {@code right}, or NONE. */
   int mergedRank(int left, int right) {
-    long key = pairKey(left, right);
-    int slot = pairSlot(key);
-    for (long k = pairKeys[slot]; k != 0; k = pairKeys[slot]) {
-      if (k == key) {
-        return pairRanks[slot];
+    long key = joinKey(left, right);
+    for (int slot = joinSlot(key); joins[slot] != 0; slot = (slot + 1) & (joins.length - 1)) {
+      if ((joins[slot] & ~RANK_MASK) == key) {
+        return (int) (joins[slot] & RANK_MASK);
       }
-      slot = (slot + 1) & (pairKeys.length - 1);
     }
     return NONE;
   }
 
-  // + 1 keeps every key non-zero, so that 0 can mark an empty slot.
-  private static long pairKey(int left, int right) {
-    return ((long) left << 32 | right) + 1;
+  /** Up to 7 bytes little-endian, the length in the top byte: distinct for distinct byte strings. */
+  private static long packShort(byte[] bytes, int from, int to) {
+    long key = (long) (to - from) << 56;
+    for (int i = from; i < to; i++) {
+      key |= (bytes[i] & 0xFFL) << (8 * (i - from));
+    }
+    return key;
   }
 
-  private int pairSlot(long key) {
-    // Fibonacci hashing: the top bits of key * 2^64/phi spread consecutive ranks over the table.
-    return (int) ((key * 0x9E3779B97F4A7C15L) >>> pairShift);
+  // + 1 keeps every entry non-zero, so that 0 can mark an empty slot.
+  private static long joinKey(int left, int right) {
+    return (left + 1L) << 42 | (long) right << 21;
   }
 
-  private static int hash(byte[] bytes, int from, int to) {
+  // Fibonacci hashing: the top bits of key * 2^64/phi spread nearby keys over the table.
+  private int shortSlot(long key) {
+    return (int) ((key * 0x9E3779B97F4A7C15L) >>> shortShift);
+  }
+
+  private int joinSlot(long key) {
+    return (int) ((key * 0x9E3779B97F4A7C15L) >>> joinShift);
+  }
+
+  /** A hash of {@code bytes[from, to)} whose low bits are as good as its high ones. */
+  static int hash(byte[] bytes, int from, int to) {
     int h = 0;
     for (int i = from; i < to; i++) {
       h = 31 * h + bytes[i];

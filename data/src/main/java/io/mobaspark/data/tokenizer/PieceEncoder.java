@@ -15,6 +15,13 @@ import java.util.Arrays;
 final class PieceEncoder {
   /** Up to this many bytes the quadratic scan beats the heap's bookkeeping. */
   static final int SHORT_PIECE_BYTES = 64;
+  /**
+   * Slots of the cache of merged pieces, direct-mapped by the bytes' hash. One text in twenty
+   * pieces needs merging (the npm corpus: 255k of 4.9M), but those few cost most of the lookups, and
+   * the same ones recur: the 4,096 most frequent of its 56k distinct merged pieces make up half of
+   * their occurrences.
+   */
+  static final int CACHE_SLOTS = 1 << 13;
 
   private final BpeRanks ranks;
   private byte[] bytes = new byte[256]; // the piece's UTF-8
@@ -26,6 +33,8 @@ final class PieceEncoder {
   private int[] previous = new int[0];
   private long[] heap = new long[0]; // long pieces: (join rank << 32 | part) candidates, min first
   private int heapSize;
+  private final byte[][] cachedPieces = new byte[CACHE_SLOTS][]; // a merged piece's UTF-8, or null
+  private final int[][] cachedIds = new int[CACHE_SLOTS][]; // [slot]: the ids of cachedPieces[slot]
 
   PieceEncoder(BpeRanks ranks) {
     this.ranks = ranks;
@@ -51,11 +60,24 @@ final class PieceEncoder {
     int whole = ranks.rank(bytes, 0, n);
     if (whole != BpeRanks.NONE) {
       add(whole);
-    } else if (n <= SHORT_PIECE_BYTES) {
+      return;
+    }
+    int slot = BpeRanks.hash(bytes, 0, n) & (CACHE_SLOTS - 1);
+    byte[] cached = cachedPieces[slot];
+    if (cached != null && Arrays.equals(cached, 0, cached.length, bytes, 0, n)) {
+      for (int id : cachedIds[slot]) {
+        add(id);
+      }
+      return;
+    }
+    int first = count;
+    if (n <= SHORT_PIECE_BYTES) {
       mergeShort(n);
     } else {
       mergeLong(n);
     }
+    cachedPieces[slot] = Arrays.copyOf(bytes, n);
+    cachedIds[slot] = Arrays.copyOfRange(ids, first, count);
   }
 
   /**
