@@ -28,7 +28,8 @@ final class BpeRanks {
 
   private final int[] byteRank = new int[256];
   private final byte[] tokenBytes; // the tokens' bytes back to back, in rank order
-  private final int[] tokenStart; // [size + 1]: token r is tokenBytes[tokenStart[r], tokenStart[r + 1])
+  // [size + 1]: token r is tokenBytes[tokenStart[r], tokenStart[r + 1])
+  private final int[] tokenStart;
   // Tokens of up to 7 bytes (most of them, and most pieces of text), open addressing: slot 2i the
   // bytes packed with their length (never 0, which marks an empty slot), slot 2i + 1 the rank;
   // key and rank share a cache line, and a probe compares one long instead of a byte range.
@@ -189,7 +190,7 @@ final class BpeRanks {
     return NONE;
   }
 
-  /** Up to 7 bytes little-endian, the length in the top byte: distinct for distinct byte strings. */
+  /** Up to 7 bytes little-endian, the length in the top byte: distinct strings, distinct keys. */
   private static long packShort(byte[] bytes, int from, int to) {
     long key = (long) (to - from) << 56;
     for (int i = from; i < to; i++) {

@@ -10,7 +10,7 @@ final class CharClass {
   static final byte OTHER = 0;
   static final byte LETTER = 1;
   static final byte NUMBER = 2;
-  /** Unicode White_Space: every such code point is in the BMP, so a whitespace run is a char run. */
+  /** Unicode White_Space: all in the BMP, so a whitespace run is a run of chars. */
   static final byte WHITESPACE = 3;
 
   // One byte per BMP char: the split pattern asks for the class of every char of the text, and

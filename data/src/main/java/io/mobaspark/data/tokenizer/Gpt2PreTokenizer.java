@@ -11,7 +11,7 @@ package io.mobaspark.data.tokenizer;
  * is defined by where it ends. At a start position the first alternative that matches wins, each
  * taking its longest run ({@link CharClass} gives the classes):
  * <ol>
- *   <li>an ASCII apostrophe followed by s, d, m, t, ll, ve or re (case-sensitive, whatever follows);
+ *   <li>an ASCII apostrophe and s, d, m, t, ll, ve or re (case-sensitive, whatever follows);
  *   <li>an optional U+0020 and a run of letters, or of numbers, or of other characters (an
  *       apostrophe that starts no contraction is other, and a run of others goes through it);
  *   <li>whitespace: the whole run if it ends the text; otherwise the run but its last char, which
@@ -23,7 +23,7 @@ package io.mobaspark.data.tokenizer;
 final class Gpt2PreTokenizer {
   private Gpt2PreTokenizer() {}
 
-  /** The end (exclusive, a char index) of the piece that starts at {@code start < text.length()}. */
+  /** The end (exclusive, a char index) of the piece starting at {@code start < text.length()}. */
   static int pieceEnd(String text, int start) {
     int length = text.length();
     char first = text.charAt(start);

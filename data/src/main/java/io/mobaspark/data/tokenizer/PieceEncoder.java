@@ -16,9 +16,9 @@ final class PieceEncoder {
   /** Up to this many bytes the quadratic scan beats the heap's bookkeeping. */
   static final int SHORT_PIECE_BYTES = 64;
   /**
-   * Slots of the cache of merged pieces, direct-mapped by the bytes' hash. One text in twenty
-   * pieces needs merging (the npm corpus: 255k of 4.9M), but those few cost most of the lookups, and
-   * the same ones recur: the 4,096 most frequent of its 56k distinct merged pieces make up half of
+   * Slots of the cache of merged pieces, direct-mapped by the bytes' hash. One piece in twenty
+   * needs merging (the npm corpus: 255k of 4.9M), but those few cost most of the lookups, and the
+   * same ones recur: the 4,096 most frequent of its 56k distinct merged pieces make up half of
    * their occurrences.
    */
   static final int CACHE_SLOTS = 1 << 13;
@@ -28,7 +28,7 @@ final class PieceEncoder {
   private int[] ids = new int[1024]; // the text's ids so far
   private int count;
   private int[] parts = new int[256]; // [piece bytes]: rank of each part
-  private int[] joins = new int[256]; // [piece bytes]: rank of joining part i with the next, or NONE
+  private int[] joins = new int[256]; // [piece bytes]: rank of part i joined with the next, or NONE
   private int[] next = new int[0]; // long pieces: linked list of parts by their first byte
   private int[] previous = new int[0];
   private long[] heap = new long[0]; // long pieces: (join rank << 32 | part) candidates, min first

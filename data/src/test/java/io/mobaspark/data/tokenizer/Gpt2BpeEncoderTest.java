@@ -86,7 +86,8 @@ class Gpt2BpeEncoderTest {
         "\udc00\ud800", "ends high \ud800", "\ufffd\ufffd replacement", "\ufeffBOM",
         "zero\u200bwidth", "ctrl\u0001\u0002 \u007f\u0085x", "\u001c\u001d\u001e\u001f",
         "<|endoftext|> and <|fim_prefix|>", "=====", "----------  ----", "http://x.org/a?b=c&d",
-        "tab\tsep\tvalues\n", "\u000b\f\u000b\f", "a" + " ".repeat(3) + "\n" + " ".repeat(4) + "b"));
+        "tab\tsep\tvalues\n", "\u000b\f\u000b\f",
+        "a" + " ".repeat(3) + "\n" + " ".repeat(4) + "b"));
     for (String text : texts) {
       assertSameAsJtokkit(text);
     }

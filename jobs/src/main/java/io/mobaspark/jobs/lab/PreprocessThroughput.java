@@ -29,21 +29,21 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The preprocess job's end-to-end tokens/s against raw jtokkit on the same text with the same
- * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads] [cleaning] [runs]}, cleaning
- * being {@code auto} (the default), {@code sql} or {@code jvm} ({@link CleaningPath}), runs 3 by
- * default.
+ * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads] [cleaning]
+ * [runs]}, cleaning being {@code auto} (the default), {@code sql} or {@code jvm}
+ * ({@link CleaningPath}), runs 3 by default.
  *
  * <p>Raw: every {@code *.txt} read, unified and chunked as the job does, then encoded on a pool of
  * {@code threads}, {@code runs} times, by jtokkit's {@code encodeOrdinary} (the baseline) and then
- * by the job's own tokenizer ("raw own": for r50k_base our encoder, the same ids in less time). Job: {@link PreprocessJob} in
- * {@code local[threads]} over the same folder into a temporary dataset, in a Spark session started
- * before the first run (the first run also warms the JIT and Spark). Each lists its {@code runs}
- * elapsed times in order (the warm-up shows), reports their best and median, and the least CPU time
- * the process spent in a run (every thread: tasks, Spark, GC and JIT): on a busy machine it varies
- * less than the elapsed time, and job CPU / raw CPU says how much work the job adds to the
- * tokenizer's. For the job it also reports the least CPU time its Spark tasks spent in a run
- * (Spark's {@code executorCpuTime}): the work that grows with the input, without the driver's, the
- * JIT's and the GC's.
+ * by the job's own tokenizer ("raw own": for r50k_base our encoder, the same ids in less time).
+ * Job: {@link PreprocessJob} in {@code local[threads]} over the same folder into a temporary
+ * dataset, in a Spark session started before the first run (the first run also warms the JIT and
+ * Spark). Each lists its {@code runs} elapsed times in order (the warm-up shows), reports their
+ * best and median, and the least CPU time the process spent in a run (every thread: tasks, Spark,
+ * GC and JIT): on a busy machine it varies less than the elapsed time, and job CPU / raw CPU says
+ * how much work the job adds to the tokenizer's. For the job it also reports the least CPU time its
+ * Spark tasks spent in a run (Spark's {@code executorCpuTime}): the work that grows with the input,
+ * without the driver's, the JIT's and the GC's.
  */
 public final class PreprocessThroughput {
   private PreprocessThroughput() {}
