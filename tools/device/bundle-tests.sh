@@ -17,7 +17,11 @@ flock 9
 if [ -d .git ]; then
   ../shared/device/bundle -pl kernels,trainer -am
 else
-  sed '/info\/exclude/d' ../shared/device/bundle | bash -s -- -pl kernels,trainer -am
+  # From a file, not a pipe: the script's mvn would read the rest of a piped script as its stdin.
+  script=$(mktemp)
+  sed '/info\/exclude/d' ../shared/device/bundle > "$script"
+  bash "$script" -pl kernels,trainer -am < /dev/null
+  rm -f "$script"
 fi
 mvn -q -B -o test-compile -pl kernels,trainer
 jar cf .device/lib/zz-kernels-tests.jar -C kernels/target/test-classes .
