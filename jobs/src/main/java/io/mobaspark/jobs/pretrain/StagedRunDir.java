@@ -1,5 +1,6 @@
 package io.mobaspark.jobs.pretrain;
 
+import io.mobaspark.trainer.ProcessTempFolders;
 import io.mobaspark.trainer.checkpoint.CheckpointFiles;
 import io.mobaspark.trainer.checkpoint.CheckpointListener;
 import io.mobaspark.trainer.checkpoint.CheckpointStore;
@@ -11,14 +12,11 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -41,12 +39,11 @@ import java.util.stream.Stream;
  * The staging folder is under the JVM's temp folder ({@code java.io.tmpdir}, which Spark on YARN
  * points into the container) and is deleted when the task ends. Its name carries the process id of
  * the executor JVM, so that a folder whose JVM was killed (and so never deleted it) is removed by
- * the next task that stages on the same machine ({@link #sweepAbandoned}).
+ * the next task that stages on the same machine ({@link ProcessTempFolders}).
  */
 final class StagedRunDir implements CheckpointListener, AutoCloseable {
-  /** Staging folders are named {@code mobaspark-run-<rank>-pid<pid>-<random>}. */
+  /** Staging folders are named {@code mobaspark-run-pid<pid>-<rank>-<random>}. */
   static final String PREFIX = "mobaspark-run-";
-  private static final Pattern OWNER = Pattern.compile(Pattern.quote(PREFIX) + "\\d+-pid(\\d+)-.*");
 
   private final RemoteRunDir remote;
   private final Path local;
@@ -71,8 +68,9 @@ final class StagedRunDir implements CheckpointListener, AutoCloseable {
   static StagedRunDir stage(RemoteRunDir remote, int rank, int keep, PrintStream console) {
     Path local;
     try {
-      sweepAbandoned(Path.of(System.getProperty("java.io.tmpdir")), console);
-      local = Files.createTempDirectory(PREFIX + rank + "-pid" + ProcessHandle.current().pid() + "-");
+      Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+      ProcessTempFolders.sweepEnded(tmp, PREFIX, console::println);
+      local = ProcessTempFolders.create(tmp, PREFIX, rank + "-");
     } catch (IOException e) {
       throw new UncheckedIOException("cannot create a staging folder for run.dir = "
           + remote.uri() + " in " + System.getProperty("java.io.tmpdir"), e);
@@ -156,43 +154,6 @@ final class StagedRunDir implements CheckpointListener, AutoCloseable {
   /** Deletes the staging folder (best effort; an executor that is killed leaves it behind). */
   @Override
   public void close() {
-    delete(local, console);
-  }
-
-  /**
-   * Deletes the staging folders in {@code tmp} whose owning process has ended: left by an executor
-   * that was killed mid-run. A folder of a live process (another executor on this machine) stays;
-   * so does anything whose name does not carry an owner. Returns the folders removed.
-   */
-  static List<Path> sweepAbandoned(Path tmp, PrintStream console) {
-    List<Path> removed = new java.util.ArrayList<>();
-    try (Stream<Path> children = Files.list(tmp)) {
-      for (Path dir : (Iterable<Path>) children::iterator) {
-        Matcher m = OWNER.matcher(dir.getFileName().toString());
-        if (m.matches() && Files.isDirectory(dir) && !alive(Long.parseLong(m.group(1)))) {
-          console.println("removing the staging folder " + dir + " of ended process "
-              + m.group(1));
-          delete(dir, console);
-          removed.add(dir);
-        }
-      }
-    } catch (IOException | UncheckedIOException | NumberFormatException e) {
-      console.println("cannot sweep old staging folders in " + tmp + ": " + e.getMessage());
-    }
-    return removed;
-  }
-
-  private static boolean alive(long pid) {
-    return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-  }
-
-  private static void delete(Path folder, PrintStream console) {
-    try (Stream<Path> paths = Files.walk(folder)) {
-      for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-        Files.deleteIfExists(p);
-      }
-    } catch (IOException | UncheckedIOException e) {
-      console.println("cannot delete the staging folder " + folder + ": " + e.getMessage());
-    }
+    ProcessTempFolders.delete(local, console::println);
   }
 }

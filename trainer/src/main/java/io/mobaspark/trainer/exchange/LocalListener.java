@@ -1,5 +1,6 @@
 package io.mobaspark.trainer.exchange;
 
+import io.mobaspark.trainer.ProcessTempFolders;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -8,12 +9,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A Unix-domain server socket in a fresh folder of {@code java.io.tmpdir} (created owner-only), the
- * same-host side door of a listener. On loopback it moves a gradient at about three times the rate
+ * A Unix-domain server socket in a fresh folder of {@code java.io.tmpdir} (created owner-only, named
+ * after this process so that the folder of a killed executor is removed by the next listener on that
+ * machine: {@link ProcessTempFolders}), the same-host side door of a listener. On loopback it moves a gradient at about three times the rate
  * of TCP for a third of the CPU (docs/perf/exchange.md): no TCP/IP stack between the two copies.
  */
 final class LocalListener implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(LocalListener.class.getName());
+  static final String PREFIX = "mobaspark-exchange-";
 
   private final ServerSocketChannel server;
   private final Path folder;
@@ -33,7 +36,9 @@ final class LocalListener implements AutoCloseable {
     Path folder = null;
     ServerSocketChannel server = null;
     try {
-      folder = Files.createTempDirectory("mobaspark-exchange-");
+      Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+      ProcessTempFolders.sweepEnded(tmp, PREFIX, line -> LOG.log(System.Logger.Level.INFO, line));
+      folder = ProcessTempFolders.create(tmp, PREFIX, "");
       server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
       server.bind(UnixDomainSocketAddress.of(folder.resolve("s")), 64);
       return new LocalListener(server, folder);
