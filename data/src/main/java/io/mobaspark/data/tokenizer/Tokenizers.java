@@ -31,9 +31,9 @@ public final class Tokenizers {
     }
     switch (name) {
       case R50K_BASE:
-        return JtokkitTokenizer.r50kBase();
+        return TiktokenTokenizer.r50kBase();
       case CL100K_BASE:
-        return JtokkitTokenizer.cl100kBase();
+        return TiktokenTokenizer.cl100kBase();
       case BYTES:
         return ByteTokenizer.INSTANCE;
       default:

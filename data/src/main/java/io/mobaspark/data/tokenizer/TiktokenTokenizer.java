@@ -12,7 +12,7 @@ import java.util.function.Function;
  * {@link Gpt2BpeEncoder} (the same ids as jtokkit's {@code encodeOrdinary}, in less time),
  * cl100k_base with jtokkit's; both decode with jtokkit.
  */
-final class JtokkitTokenizer implements Tokenizer {
+final class TiktokenTokenizer implements Tokenizer {
   // Lazy: loading a vocabulary costs ~100 ms and memory, so load only the ones asked for.
   private static final EncodingRegistry REGISTRY = Encodings.newLazyEncodingRegistry();
 
@@ -22,7 +22,7 @@ final class JtokkitTokenizer implements Tokenizer {
   private final int eotId;
   private final Function<String, int[]> encodeOrdinary;
 
-  private JtokkitTokenizer(EncodingType type, int vocabSize, int eotId,
+  private TiktokenTokenizer(EncodingType type, int vocabSize, int eotId,
       Function<String, int[]> encodeOrdinary) {
     this.name = type.getName();
     this.encoding = REGISTRY.getEncoding(type);
@@ -32,21 +32,21 @@ final class JtokkitTokenizer implements Tokenizer {
   }
 
   /** Encodes with jtokkit itself. */
-  private static JtokkitTokenizer ofJtokkit(EncodingType type, int vocabSize, int eotId) {
+  private static TiktokenTokenizer ofJtokkit(EncodingType type, int vocabSize, int eotId) {
     Encoding encoding = REGISTRY.getEncoding(type);
-    return new JtokkitTokenizer(type, vocabSize, eotId,
+    return new TiktokenTokenizer(type, vocabSize, eotId,
         text -> encoding.encodeOrdinary(text).toArray());
   }
 
   /** Encodes with {@link Gpt2BpeEncoder} over the vocabulary file in jtokkit's jar. */
-  private static JtokkitTokenizer ofGpt2Split(EncodingType type, int vocabSize, int eotId) {
+  private static TiktokenTokenizer ofGpt2Split(EncodingType type, int vocabSize, int eotId) {
     Gpt2BpeEncoder own = new Gpt2BpeEncoder(
         BpeRanks.load("/com/knuddels/jtokkit/" + type.getName() + ".tiktoken"));
-    return new JtokkitTokenizer(type, vocabSize, eotId, own::encode);
+    return new TiktokenTokenizer(type, vocabSize, eotId, own::encode);
   }
 
   /** GPT-2: 50,256 merges plus {@code <|endoftext|>} = 50256, the highest id. */
-  static JtokkitTokenizer r50kBase() {
+  static TiktokenTokenizer r50kBase() {
     return Holder.R50K;
   }
 
@@ -55,7 +55,7 @@ final class JtokkitTokenizer implements Tokenizer {
    * highest id jtokkit knows) are special, so the vocabulary is 100277 ids (embedding rows);
    * {@code <|endoftext|>} = 100257. A test checks these numbers against jtokkit.
    */
-  static JtokkitTokenizer cl100kBase() {
+  static TiktokenTokenizer cl100kBase() {
     return Holder.CL100K;
   }
 
@@ -111,7 +111,7 @@ final class JtokkitTokenizer implements Tokenizer {
 
   /** Initialization-on-demand: each vocabulary is built once, on first use, thread-safely. */
   private static final class Holder {
-    static final JtokkitTokenizer R50K = ofGpt2Split(EncodingType.R50K_BASE, 50257, 50256);
-    static final JtokkitTokenizer CL100K = ofJtokkit(EncodingType.CL100K_BASE, 100277, 100257);
+    static final TiktokenTokenizer R50K = ofGpt2Split(EncodingType.R50K_BASE, 50257, 50256);
+    static final TiktokenTokenizer CL100K = ofJtokkit(EncodingType.CL100K_BASE, 100277, 100257);
   }
 }
