@@ -22,10 +22,10 @@ final class TiktokenTokenizer implements Tokenizer {
   private final int eotId;
   private final Function<String, int[]> encodeOrdinary;
 
-  private TiktokenTokenizer(EncodingType type, int vocabSize, int eotId,
+  private TiktokenTokenizer(EncodingType type, Encoding encoding, int vocabSize, int eotId,
       Function<String, int[]> encodeOrdinary) {
     this.name = type.getName();
-    this.encoding = REGISTRY.getEncoding(type);
+    this.encoding = encoding;
     this.vocabSize = vocabSize;
     this.eotId = eotId;
     this.encodeOrdinary = encodeOrdinary;
@@ -34,7 +34,7 @@ final class TiktokenTokenizer implements Tokenizer {
   /** Encodes with jtokkit itself. */
   private static TiktokenTokenizer ofJtokkit(EncodingType type, int vocabSize, int eotId) {
     Encoding encoding = REGISTRY.getEncoding(type);
-    return new TiktokenTokenizer(type, vocabSize, eotId,
+    return new TiktokenTokenizer(type, encoding, vocabSize, eotId,
         text -> encoding.encodeOrdinary(text).toArray());
   }
 
@@ -42,7 +42,7 @@ final class TiktokenTokenizer implements Tokenizer {
   private static TiktokenTokenizer ofGpt2Split(EncodingType type, int vocabSize, int eotId) {
     Gpt2BpeEncoder own = new Gpt2BpeEncoder(
         BpeRanks.load("/com/knuddels/jtokkit/" + type.getName() + ".tiktoken"));
-    return new TiktokenTokenizer(type, vocabSize, eotId, own::encode);
+    return new TiktokenTokenizer(type, REGISTRY.getEncoding(type), vocabSize, eotId, own::encode);
   }
 
   /** GPT-2: 50,256 merges plus {@code <|endoftext|>} = 50256, the highest id. */
