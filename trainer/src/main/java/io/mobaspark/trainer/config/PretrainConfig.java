@@ -58,6 +58,12 @@ public final class PretrainConfig implements Serializable {
     this.data = new DataSettings(reader.string("data.train"), reader.string("data.val"));
     this.run = new RunSettings(runDir(reader), reader.oneOf("run.backend", BACKENDS),
         reader.intAtLeast("run.threads", 0), reader.intAtLeast("run.ranks", 1));
+    if (train.maxMinutes() > 0 && run.ranks() > 1) {
+      // Each rank would read its own clock and stop at its own step, leaving the others waiting in
+      // the exchange.
+      throw reader.invalid("train.max_minutes", "needs run.ranks = 1 (is " + run.ranks()
+          + "); bound a run of several ranks by train.max_steps");
+    }
     this.exchange = readExchange(reader);
     model();
   }
@@ -211,6 +217,7 @@ public final class PretrainConfig implements Serializable {
         minLr,
         warmupSteps,
         maxSteps,
+        r.number("train.max_minutes", 0, Double.MAX_VALUE, false),
         r.number("train.weight_decay", 0, Double.MAX_VALUE, false),
         r.number("train.beta1", 0, 1, true),
         r.number("train.beta2", 0, 1, true),

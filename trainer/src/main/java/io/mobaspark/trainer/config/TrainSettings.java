@@ -9,6 +9,8 @@ import java.io.Serializable;
  * @param batchSize       sequences per micro-batch on each rank
  * @param seqLen          tokens per sequence; a sampled window holds {@code seqLen + 1} tokens
  * @param gradAccum       micro-batches averaged into one optimizer step
+ * @param maxMinutes      training wall time after which the run stops early (evaluating and
+ *                        checkpointing at that step), summed over resumed segments; 0 = no bound
  * @param docMasking      split attention after each end-of-text token inside a window
  * @param activationCheckpointing recompute each block in the backward instead of keeping its
  *                        activations (Model's activation checkpointing)
@@ -22,6 +24,7 @@ public record TrainSettings(
     double minLr,
     int warmupSteps,
     int maxSteps,
+    double maxMinutes,
     double weightDecay,
     double beta1,
     double beta2,

@@ -106,7 +106,8 @@ public final class TrainingLoop {
   /**
    * Trains from the latest checkpoint (or from scratch) up to step {@code stopStep} (capped at
    * {@code train.max_steps}) and checkpoints there, so that a later call continues the same run:
-   * a Spark job can run a long training as several segments.
+   * a Spark job can run a long training as several segments. With {@code train.max_minutes} the run
+   * also ends at the first step whose total training time (over all segments) reaches that bound.
    */
   public TrainSummary run(int stopStep) {
     if (stopStep < 1) {
@@ -135,7 +136,13 @@ public final class TrainingLoop {
         long start = System.nanoTime();
         long lineStart = start;
         int lineFirstStep = first;
-        while (progress.step < last) {
+        double budgetSeconds = train.maxMinutes() * 60;
+        boolean outOfTime = budgetSeconds > 0 && progress.elapsedBefore >= budgetSeconds;
+        if (outOfTime && lead) {
+          console.printf("train.max_minutes = %s already spent at step %d (%.1f s trained)%n",
+              train.maxMinutes(), progress.step, progress.elapsedBefore);
+        }
+        while (progress.step < last && !outOfTime) {
           int step = progress.step + 1;
           long stepStart = System.nanoTime();
           TrainStep.Result result = trainStep.run(step, nextMicroBatches());
@@ -147,9 +154,11 @@ public final class TrainingLoop {
             continue;
           }
           double elapsed = progress.elapsedBefore + (now - start) / 1e9;
+          outOfTime = budgetSeconds > 0 && elapsed >= budgetSeconds;
+          boolean segmentEnd = step == last || outOfTime;
           metrics.step(step, result.loss(), result.lr(), result.gradNorm(), progress.tokens,
               stepTokens / ((now - stepStart) / 1e9), elapsed, result.exchangeWaitMillis());
-          if (step % train.logEvery() == 0 || step == last) {
+          if (step % train.logEvery() == 0 || segmentEnd) {
             double lineSeconds = (now - lineStart) / 1e9;
             int lineSteps = step - lineFirstStep;
             console.println(ProgressLine.withExchangeWait(ProgressLine.format(step,
@@ -158,13 +167,13 @@ public final class TrainingLoop {
             lineStart = now;
             lineFirstStep = step;
           }
-          if (step % train.evalEvery() == 0 || step == train.maxSteps()) {
+          if (step % train.evalEvery() == 0 || step == train.maxSteps() || outOfTime) {
             progress.valLoss = evaluator.evaluate(model);
             metrics.eval(step, progress.valLoss, progress.tokens,
                 progress.elapsedBefore + (System.nanoTime() - start) / 1e9);
             console.println(ProgressLine.eval(step, train.maxSteps(), progress.valLoss));
           }
-          if (step % train.checkpointEvery() == 0 || step == last) {
+          if (step % train.checkpointEvery() == 0 || segmentEnd) {
             double total = progress.elapsedBefore + (System.nanoTime() - start) / 1e9;
             checkpoint(store, parameters, optimizer, progress, total);
           }

@@ -97,6 +97,9 @@ class PretrainConfigTest {
     assertMessage(Map.of("run.threads", "-1"), "run.threads", "-1");
     assertMessage(Map.of("model.kconv", "4"), "model.kconv", "4");
     assertMessage(Map.of("run.ranks", "0"), "run.ranks", "0");
+    assertMessage(Map.of("train.max_minutes", "-1"), "train.max_minutes", "-1");
+    assertMessage(Map.of("train.max_minutes", "10", "run.ranks", "2"), "train.max_minutes",
+        "run.ranks = 1 (is 2)");
     assertMessage(Map.of("exchange.kind", "mpi"), "exchange.kind", "mpi");
     assertMessage(Map.of("exchange.wire", "fp8"), "exchange.wire", "fp8");
     assertMessage(Map.of("exchange.bucket_size", "128M"), "exchange.bucket_size", "128M");

@@ -120,6 +120,31 @@ class TrainingLoopTest {
   }
 
   @Test
+  void aTimeBudgetEndsTheRunAtTheStepThatSpendsItWithAnEvaluationAndACheckpoint() throws Exception {
+    Path straight = tmp.resolve("straight");
+    segment(straight, Map.of(), 12, -1);
+
+    // 1e-9 minutes is 60 ns: the first step spends it.
+    Map<String, String> tiny = Map.of("train.max_minutes", "1e-9");
+    Path run = tmp.resolve("budget");
+    TrainSummary first = segment(run, tiny, 12, -1);
+    assertEquals(1, first.step());
+    assertTrue(Double.isFinite(first.valLoss()), "evaluated at the step that spent the budget");
+    assertEquals(1, new CheckpointStore(run).latest().orElseThrow().step());
+    assertTrue(consoleBytes.toString(StandardCharsets.UTF_8).contains("step  1/12 | loss "));
+
+    TrainSummary spent = segment(run, tiny, 12, -1);
+    assertEquals(0, spent.stepsThisRun(), "a spent budget trains nothing more");
+    assertEquals(1, spent.step());
+    assertTrue(consoleBytes.toString(StandardCharsets.UTF_8).contains(
+        "train.max_minutes = 1.0E-9 already spent"));
+
+    TrainSummary rest = segment(run, Map.of(), 12, -1);
+    assertEquals(11, rest.stepsThisRun(), "without the bound the run continues from step 1");
+    assertEquals(trainLines(straight), trainLines(run), "no step lost or repeated");
+  }
+
+  @Test
   void aCheckpointOfAnotherModelIsRefusedNamingFileAndKey() {
     Path run = tmp.resolve("mismatch");
     segment(run, Map.of(), 3, -1);
@@ -206,6 +231,11 @@ class TrainingLoopTest {
       return new TrainingLoop(config, backend, model, trainWindows, valWindows, -1,
           new LocalExchange(), console).run(stopStep);
     }
+  }
+
+  /** The per-step metrics lines (no evaluations) without their wall-clock fields. */
+  private static List<String> trainLines(Path runDir) throws Exception {
+    return metricsWithoutTimes(runDir).stream().filter(line -> line.contains("\"loss\"")).toList();
   }
 
   /** The metrics lines without the wall-clock fields, which legitimately differ between runs. */
