@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Issue 5's ten-minute single-GPU pretraining run (docs/perf/training.md, "Single-GPU pretraining
+# run"), in two device commands because one command may last 10 minutes at most: segment 1 trains
+# for the first 5 minutes of training time and checkpoints into RUN_DIR, segment 2 resumes from that
+# checkpoint (the machine must still be warm: RUN_DIR lives on its disk, a 1.4 GB checkpoint cannot
+# travel back) and trains until the run's total training time reaches 10 minutes, then evaluates and
+# checkpoints. $OUT/metrics.jsonl comes back; plot it where Java runs with
+# io.mobaspark.trainer.metrics.LossCurvePlot METRICS PNG. The learning-rate schedule runs to MAX_STEPS; set it to about
+# the steps 10 minutes hold, a little above, so that the time bound ends the run.
+#   tools/device/ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2   (logs and the plot under $OUT)
+set -euo pipefail
+dev=${1:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
+corpus=${2:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
+segment=${3:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
+out=${OUT:-/tmp/ten-minute-run}
+run_dir=${RUN_DIR:-.run-10min}
+max_steps=${MAX_STEPS:-6000}
+case "$segment" in
+  1) minutes=5 ;;
+  2) minutes=10 ;;
+  *) echo "segment must be 1 or 2, got '$segment'" >&2; exit 2 ;;
+esac
+if [ "$segment" = 2 ] && [ ! -d "$run_dir/checkpoints" ]; then
+  echo "no checkpoint of segment 1 in $run_dir: the machine was given back between the segments" >&2
+  exit 3
+fi
+mkdir -p "$out"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader | tee -a "$out/gpu.txt"
+"$dev/java" -Xmx24g io.mobaspark.trainer.lab.PretrainWithoutSpark conf/pretrain/gpu-125m.conf \
+  data.train="$corpus/train" data.val="$corpus/val" run.dir="$run_dir" \
+  train.max_steps="$max_steps" train.max_minutes="$minutes" train.warmup_steps=100 \
+  train.eval_every=200 train.checkpoint_every=1000000 train.keep_checkpoints=1 \
+  train.log_every=200 2>&1 | tee "$out/segment-$segment.log"
+cp "$run_dir/metrics.jsonl" "$out/metrics.jsonl"
+if [ "$segment" = 2 ]; then
+  "$dev/java" io.mobaspark.trainer.metrics.LossCurvePlot "$out/metrics.jsonl" "$out/loss.png"
+fi
