@@ -163,7 +163,7 @@ public final class TrainingLoop {
             int lineSteps = step - lineFirstStep;
             console.println(ProgressLine.withExchangeWait(ProgressLine.format(step,
                 train.maxSteps(), result.loss(), result.lr(), lineSteps * stepTokens / lineSeconds,
-                elapsed, lineSeconds / lineSteps), result.exchangeWaitMillis()));
+                elapsed, lineSeconds / lineSteps, budgetSeconds), result.exchangeWaitMillis()));
             lineStart = now;
             lineFirstStep = step;
           }

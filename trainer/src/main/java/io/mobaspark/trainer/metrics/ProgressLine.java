@@ -16,10 +16,23 @@ public final class ProgressLine {
    */
   public static String format(int step, int maxSteps, double loss, double lr, double tokensPerSecond,
       double elapsedSeconds, double secondsPerStep) {
+    return format(step, maxSteps, loss, lr, tokensPerSecond, elapsedSeconds, secondsPerStep, 0);
+  }
+
+  /**
+   * @param budgetSeconds a bound on the run's training time ({@code train.max_minutes}) that ends
+   *     it before {@code maxSteps} when it comes first; 0 for none
+   */
+  public static String format(int step, int maxSteps, double loss, double lr, double tokensPerSecond,
+      double elapsedSeconds, double secondsPerStep, double budgetSeconds) {
     int width = Integer.toString(maxSteps).length();
+    double eta = Math.max(0, maxSteps - step) * secondsPerStep;
+    if (budgetSeconds > 0) {
+      eta = Math.min(eta, Math.max(0, budgetSeconds - elapsedSeconds));
+    }
     return String.format(Locale.ROOT, "step %" + width + "d/%d | loss %.4f | lr %.2e | %s tok/s"
         + " | elapsed %s | eta %s", step, maxSteps, loss, lr, compact(tokensPerSecond),
-        duration(elapsedSeconds), duration(Math.max(0, maxSteps - step) * secondsPerStep));
+        duration(elapsedSeconds), duration(eta));
   }
 
   /**

@@ -14,6 +14,16 @@ class ProgressLineTest {
   }
 
   @Test
+  void aTimeBudgetThatEndsTheRunFirstBoundsTheEta() {
+    assertEquals("step  120/5000 | loss 4.1873 | lr 6.00e-04 | 48.2k tok/s | elapsed 0:02:31"
+            + " | eta 0:07:29",
+        ProgressLine.format(120, 5000, 4.18734, 6e-4, 48_210, 151, 1.255, 600));
+    assertEquals("step  120/5000 | loss 4.1873 | lr 6.00e-04 | 48.2k tok/s | elapsed 0:02:31"
+            + " | eta 1:42:04",
+        ProgressLine.format(120, 5000, 4.18734, 6e-4, 48_210, 151, 1.255, 86_400));
+  }
+
+  @Test
   void aDataParallelLineEndsWithTheExchangeWait() {
     assertEquals("step 3/9 | loss 1.0000 | lr 1.00e-03 | 950 tok/s | elapsed 0:00:03 | eta 0:00:06"
             + " | exchange wait 13 ms",
