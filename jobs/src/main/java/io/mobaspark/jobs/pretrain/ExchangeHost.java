@@ -33,8 +33,9 @@ final class ExchangeHost implements AutoCloseable {
     ExchangeSettings x = config.exchange();
     String secret = GradientExchanges.newSecret();
     return switch (x.kind()) {
-      case LOCAL -> throw new IllegalArgumentException("exchange.kind must be driver or ring");
-      case RING -> new ExchangeHost(new ExchangeSpec(ExchangeSpec.Kind.RING, ranks, "", secret,
+      case LOCAL -> throw new IllegalArgumentException(
+          "exchange.kind must be driver, ring or shared");
+      case RING, SHARED -> new ExchangeHost(new ExchangeSpec(x.kind(), ranks, "", secret,
           x.bucketBytes(), x.wire(), x.timeoutMillis()), null);
       case DRIVER -> {
         DriverAggregator started = DriverAggregator.start(driverHost, x.port(), ranks, secret,

@@ -39,7 +39,7 @@ public final class PretrainConfig implements Serializable {
   public static final String DEFAULTS_RESOURCE = "mobaspark-defaults.conf";
 
   private static final Set<String> BACKENDS = Set.of("auto", "cpu", "cuda");
-  private static final Set<String> EXCHANGE_KINDS = Set.of("driver", "ring");
+  private static final Set<String> EXCHANGE_KINDS = Set.of("driver", "ring", "shared");
   private static final Set<String> WIRES = Set.of("fp32", "bf16");
   private static final String OVERRIDE_ORIGIN = "command-line override";
 

@@ -7,7 +7,7 @@ import java.io.Serializable;
  * Spark driver can ship it to the training tasks (it travels inside the task, so it is as private as
  * Spark's own RPC: turn on {@code spark.authenticate} and encryption on shared networks).
  *
- * @param kind          LOCAL (one rank, no network), DRIVER or RING
+ * @param kind          LOCAL (one rank, no network), DRIVER, RING or SHARED
  * @param worldSize     number of ranks
  * @param driverAddress {@code host:port} of the {@link DriverAggregator}, and the path of its local
  *                      socket for ranks on its host (DRIVER only, else ""; {@link PeerAddress})
@@ -27,16 +27,18 @@ public record ExchangeSpec(Kind kind, int worldSize, String driverAddress, Strin
   public enum Kind {
     LOCAL,
     DRIVER,
-    RING;
+    RING,
+    /** Ranks of one host, averaging in shared memory ({@link SharedExchange}). */
+    SHARED;
 
-    /** {@code local | driver | ring}, as in configs. */
+    /** {@code local | driver | ring | shared}, as in configs. */
     public static Kind parse(String name) {
       for (Kind k : values()) {
         if (k.name().equalsIgnoreCase(name)) {
           return k;
         }
       }
-      throw new IllegalArgumentException("exchange kind must be local, driver or ring, got '"
+      throw new IllegalArgumentException("exchange kind must be local, driver, ring or shared, got '"
           + name + "'");
     }
   }

@@ -24,7 +24,12 @@ enum FrameType {
   /** ring: a partial sum of one chunk of a bucket, to the right neighbour. */
   REDUCE(9, 0, -1),
   /** ring: a finished mean of one chunk of a bucket, to the right neighbour. */
-  GATHER(10, 0, -1);
+  GATHER(10, 0, -1),
+  /**
+   * shared kind, after the handshake: rank 0 → rank: where the arena file is (UTF-8 path); rank ↔
+   * rank 0: CUDA IPC handles of the device arenas.
+   */
+  ARENA(11, 1, FrameType.MAX_TEXT_BYTES);
 
   static final int MAX_TEXT_BYTES = 1024;
 

@@ -24,7 +24,8 @@ public final class GradientExchanges {
    * @param host       this rank's address as the other ranks reach it (ring: its listener binds
    *                   there, on an ephemeral port); a peer (ring neighbour, driver) listening on
    *                   the same host is reached through its local socket (driver: may be null)
-   * @param rendezvous swaps the ring listeners' addresses once (ring only; may be null otherwise)
+   * @param rendezvous swaps the ring listeners' addresses once (ring; shared: rank 0's local socket
+   *                   and every rank's host; may be null for the driver)
    * @throws ExchangeException when a peer cannot be reached or refuses this rank
    */
   public static GradientExchange open(ExchangeSpec spec, int rank, String host,
@@ -43,6 +44,7 @@ public final class GradientExchanges {
       case LOCAL -> throw new IllegalStateException("a LOCAL spec has world size 1");
       case DRIVER -> DriverExchange.connect(spec, rank, host);
       case RING -> joinRing(spec, rank, host, rendezvous);
+      case SHARED -> SharedExchange.join(spec, rank, host, rendezvous);
     };
   }
 

@@ -17,6 +17,7 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -158,22 +159,35 @@ final class PeerChannel implements AutoCloseable {
   static PeerChannel connect(PeerAddress address, String ownHost, String self, String peerName,
       ExchangeSpec spec) {
     if (address.localFrom(ownHost)) {
-      SocketChannel channel = null;
       try {
-        channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-        channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
-        channel.connect(UnixDomainSocketAddress.of(address.local()));
-        return new PeerChannel(channel, address.hostPort(), self, peerName + " at "
-            + address.hostPort(), spec.timeoutMillis(), spec.bucketWireBytes(), spec.wire());
+        return connectLocal(address.local(), address.hostPort(), self, peerName, spec);
       } catch (IOException e) {
-        if (channel != null) {
-          closeQuietly(channel);
-        }
         LOG.log(System.Logger.Level.INFO, self + ": " + peerName + "'s local socket "
             + address.local() + " failed (" + e + "); connecting by TCP");
       }
     }
     return connect(address.hostPort(), self, peerName, spec);
+  }
+
+  /**
+   * Connects to {@code peerName}'s local socket at {@code socket}, naming the peer by
+   * {@code where} (its {@code host:port}, or the host); the handshake is the caller's.
+   */
+  static PeerChannel connectLocal(Path socket, String where, String self, String peerName,
+      ExchangeSpec spec) throws IOException {
+    SocketChannel channel = null;
+    try {
+      channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+      channel.setOption(StandardSocketOptions.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+      channel.connect(UnixDomainSocketAddress.of(socket));
+      return new PeerChannel(channel, where, self, peerName + " at " + where,
+          spec.timeoutMillis(), spec.bucketWireBytes(), spec.wire());
+    } catch (IOException e) {
+      if (channel != null) {
+        closeQuietly(channel);
+      }
+      throw e;
+    }
   }
 
   /**
@@ -551,6 +565,19 @@ final class PeerChannel implements AutoCloseable {
     }
     return new ExchangeException(self + ": cannot read from " + peer + " (" + where + "): " + e,
         e);
+  }
+
+  /**
+   * Whether the peer has closed the connection, its process included, seen without waiting: for a
+   * channel kept after setup only to notice that (the shared kind, {@link ArenaBarrier}). Bytes
+   * that arrive are dropped; nothing is sent on such a channel.
+   */
+  boolean peerGone() {
+    try {
+      return channel.read(ByteBuffer.allocate(64)) < 0;
+    } catch (IOException e) {
+      return true;
+    }
   }
 
   @Override

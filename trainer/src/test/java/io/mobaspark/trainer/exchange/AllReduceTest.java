@@ -12,7 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** The numbers of both kinds at 2, 3 and 4 ranks, with buckets that cut across buffers. */
+/** The numbers of every kind at 2, 3 and 4 ranks, with buckets that cut across buffers. */
 class AllReduceTest {
   /** Sizes with an empty buffer and a single element, so 4-element buckets straddle boundaries. */
   private static final int[] SIZES = {5, 1, 0, 7, 3};
@@ -23,8 +23,17 @@ class AllReduceTest {
   private static final int TIMEOUT_MS = 20_000;
 
   static Stream<Arguments> worlds() {
+    return worldsOf(ExchangeSpec.Kind.DRIVER, ExchangeSpec.Kind.RING, ExchangeSpec.Kind.SHARED);
+  }
+
+  /** The kinds that reach peers on other hosts. */
+  static Stream<Arguments> networkWorlds() {
+    return worldsOf(ExchangeSpec.Kind.DRIVER, ExchangeSpec.Kind.RING);
+  }
+
+  private static Stream<Arguments> worldsOf(ExchangeSpec.Kind... kinds) {
     List<Arguments> worlds = new ArrayList<>();
-    for (ExchangeSpec.Kind kind : List.of(ExchangeSpec.Kind.DRIVER, ExchangeSpec.Kind.RING)) {
+    for (ExchangeSpec.Kind kind : kinds) {
       for (int ranks = 2; ranks <= 4; ranks++) {
         worlds.add(Arguments.of(kind, ranks));
       }
@@ -125,7 +134,7 @@ class AllReduceTest {
   }
 
   @ParameterizedTest(name = "{0} with {1} ranks")
-  @MethodSource("worlds")
+  @MethodSource("networkWorlds")
   void peersOnOtherHostsGetTheSameBitsOverTcp(ExchangeSpec.Kind kind, int ranks)
       throws Exception {
     ExchangeSpec spec = LoopbackRanks.spec(kind, ranks, 1 << 20, WireDType.BF16, TIMEOUT_MS);
@@ -177,7 +186,7 @@ class AllReduceTest {
     return buffers;
   }
 
-  private static List<float[]> randomBuffers(int rank, int[] sizes) {
+  static List<float[]> randomBuffers(int rank, int[] sizes) {
     SplittableRandom random = new SplittableRandom(1234 + rank);
     List<float[]> buffers = new ArrayList<>();
     for (int size : sizes) {

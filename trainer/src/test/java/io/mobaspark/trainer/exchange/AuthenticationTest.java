@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** A peer with the wrong secret (or other terms) is refused, told why, logged, and listed. */
 class AuthenticationTest {
-  private static final String WRONG = "not-this-runs-secret-at-all";
+  static final String WRONG = "not-this-runs-secret-at-all";
 
   @Test
   void theDriverRefusesAWrongSecretAndKeepsServingTheRun() throws Exception {

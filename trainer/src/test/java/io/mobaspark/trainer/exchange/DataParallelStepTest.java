@@ -44,7 +44,7 @@ class DataParallelStepTest {
   private record Outcome(double[] losses, List<double[]> weights) {}
 
   @ParameterizedTest
-  @EnumSource(names = {"DRIVER", "RING"})
+  @EnumSource(names = {"DRIVER", "RING", "SHARED"})
   void twoRanksOnHalfBatchesEndWhereOneRankOnTheWholeBatchEnds(ExchangeSpec.Kind kind)
       throws Exception {
     List<List<TokenBatch>> global = globalBatches();
@@ -72,7 +72,7 @@ class DataParallelStepTest {
   }
 
   @ParameterizedTest
-  @EnumSource(names = {"DRIVER", "RING"})
+  @EnumSource(names = {"DRIVER", "RING", "SHARED"})
   void aNonFiniteLossOnOneRankMakesEveryRankRefuseTheStep(ExchangeSpec.Kind kind)
       throws Exception {
     ExchangeSpec spec = LoopbackRanks.spec(kind, 2, 256, WireDType.FP32, 20_000);
@@ -93,7 +93,7 @@ class DataParallelStepTest {
   }
 
   @ParameterizedTest
-  @EnumSource(names = {"DRIVER", "RING"})
+  @EnumSource(names = {"DRIVER", "RING", "SHARED"})
   void aRankThatStopsEarlyStillSendsEveryGradientGroup(ExchangeSpec.Kind kind) throws Exception {
     // Rank 1's first micro-batch goes bad, so it skips its second and sends every group at the end;
     // rank 0 sends them one by one during its second backward. Same calls: both refuse the step.

@@ -43,7 +43,7 @@ class ExchangeSpecTest {
         WireDType.FP32, 1000), "bucketBytes must be a multiple of 4");
     assertRefused(() -> new ExchangeSpec(ExchangeSpec.Kind.LOCAL, 2, "", null, 64,
         WireDType.FP32, 1000), "exactly 1 for LOCAL");
-    assertRefused(() -> ExchangeSpec.Kind.parse("nccl"), "must be local, driver or ring");
+    assertRefused(() -> ExchangeSpec.Kind.parse("nccl"), "must be local, driver, ring or shared");
     assertInstanceOf(LocalExchange.class,
         GradientExchanges.open(ExchangeSpec.local(), 0, null, null));
   }

@@ -50,7 +50,7 @@ class DataParallelRunTest {
   }
 
   @ParameterizedTest
-  @EnumSource(names = {"DRIVER", "RING"})
+  @EnumSource(names = {"DRIVER", "RING", "SHARED"})
   void twoRanksMatchOneRankOnTheSameGlobalBatchAcrossAResume(ExchangeSpec.Kind kind)
       throws Exception {
     Map<String, String> overrides = overrides(tmp.resolve("two"), 2);

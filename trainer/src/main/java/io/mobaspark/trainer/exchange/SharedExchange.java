@@ -1,0 +1,159 @@
+package io.mobaspark.trainer.exchange;
+
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+/**
+ * The {@code shared} kind for ranks whose gradients are on the host (CPU ranks, or GPU ranks that
+ * copy theirs out): the ranks of one host average through shared memory instead of sockets
+ * (docs/exchange.md, "Ranks of one host"). Per bucket of {@code n} elements, cut into {@code N}
+ * slices as the ring cuts its chunks:
+ * <ol>
+ *   <li>each rank copies its bucket into its own slot of the {@link SharedArena}; barrier;
+ *   <li>rank {@code r} reduces slice {@code r}: the sum over the ranks' slots in rank order, in
+ *       double, scaled by {@code 1/N} and rounded to the wire dtype once, written back into its own
+ *       slot; barrier;
+ *   <li>each rank copies every slice from its reducer's slot into its buffers.
+ * </ol>
+ * Every rank ends with the same bits, and they are the {@code driver} kind's (same order, same
+ * double sum, same scale; bf16 inputs rounded as its ranks encode them). Each rank has two slots
+ * used by turns, so bucket {@code b+2} may overwrite a slot only after every rank has passed bucket
+ * {@code b+1}'s first barrier, that is after every rank has copied bucket {@code b} out: two
+ * barriers per bucket, no third one to guard the reuse.
+ */
+final class SharedExchange extends NetworkExchange {
+  private final SameHostGroup group;
+  private final SharedArena arena;
+  private final ArenaBarrier barrier;
+  /** Barriers passed so far (the same on every rank). */
+  private long count;
+
+  private SharedExchange(ExchangeSpec spec, SameHostGroup group, SharedArena arena,
+      long count) {
+    super(spec, group.rank());
+    this.group = group;
+    this.arena = arena;
+    this.barrier = new ArenaBarrier(arena, group, spec.timeoutMillis());
+    this.count = count;
+  }
+
+  /**
+   * Joins the ranks of this host: the group's handshake, then rank 0 makes the arena and tells the
+   * others where it is, and deletes its file once all have mapped it.
+   */
+  static SharedExchange join(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous) {
+    SameHostGroup group = SameHostGroup.join(spec, rank, host, rendezvous);
+    SharedArena arena = null;
+    try {
+      if (rank == 0) {
+        arena = SharedArena.create(spec.worldSize(), spec.bucketElements());
+        group.broadcast(arena.file().toString().getBytes(StandardCharsets.UTF_8));
+      } else {
+        Path file = Path.of(new String(group.broadcast(null), StandardCharsets.UTF_8));
+        arena = SharedArena.map(file, rank, spec.worldSize(), spec.bucketElements());
+      }
+      SharedExchange exchange = new SharedExchange(spec, group, arena, 1);
+      try {
+        exchange.barrier.await(1, () -> "mapping the shared arena");
+      } finally {
+        if (rank == 0) {
+          arena.deleteFile();
+        }
+      }
+      return exchange;
+    } catch (RuntimeException e) {
+      if (arena != null && rank == 0) {
+        arena.deleteFile();
+      }
+      group.close();
+      throw e;
+    }
+  }
+
+  @Override
+  void exchange(int step, FlatBuffers flat, int buckets) {
+    try {
+      for (int b = 0; b < buckets; b++) {
+        exchangeBucket(step, flat, b);
+      }
+    } catch (ExchangeException e) {
+      barrier.failed();
+      throw e;
+    }
+  }
+
+  private void exchangeBucket(int step, FlatBuffers flat, int bucket) {
+    int size = spec.worldSize();
+    int n = flat.bucketLength(bucket, spec.bucketElements());
+    long start = (long) bucket * spec.bucketElements();
+    int slot = (int) (count / 2 % 2);
+    WireDType wire = spec.wire();
+    FloatBuffer mine = arena.slot(rank, slot);
+    flat.forEachPiece(start, n, (buffer, offset, c, done) -> {
+      if (wire == WireDType.FP32) {
+        mine.put(done, buffer, offset, c);
+      } else {
+        for (int i = 0; i < c; i++) {
+          mine.put(done + i, (float) wire.round(buffer[offset + i]));
+        }
+      }
+    });
+    if (bucket == 0) {
+      arena.announce(rank, step, flat.size());
+    }
+    barrier.await(++count, () -> "step " + step + ", bucket " + bucket + ", copied in");
+    if (bucket == 0) {
+      requireSameStepAndSize(step, flat.size());
+    }
+    reduce(slot, chunkStart(rank, n), chunkStart(rank + 1, n), mine);
+    barrier.await(++count, () -> "step " + step + ", bucket " + bucket + ", reduced");
+    for (int r = 0; r < size; r++) {
+      FloatBuffer reduced = arena.slot(r, slot);
+      int from = chunkStart(r, n);
+      flat.forEachPiece(start + from, chunkStart(r + 1, n) - from,
+          (buffer, offset, c, done) -> reduced.get(from + done, buffer, offset, c));
+    }
+  }
+
+  /**
+   * {@code mine[i] = round((slot_0[i] + ... + slot_{N-1}[i]) * (1/N))} over {@code [from, to)},
+   * summed in double from rank 0's value, as the driver sums (DriverSession).
+   */
+  private void reduce(int slot, int from, int to, FloatBuffer mine) {
+    int size = spec.worldSize();
+    FloatBuffer[] slots = new FloatBuffer[size];
+    for (int r = 0; r < size; r++) {
+      slots[r] = arena.slot(r, slot);
+    }
+    double scale = 1.0 / size;
+    WireDType wire = spec.wire();
+    for (int i = from; i < to; i++) {
+      double sum = slots[0].get(i);
+      for (int r = 1; r < size; r++) {
+        sum += slots[r].get(i);
+      }
+      mine.put(i, (float) wire.round(sum * scale));
+    }
+  }
+
+  private void requireSameStepAndSize(int step, long elements) {
+    for (int r = 0; r < spec.worldSize(); r++) {
+      if (arena.step(r) != step || arena.size(r) != elements) {
+        throw new ExchangeException(self + ": rank " + r + " averages " + arena.size(r)
+            + " elements at step " + arena.step(r) + ", this rank " + elements + " at step "
+            + step + ": the ranks disagree on step or gradient sizes");
+      }
+    }
+  }
+
+  /** First element of slice {@code slice} (0..N; N gives the end) of a bucket of {@code n}. */
+  private int chunkStart(int slice, int n) {
+    return (int) ((long) n * slice / spec.worldSize());
+  }
+
+  @Override
+  public void close() {
+    group.close();
+  }
+}
