@@ -3,6 +3,7 @@ package io.mobaspark.kernels.cuda;
 import java.util.ArrayList;
 import java.util.List;
 import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
 
 /**
  * The parameters of one kernel launch, in the order of the kernel's C signature. Types must match
@@ -27,6 +28,12 @@ public final class KernelArgs {
           + " is outside a device buffer of " + buffer.bytes() + " bytes");
     }
     values.add(Pointer.to(buffer.pointer().withByteOffset(byteOffset)));
+    return this;
+  }
+
+  /** A device address that no {@link DeviceBuffer} of this process owns (IpcArena's peers). */
+  KernelArgs ptr(CUdeviceptr address) {
+    values.add(Pointer.to(address));
     return this;
   }
 

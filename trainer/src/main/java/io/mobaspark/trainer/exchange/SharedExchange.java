@@ -1,8 +1,6 @@
 package io.mobaspark.trainer.exchange;
 
 import java.nio.FloatBuffer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 
 /**
  * The {@code shared} kind for ranks whose gradients are on the host (CPU ranks, or GPU ranks that
@@ -23,52 +21,23 @@ import java.nio.file.Path;
  * barriers per bucket, no third one to guard the reuse.
  */
 final class SharedExchange extends NetworkExchange {
-  private final SameHostGroup group;
+  private final SharedWorld world;
   private final SharedArena arena;
   private final ArenaBarrier barrier;
   /** Barriers passed so far (the same on every rank). */
-  private long count;
+  private long count = SharedWorld.JOINED;
 
-  private SharedExchange(ExchangeSpec spec, SameHostGroup group, SharedArena arena,
-      long count) {
-    super(spec, group.rank());
-    this.group = group;
-    this.arena = arena;
-    this.barrier = new ArenaBarrier(arena, group, spec.timeoutMillis());
-    this.count = count;
+  private SharedExchange(ExchangeSpec spec, SharedWorld world) {
+    super(spec, world.group.rank());
+    this.world = world;
+    this.arena = world.arena;
+    this.barrier = world.barrier;
   }
 
-  /**
-   * Joins the ranks of this host: the group's handshake, then rank 0 makes the arena and tells the
-   * others where it is, and deletes its file once all have mapped it.
-   */
+  /** Joins the ranks of this host, each with two slots of a bucket ({@link SharedWorld}). */
   static SharedExchange join(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous) {
-    SameHostGroup group = SameHostGroup.join(spec, rank, host, rendezvous);
-    SharedArena arena = null;
-    try {
-      if (rank == 0) {
-        arena = SharedArena.create(spec.worldSize(), spec.bucketElements());
-        group.broadcast(arena.file().toString().getBytes(StandardCharsets.UTF_8));
-      } else {
-        Path file = Path.of(new String(group.broadcast(null), StandardCharsets.UTF_8));
-        arena = SharedArena.map(file, rank, spec.worldSize(), spec.bucketElements());
-      }
-      SharedExchange exchange = new SharedExchange(spec, group, arena, 1);
-      try {
-        exchange.barrier.await(1, () -> "mapping the shared arena");
-      } finally {
-        if (rank == 0) {
-          arena.deleteFile();
-        }
-      }
-      return exchange;
-    } catch (RuntimeException e) {
-      if (arena != null && rank == 0) {
-        arena.deleteFile();
-      }
-      group.close();
-      throw e;
-    }
+    return new SharedExchange(spec,
+        SharedWorld.join(spec, rank, host, rendezvous, spec.bucketElements()));
   }
 
   @Override
@@ -104,7 +73,7 @@ final class SharedExchange extends NetworkExchange {
     }
     barrier.await(++count, () -> "step " + step + ", bucket " + bucket + ", copied in");
     if (bucket == 0) {
-      requireSameStepAndSize(step, flat.size());
+      world.requireSameStep(step, flat.size());
     }
     reduce(slot, chunkStart(rank, n), chunkStart(rank + 1, n), mine);
     barrier.await(++count, () -> "step " + step + ", bucket " + bucket + ", reduced");
@@ -137,16 +106,6 @@ final class SharedExchange extends NetworkExchange {
     }
   }
 
-  private void requireSameStepAndSize(int step, long elements) {
-    for (int r = 0; r < spec.worldSize(); r++) {
-      if (arena.step(r) != step || arena.size(r) != elements) {
-        throw new ExchangeException(self + ": rank " + r + " averages " + arena.size(r)
-            + " elements at step " + arena.step(r) + ", this rank " + elements + " at step "
-            + step + ": the ranks disagree on step or gradient sizes");
-      }
-    }
-  }
-
   /** First element of slice {@code slice} (0..N; N gives the end) of a bucket of {@code n}. */
   private int chunkStart(int slice, int n) {
     return (int) ((long) n * slice / spec.worldSize());
@@ -154,6 +113,6 @@ final class SharedExchange extends NetworkExchange {
 
   @Override
   public void close() {
-    group.close();
+    world.close();
   }
 }
