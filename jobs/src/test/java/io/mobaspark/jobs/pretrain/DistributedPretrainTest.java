@@ -38,6 +38,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The pretrain job on two real executor JVMs (local-cluster, one fake GPU each, CPU backend): two
@@ -77,19 +79,25 @@ class DistributedPretrainTest {
     spark.stop();
   }
 
-  @Test
-  void twoRanksOverTheRingMatchOneRankOnTheSameGlobalBatch() throws Exception {
-    Path run = scratch.resolve("ring");
-    TrainSummary summary = train(overrides(run, "ring"), new ByteArrayOutputStream());
+  /** The two executors share a host: ring neighbours on local sockets, or the shared arena. */
+  @ParameterizedTest
+  @ValueSource(strings = {"ring", "shared"})
+  void twoRanksMatchOneRankOnTheSameGlobalBatch(String kind) throws Exception {
+    Path run = scratch.resolve(kind);
+    TrainSummary summary = train(overrides(run, kind), new ByteArrayOutputStream());
     assertEquals(STEPS, summary.stepsThisRun());
     MetricsCurves.assertSameCurve(reference, MetricsCurves.read(run), LOSS_TOLERANCE);
   }
 
+  /**
+   * With the shared kind: the surviving rank notices its peer's process end through the closed
+   * connection to rank 0 (or rank 0's), and a retry joins a fresh arena.
+   */
   @Test
   void aKilledExecutorCostsARetryFromTheLastCheckpointAndNoStep() throws Exception {
     Path run = scratch.resolve("killed");
     Path metrics = run.resolve(TrainingLoop.METRICS_FILE);
-    assertAKilledExecutorCostsNoStep(overrides(run, "driver"), run,
+    assertAKilledExecutorCostsNoStep(overrides(run, "shared"), run,
         () -> lastStep(metrics) >= 12);
   }
 
