@@ -28,21 +28,34 @@ final class SharedExchange extends NetworkExchange {
   private final ArenaBarrier barrier;
   /** Barriers passed so far (the same on every rank). */
   private long count = SharedWorld.JOINED;
-  /** Scratch of {@link #reduce}: one rank's block of a slice, then the block's means. */
-  private final float[] values = new float[REDUCE_BLOCK];
-  private final double[] sums = new double[REDUCE_BLOCK];
+  /** Each phase's threads; part p's scratch of {@link #reduce} is values[p] and sums[p]. */
+  private final RangeWorkers workers;
+  private final float[][] values;
+  private final double[][] sums;
 
-  private SharedExchange(ExchangeSpec spec, SharedWorld world) {
+  private SharedExchange(ExchangeSpec spec, SharedWorld world, int parts) {
     super(spec, world.group.rank());
     this.world = world;
     this.arena = world.arena;
     this.barrier = world.barrier;
+    this.workers = new RangeWorkers(parts, "exchange-shared-copy rank " + rank);
+    this.values = new float[parts][REDUCE_BLOCK];
+    this.sums = new double[parts][REDUCE_BLOCK];
   }
 
-  /** Joins the ranks of this host, each with two slots of a bucket ({@link SharedWorld}). */
+  /**
+   * Joins the ranks of this host, each with two slots of a bucket ({@link SharedWorld}), copying
+   * and reducing on its share of the cores ({@link RangeWorkers#partsFor}).
+   */
   static SharedExchange join(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous) {
-    return new SharedExchange(spec,
-        SharedWorld.join(spec, rank, host, rendezvous, spec.bucketElements()));
+    return join(spec, rank, host, rendezvous, RangeWorkers.partsFor(spec.worldSize()));
+  }
+
+  /** {@link #join} with {@code parts} threads per phase. */
+  static SharedExchange join(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous,
+      int parts) {
+    SharedWorld world = SharedWorld.join(spec, rank, host, rendezvous, spec.bucketElements());
+    return new SharedExchange(spec, world, parts);
   }
 
   @Override
@@ -64,15 +77,16 @@ final class SharedExchange extends NetworkExchange {
     int slot = (int) (count / 2 % 2);
     WireDType wire = spec.wire();
     FloatBuffer mine = arena.slot(rank, slot);
-    flat.forEachPiece(start, n, (buffer, offset, c, done) -> {
-      if (wire == WireDType.FP32) {
-        mine.put(done, buffer, offset, c);
-      } else {
-        for (int i = 0; i < c; i++) {
-          mine.put(done + i, (float) wire.round(buffer[offset + i]));
-        }
-      }
-    });
+    workers.run(0, n, (part, lo, hi) -> flat.forEachPiece(start + lo, hi - lo,
+        (buffer, offset, c, done) -> {
+          if (wire == WireDType.FP32) {
+            mine.put(lo + done, buffer, offset, c);
+          } else {
+            for (int i = 0; i < c; i++) {
+              mine.put(lo + done + i, (float) wire.round(buffer[offset + i]));
+            }
+          }
+        }));
     if (bucket == 0) {
       arena.announce(rank, step, flat.size());
     }
@@ -80,14 +94,20 @@ final class SharedExchange extends NetworkExchange {
     if (bucket == 0) {
       world.requireSameStep(step, flat.size());
     }
-    reduce(slot, chunkStart(rank, n), chunkStart(rank + 1, n), mine);
+    workers.run(chunkStart(rank, n), chunkStart(rank + 1, n),
+        (part, lo, hi) -> reduce(slot, lo, hi, mine, values[part], sums[part]));
     barrier.await(++count, () -> "step " + step + ", bucket " + bucket + ", reduced");
-    for (int r = 0; r < size; r++) {
-      FloatBuffer reduced = arena.slot(r, slot);
-      int from = chunkStart(r, n);
-      flat.forEachPiece(start + from, chunkStart(r + 1, n) - from,
-          (buffer, offset, c, done) -> reduced.get(from + done, buffer, offset, c));
-    }
+    workers.run(0, n, (part, lo, hi) -> {
+      for (int r = 0; r < size; r++) {
+        int from = Math.max(lo, chunkStart(r, n));
+        int to = Math.min(hi, chunkStart(r + 1, n));
+        if (from < to) {
+          FloatBuffer reduced = arena.slot(r, slot);
+          flat.forEachPiece(start + from, to - from,
+              (buffer, offset, c, done) -> reduced.get(from + done, buffer, offset, c));
+        }
+      }
+    });
   }
 
   /**
@@ -96,7 +116,8 @@ final class SharedExchange extends NetworkExchange {
    * through heap scratch: bulk copies out of the mapped slots and plain array loops took half the
    * time of per-element buffer reads (2.0-2.3x at 2 and 4 ranks; docs/perf/exchange.md).
    */
-  private void reduce(int slot, int from, int to, FloatBuffer mine) {
+  private void reduce(int slot, int from, int to, FloatBuffer mine, float[] values,
+      double[] sums) {
     int size = spec.worldSize();
     double scale = 1.0 / size;
     WireDType wire = spec.wire();
@@ -126,6 +147,7 @@ final class SharedExchange extends NetworkExchange {
 
   @Override
   public void close() {
+    workers.close();
     world.close();
   }
 }

@@ -73,17 +73,40 @@ class SharedExchangeTest {
     }
   }
 
+  @Test
+  void severalCopyThreadsPerRankGiveTheSameBits() throws Exception {
+    ExchangeSpec spec = LoopbackRanks.spec(ExchangeSpec.Kind.SHARED, 3, 256, WireDType.FP32,
+        20_000);
+    List<List<double[]>> one = steps(spec);
+    // 3 threads per phase: parts of 21 or 22 elements of a 64-element bucket, cutting across
+    // slices (of 21, 21 and 22) and across the caller's buffers.
+    List<List<double[]>> three = LoopbackRanks.runRanks(3, (rank, board) -> {
+      try (GradientExchange exchange = SharedExchange.join(spec, rank, "127.0.0.1",
+          board.forRank(rank), 3)) {
+        return threeSteps(exchange);
+      }
+    });
+    for (int r = 0; r < 3; r++) {
+      for (int step = 0; step < 3; step++) {
+        assertArrayEquals(one.get(0).get(step), three.get(r).get(step), 0,
+            "rank " + r + ", step " + (step + 1));
+      }
+    }
+  }
+
   /** Every rank's flat result of steps 1..3, whose gradients differ per step. */
   private static List<List<double[]>> steps(ExchangeSpec spec) throws Exception {
-    return LoopbackRanks.run(spec, exchange -> {
-      List<double[]> perStep = new ArrayList<>();
-      for (int step = 1; step <= 3; step++) {
-        List<float[]> buffers = AllReduceTest.randomBuffers(exchange.rank() + 10 * step, SIZES);
-        exchange.allReduceMean(step, buffers);
-        perStep.add(AllReduceTest.flatten(buffers));
-      }
-      return perStep;
-    });
+    return LoopbackRanks.run(spec, SharedExchangeTest::threeSteps);
+  }
+
+  private static List<double[]> threeSteps(GradientExchange exchange) {
+    List<double[]> perStep = new ArrayList<>();
+    for (int step = 1; step <= 3; step++) {
+      List<float[]> buffers = AllReduceTest.randomBuffers(exchange.rank() + 10 * step, SIZES);
+      exchange.allReduceMean(step, buffers);
+      perStep.add(AllReduceTest.flatten(buffers));
+    }
+    return perStep;
   }
 
   @Test
