@@ -1,7 +1,8 @@
-// Standalone lab of gemm.cu (docs/gemm-cuda.md): checks both kernel families against a float64 CPU
-// reference at awkward shapes and all four transpose combinations, then times the training shapes
-// with CUDA events (median of 20 after 3 warm-ups, inputs rotated over > L2). The Java path
-// (GemmLab) is the one that counts; this exists to iterate on the kernel without Java.
+// Standalone lab of gemm.cu (docs/gemm-cuda.md): checks both kernel families against a float64
+// reference (a naive kernel) at awkward shapes and all four transpose combinations, then times the
+// training shapes with CUDA events (median of 20 after 3 warm-ups, inputs rotated over > L2). The Java
+// path (GemmLab) is the one that counts; this exists to iterate on the kernel without Java.
+// Operands are generated on the GPU. `gemm_harness --no-check` times only.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
 //        -o kernels/target-gemm/gemm_harness kernels/src/lab/cuda/gemm_harness.cu
 #include "gemm.cu"
@@ -9,7 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
+#include <string>
 #include <vector>
 
 #define CHECK(x)                                                                      \
@@ -94,58 +95,95 @@ static Run gemm(void* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int m
   return {family, splits};
 }
 
-static float bf16_round(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
-
-// One correctness case: fresh normal inputs, out poisoned (NaN) unless accumulating, fp64 reference.
-static bool check(int m, int n, int k, bool ta, bool tb, bool out_f32, bool acc, int family, int splits,
-                  std::mt19937& rng) {
-  std::normal_distribution<float> normal;
-  std::vector<__nv_bfloat16> ha((size_t)m * k), hb((size_t)k * n);
-  for (auto& x : ha) x = __float2bfloat16_rn(normal(rng));
-  for (auto& x : hb) x = __float2bfloat16_rn(normal(rng));
-  std::vector<double> init((size_t)m * n);
-  for (auto& x : init) x = acc ? (out_f32 ? normal(rng) : bf16_round(normal(rng))) : NAN;
-  __nv_bfloat16 *da, *db;
-  void* dout;
-  size_t ob = out_f32 ? 4 : 2;
-  CHECK(cudaMalloc(&da, ha.size() * 2));
-  CHECK(cudaMalloc(&db, hb.size() * 2));
-  CHECK(cudaMalloc(&dout, (size_t)m * n * ob));
-  CHECK(cudaMemcpy(da, ha.data(), ha.size() * 2, cudaMemcpyHostToDevice));
-  CHECK(cudaMemcpy(db, hb.data(), hb.size() * 2, cudaMemcpyHostToDevice));
-  if (out_f32) {
-    std::vector<float> f(init.begin(), init.end());
-    CHECK(cudaMemcpy(dout, f.data(), f.size() * 4, cudaMemcpyHostToDevice));
-  } else {
-    std::vector<__nv_bfloat16> f(init.size());
-    for (size_t i = 0; i < f.size(); i++) f[i] = __float2bfloat16_rn((float)init[i]);
-    CHECK(cudaMemcpy(dout, f.data(), f.size() * 2, cudaMemcpyHostToDevice));
+// Normal-ish values (sum of 4 uniforms, centred, scaled to unit variance) from a hash of (seed, index):
+// generated on the GPU, since 2e9 values from a host generator took minutes of device time.
+__device__ float hashed_normal(uint32_t seed, size_t i) {
+  float sum = 0.0f;
+  for (uint32_t j = 0; j < 4; j++) {
+    uint32_t h = (uint32_t)i * 0x9E3779B1u ^ (uint32_t)(i >> 32) * 0x85EBCA77u ^ (seed * 4 + j) * 0xC2B2AE3Du;
+    h ^= h >> 15;
+    h *= 0x2C1B3C6Du;
+    h ^= h >> 12;
+    h *= 0x297A2D39u;
+    h ^= h >> 15;
+    sum += (h >> 8) * (1.0f / 16777216.0f);
   }
-  Run run = gemm(dout, da, db, m, n, k, ta, tb, out_f32, acc, family, splits);
-  CHECK(cudaDeviceSynchronize());
-  std::vector<double> got((size_t)m * n);
+  return (sum - 2.0f) * 1.7320508f;  // 4 uniforms: mean 2, variance 1/3
+}
+
+__global__ void fill_bf16(__nv_bfloat16* x, size_t count, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
+    x[i] = __float2bfloat16_rn(hashed_normal(seed, i));
+}
+
+__global__ void fill_f32(float* x, size_t count, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count; i += (size_t)gridDim.x * blockDim.x)
+    x[i] = hashed_normal(seed, i);
+}
+
+// The definition in float64, one thread per output: ref[i, j] = init[i, j] + sum_p op(a)[i, p] op(b)[p, j].
+__global__ void reference_f64(double* ref, const __nv_bfloat16* a, const __nv_bfloat16* b, int m, int n, int k,
+                              bool ta, bool tb) {
+  const long at = blockIdx.x * (long)blockDim.x + threadIdx.x;
+  if (at >= (long)m * n) return;
+  const long i = at / n, j = at % n;
+  double s = ref[at];
+  for (long p = 0; p < k; p++)
+    s += (double)__bfloat162float(a[ta ? p * m + i : i * k + p]) * (double)__bfloat162float(b[tb ? j * k + p : p * n + j]);
+  ref[at] = s;
+}
+
+// Output [m, n] (bf16 or fp32) as float64 on the host.
+static std::vector<double> download(const void* out, size_t count, bool out_f32) {
+  std::vector<double> got(count);
   if (out_f32) {
-    std::vector<float> f(got.size());
-    CHECK(cudaMemcpy(f.data(), dout, f.size() * 4, cudaMemcpyDeviceToHost));
+    std::vector<float> f(count);
+    CHECK(cudaMemcpy(f.data(), out, count * 4, cudaMemcpyDeviceToHost));
     std::copy(f.begin(), f.end(), got.begin());
   } else {
-    std::vector<__nv_bfloat16> f(got.size());
-    CHECK(cudaMemcpy(f.data(), dout, f.size() * 2, cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < f.size(); i++) got[i] = __bfloat162float(f[i]);
+    std::vector<__nv_bfloat16> f(count);
+    CHECK(cudaMemcpy(f.data(), out, count * 2, cudaMemcpyDeviceToHost));
+    for (size_t i = 0; i < count; i++) got[i] = __bfloat162float(f[i]);
   }
+  return got;
+}
+
+static uint32_t g_seed = 1;
+
+// One correctness case: fresh normal inputs, out poisoned (NaN) unless accumulating, float64 reference.
+static bool check(int m, int n, int k, bool ta, bool tb, bool out_f32, bool acc, int family, int splits) {
+  const size_t count = (size_t)m * n;
+  __nv_bfloat16 *da, *db;
+  void* dout;
+  double* dref;
+  CHECK(cudaMalloc(&da, (size_t)m * k * 2));
+  CHECK(cudaMalloc(&db, (size_t)k * n * 2));
+  CHECK(cudaMalloc(&dout, count * (out_f32 ? 4 : 2)));
+  CHECK(cudaMalloc(&dref, count * 8));
+  fill_bf16<<<264, 256>>>(da, (size_t)m * k, g_seed++);
+  fill_bf16<<<264, 256>>>(db, (size_t)k * n, g_seed++);
+  if (!acc) {
+    CHECK(cudaMemset(dout, 0xFF, count * (out_f32 ? 4 : 2)));  // all-ones bits: NaN in bf16 and fp32
+  } else if (out_f32) {
+    fill_f32<<<264, 256>>>(static_cast<float*>(dout), count, g_seed++);
+  } else {
+    fill_bf16<<<264, 256>>>(static_cast<__nv_bfloat16*>(dout), count, g_seed++);
+  }
+  CHECK(cudaGetLastError());
+  std::vector<double> ref = acc ? download(dout, count, out_f32) : std::vector<double>(count, 0.0);
+  CHECK(cudaMemcpy(dref, ref.data(), count * 8, cudaMemcpyHostToDevice));
+  reference_f64<<<(int)((count + 255) / 256), 256>>>(dref, da, db, m, n, k, ta, tb);
+  CHECK(cudaGetLastError());
+  Run run = gemm(dout, da, db, m, n, k, ta, tb, out_f32, acc, family, splits);
+  CHECK(cudaDeviceSynchronize());
+  std::vector<double> got = download(dout, count, out_f32);
+  CHECK(cudaMemcpy(ref.data(), dref, count * 8, cudaMemcpyDeviceToHost));
   double worst = 0, ref_max = 0;
-  for (int i = 0; i < m; i++)
-    for (int j = 0; j < n; j++) {
-      double s = acc ? init[(size_t)i * n + j] : 0.0;
-      for (int p = 0; p < k; p++) {
-        double x = __bfloat162float(ha[ta ? (size_t)p * m + i : (size_t)i * k + p]);
-        double y = __bfloat162float(hb[tb ? (size_t)j * k + p : (size_t)p * n + j]);
-        s += x * y;
-      }
-      double d = std::fabs(got[(size_t)i * n + j] - s);
-      if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
-      ref_max = std::max(ref_max, std::fabs(s));
-    }
+  for (size_t i = 0; i < count; i++) {
+    double d = std::fabs(got[i] - ref[i]);
+    if (!(d <= worst)) worst = std::isnan(d) ? INFINITY : d;
+    ref_max = std::max(ref_max, std::fabs(ref[i]));
+  }
   // bf16 output rounding is 2^-8 relative; fp32 accumulation error of K products ~ 1e-6 * sqrt(K) * |x|.
   double bound = (out_f32 ? 1e-5 * std::sqrt((double)k) * 4 : 1.0 / 128) * std::max(1.0, ref_max);
   bool ok = worst <= bound;
@@ -155,6 +193,7 @@ static bool check(int m, int n, int k, bool ta, bool tb, bool out_f32, bool acc,
   CHECK(cudaFree(da));
   CHECK(cudaFree(db));
   CHECK(cudaFree(dout));
+  CHECK(cudaFree(dref));
   return ok;
 }
 
@@ -175,16 +214,13 @@ static void time_shape(const Shape& s, int family) {
   size_t set_bytes = (a_elems + b_elems) * 2;
   int sets = (int)std::max<size_t>(1, std::min<size_t>(8, (size_t)200e6 / set_bytes + 1));
   std::vector<__nv_bfloat16*> as(sets), bs(sets);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal;
-  std::vector<__nv_bfloat16> host(std::max(a_elems, b_elems));
-  for (auto& x : host) x = __float2bfloat16_rn(normal(rng));
   for (int i = 0; i < sets; i++) {
     CHECK(cudaMalloc(&as[i], a_elems * 2));
     CHECK(cudaMalloc(&bs[i], b_elems * 2));
-    CHECK(cudaMemcpy(as[i], host.data(), a_elems * 2, cudaMemcpyHostToDevice));
-    CHECK(cudaMemcpy(bs[i], host.data(), b_elems * 2, cudaMemcpyHostToDevice));
+    fill_bf16<<<4 * g_sms, 256>>>(as[i], a_elems, g_seed++);
+    fill_bf16<<<4 * g_sms, 256>>>(bs[i], b_elems, g_seed++);
   }
+  CHECK(cudaGetLastError());
   void* out;
   CHECK(cudaMalloc(&out, (size_t)s.m * s.n * (s.out_f32 ? 4 : 2)));
   CHECK(cudaMemset(out, 0, (size_t)s.m * s.n * (s.out_f32 ? 4 : 2)));
@@ -214,43 +250,55 @@ static void time_shape(const Shape& s, int family) {
   CHECK(cudaFree(out));
 }
 
-int main() {
-  cudaDeviceProp prop;
-  CHECK(cudaGetDeviceProperties(&prop, 0));
-  g_sms = prop.multiProcessorCount;
-  g_blocks = g_sms;
-  std::printf("device %s, %d SMs\n", prop.name, g_sms);
-  std::mt19937 rng(1);
+// Every kernel family at awkward shapes against float64; returns the number of failed cases.
+static int correctness_failures() {
   int failures = 0;
   struct C { int m, n, k; };
   const C awkward[] = {{1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 72, 136}, {200, 264, 1032}, {256, 512, 2048}};
-  for (int family = 0; family < 2; family++)
+  for (int family : {MMA, WGMMA})
     for (const C& c : awkward)
       for (int t = 0; t < 4; t++) {
         bool ta = t & 2, tb = t & 1;
         bool aligned = (ta ? c.m % 8 == 0 : c.k % 8 == 0) && (tb ? c.k % 8 == 0 : c.n % 8 == 0);
         if (family != MMA && !aligned) continue;
-        failures += !check(c.m, c.n, c.k, ta, tb, t % 2 == 0, t == 3, family, 1, rng);
+        failures += !check(c.m, c.n, c.k, ta, tb, t % 2 == 0, t == 3, family, 1);
       }
-  // Split-K, both out dtypes, accumulate.
-  failures += !check(136, 264, 3000, true, false, true, true, 1, 3, rng);
-  failures += !check(136, 264, 3000, true, false, false, false, 1, 5, rng);
-  failures += !check(136, 264, 3000, true, false, true, true, 0, 3, rng);
-  // More tiles than SMs (a second wave of blocks).
-  failures += !check(1024, 8192, 200, false, false, false, false, 1, 1, rng);
-  // Few persistent blocks, each walking many items: the copies run from one tile (and split) into the
-  // next; edge tiles in M and N, N % 8 != 0 (no staged epilogue), a short last split.
-  g_blocks = 3;
-  for (int t = 0; t < 4; t++) {
-    bool ta = t & 2, tb = t & 1;
-    failures += !check(392, 776, 200, ta, tb, false, false, 1, 1, rng);
-    failures += !check(392, 776, 200, ta, tb, true, true, 1, 1, rng);
-    failures += !check(264, 520, 3000, ta, tb, t % 2 == 0, t == 3, 1, 5, rng);
+  {
+    const int family = WGMMA;
+    // Split-K, both out dtypes, accumulate.
+    failures += !check(136, 264, 3000, true, false, true, true, family, 3);
+    failures += !check(136, 264, 3000, true, false, false, false, family, 5);
+    // More tiles than SMs (a second wave of blocks).
+    failures += !check(1024, 8192, 200, false, false, false, false, family, 1);
+    // Few persistent blocks, each walking many items: the copies run from one tile (and split) into the
+    // next; edge tiles in M and N, N % 8 != 0 (no staged epilogue), a short last split.
+    g_blocks = 3;
+    for (int t = 0; t < 4; t++) {
+      bool ta = t & 2, tb = t & 1;
+      failures += !check(392, 776, 200, ta, tb, false, false, family, 1);
+      failures += !check(392, 776, 200, ta, tb, true, true, family, 1);
+      failures += !check(264, 520, 3000, ta, tb, t % 2 == 0, t == 3, family, 5);
+    }
+    failures += !check(264, 521, 136, false, true, false, false, family, 1);
+    failures += !check(264, 521, 136, false, true, false, true, family, 1);
+    failures += !check(130, 1000, 64, false, true, false, false, family, 1);
+    g_blocks = g_sms;
   }
-  failures += !check(264, 521, 136, false, true, false, false, 1, 1, rng);
-  failures += !check(264, 521, 136, false, true, false, true, 1, 1, rng);
-  failures += !check(130, 1000, 64, false, true, false, false, 1, 1, rng);
+  failures += !check(136, 264, 3000, true, false, true, true, MMA, 3);
+  return failures;
+}
+
+// --no-check skips the correctness cases (timing builds of experimental variants that compute wrong
+// results on purpose, e.g. without some of their copies).
+int main(int argc, char** argv) {
+  const bool checks = !(argc > 1 && std::string(argv[1]) == "--no-check");
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // whole lines reach the log even if a timeout kills the run
+  cudaDeviceProp prop;
+  CHECK(cudaGetDeviceProperties(&prop, 0));
+  g_sms = prop.multiProcessorCount;
   g_blocks = g_sms;
+  std::printf("device %s, %d SMs\n", prop.name, g_sms);
+  const int failures = checks ? correctness_failures() : 0;
   std::printf("correctness: %d failure(s)\n\n", failures);
 
   // GemmLab.SHAPES / tools/gemm_peer.py SHAPES: keep in step.

@@ -203,9 +203,9 @@ GEMM_MMA_KERNEL(gemm_mma_tt, true, true)
 // K split). The pipeline counts K steps over all of a block's items (step g uses stage g % 4), so the
 // copies of the next item's first two steps are in flight while this item's epilogue runs. Step g:
 // every thread waits for its copies of step g, fences them for the async proxy, and a block barrier
-// makes the stage visible; the warpgroups issue step g's wgmmas, wait until step g-1's are done (one
-// group in flight), then copy step g+2 into the stage that step g-2 used, which every warpgroup
-// finished before the barrier.
+// makes the stage visible; the threads then copy step g+2 into the stage that step g-2 used, which
+// every warpgroup finished before the barrier (so the copies start while step g-1's wgmmas still
+// run), issue step g's wgmmas and wait until step g-1's are done (one group in flight).
 
 #define WG_BM 128
 #define WG_BN 256
@@ -418,6 +418,7 @@ __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* 
       cp_async_wait<1>();  // this thread's copies of this step (all but the newest group) landed
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
       __syncthreads();
+      load();  // stage g-2 is free: both warpgroups finished step g-2 before the barrier
       // This warpgroup's 64 rows of A: the same 8 KiB offset in both layouts (8 atoms of 1 KiB).
       const uint32_t a_base = stage_a(stage) + wg * 8192;
       const uint32_t b_base = stage_b(stage);
@@ -433,7 +434,6 @@ __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* 
       fence_accumulators(d);
       wgmma_wait<1>();
       fence_accumulators(d);
-      load();
       stage = (stage + 1) % WG_STAGES;
     }
     wgmma_wait<0>();
