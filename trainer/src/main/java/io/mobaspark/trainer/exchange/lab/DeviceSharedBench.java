@@ -1,6 +1,7 @@
 package io.mobaspark.trainer.exchange.lab;
 
 import io.mobaspark.kernels.cuda.CudaContext;
+import io.mobaspark.kernels.cuda.DeviceBuffer;
 import io.mobaspark.kernels.cuda.IpcArena;
 import io.mobaspark.trainer.exchange.DeviceSharedExchange;
 import io.mobaspark.trainer.exchange.ExchangeSpec;
@@ -30,6 +31,8 @@ import java.util.concurrent.TimeUnit;
  *   <li>does the same at {@code params} elements, then times {@code steps} averages after
  *       {@code warmup}: the wall time of {@link DeviceSharedExchange#allReduceMean}, device work
  *       included (it waits for it);
+ *   <li>times a device copy of the gradient into an arena and back, what a training step adds
+ *       where its gradients do not live in the arena;
  *   <li>averages the same gradient on the host with the {@code ring} and the host {@code shared}
  *       kind ({@code host_steps} timed after one warm-up), and rank 0 compares them with the device's
  *       result: shared bit for bit, ring within float tolerance (it rounds every partial sum).
@@ -199,7 +202,31 @@ public final class DeviceSharedBench {
       }
       String check = rank == 0 ? check(mean, elements) : "-";
       report("device-shared", elements, ms, check, mean);
+      if (steps > 0) {
+        report("device-copy-in-out", elements, copyInAndOut(context, elements, steps), "-", mean);
+      }
       return mean;
+    }
+
+    /**
+     * What a training step would add where the gradients do not live in the arena: one device copy
+     * of the gradient into the arena and one back, timed together (all ranks at once).
+     */
+    private static double[] copyInAndOut(CudaContext context, int elements, int steps) {
+      double[] ms = new double[steps];
+      try (DeviceBuffer gradients = context.allocate(4L * elements);
+          DeviceBuffer arena = context.allocate(4L * elements)) {
+        for (int s = -1; s < steps; s++) {
+          long t0 = System.nanoTime();
+          arena.copyFrom(gradients, 4L * elements);
+          gradients.copyFrom(arena, 4L * elements);
+          context.synchronize();
+          if (s >= 0) {
+            ms[s] = (System.nanoTime() - t0) / 1e6;
+          }
+        }
+      }
+      return ms;
     }
 
     /** A host kind on the same gradient, timed; rank 0 compares it with the device's result. */
