@@ -1,6 +1,7 @@
 package io.mobaspark.trainer.exchange.lab;
 
 import io.mobaspark.kernels.cuda.CudaContext;
+import io.mobaspark.kernels.cuda.CudaDevice;
 import io.mobaspark.kernels.cuda.DeviceBuffer;
 import io.mobaspark.kernels.cuda.IpcArena;
 import io.mobaspark.trainer.exchange.DeviceSharedExchange;
@@ -21,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The {@code shared} kind with the gradients on a GPU (docs/perf/exchange.md): {@code N} training
  * processes of one machine (JVMs, as Spark executors are), each with its fp32 gradient arena in
- * device memory, all on device 0 (a machine with several GPUs gives rank r device r % GPUs). Per
+ * device memory, rank r on device r mod GPUs (on a machine of one GPU all ranks share it). Per
  * world size, every rank:
  * <ol>
  *   <li>checks at an awkward size (1,000,003 elements: slices start off any 16-byte boundary):
@@ -168,7 +169,8 @@ public final class DeviceSharedBench {
         self.host(ExchangeSpec.Kind.SHARED, params, hostSteps, null);
         return;
       }
-      try (CudaContext context = CudaContext.open(0)) {
+      // One GPU per rank where there are enough (rank r on device r mod GPUs), else ranks share.
+      try (CudaContext context = CudaContext.open(self.rank % CudaDevice.count())) {
         self.device(context, AWKWARD, 0, 0);
         float[] onDevice = self.device(context, params, warmup, steps);
         self.host(ExchangeSpec.Kind.RING, params, hostSteps, onDevice);

@@ -16,8 +16,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Per-step exchange time of {@code driver} and {@code ring} with every rank a thread of this JVM on
- * loopback (docs/perf/exchange.md). Each step starts with all ranks released together; rank 0's
+ * Per-step exchange time of {@code driver}, {@code ring} and the host {@code shared} kind with every
+ * rank a thread of this JVM on loopback (docs/perf/exchange.md; the device shared kind, whose
+ * ranks must be processes: {@link DeviceSharedBench}). Each step starts with all ranks released together; rank 0's
  * wall time of {@code allReduceMean} is the step's time. Prints one table row per kind and world
  * size: median and min over the timed steps, algorithm bandwidth (gradient fp32 bytes / time), and
  * the CPU time this process spent per timed step (all ranks and the driver, user and kernel): on a
@@ -25,7 +26,7 @@ import java.util.concurrent.Future;
  *
  * <pre>
  * java -Xmx8g -cp trainer/target/classes io.mobaspark.trainer.exchange.lab.ExchangeBench \
- *     [params=50000000] [ranks=2,4] [kinds=driver,ring] [wire=fp32] [steps=5] [bucket_mib=4]
+ *     [params=50000000] [ranks=2,4] [kinds=driver,ring,shared] [wire=fp32] [steps=5] [bucket_mib=4]
  * </pre>
  */
 public final class ExchangeBench {
@@ -37,7 +38,8 @@ public final class ExchangeBench {
   public static void main(String[] args) throws Exception {
     long params = 50_000_000;
     int[] worlds = {2, 4};
-    List<ExchangeSpec.Kind> kinds = List.of(ExchangeSpec.Kind.DRIVER, ExchangeSpec.Kind.RING);
+    List<ExchangeSpec.Kind> kinds = List.of(ExchangeSpec.Kind.DRIVER, ExchangeSpec.Kind.RING,
+        ExchangeSpec.Kind.SHARED);
     WireDType wire = WireDType.FP32;
     int steps = 5;
     int bucketMiB = 4;
