@@ -328,7 +328,7 @@ struct Moba {
     int S = int(c.seqlens.size());
     float scale = 1.f / sqrtf(float(D));
     float* dq_acc = reinterpret_cast<float*>(arena.p);
-    moba_bwd_delta<<<(T * H + 3) / 4, 128>>>((const bf16*)o.p, (const bf16*)dout.p, delta.p, T, H, D); LAUNCHED();
+    moba_bwd_delta<<<unsigned(((size_t)T * H * D + 1023) / 1024), 128>>>((const bf16*)o.p, (const bf16*)dout.p, delta.p, T, H, D); LAUNCHED();
     // 128-key tiles where the block size is a multiple of 128, else 64.
     const int kt = B % 128 == 0 ? 128 : 64, G = H / Hkv;
     auto kern = D == 64 ? (kt == 64 ? moba_bwd_main_d64_k64 : moba_bwd_main_d64_k128)

@@ -338,7 +338,8 @@ constexpr int kMergePartSlots = 4;
 
 // Merges the own-block result of the thread's rows t[i] (tile rows lane/4 and lane/4 + 8 of its
 // warp; t < 0: empty row) -- acc / l with LSE (m + log2 l) ln 2, the mma accumulator layout --
-// with the row's normalized past partials of this slice by their LSEs; writes O and LSE.
+// with the row's normalized past partials of this slice by their LSEs; writes O and LSE. stage:
+// the warp's [16][D + 4] fp32 of shared memory.
 template <int D>
 __device__ __forceinline__ void merge_past(bf16* __restrict__ o, float* __restrict__ lse,
                                            const bf16* __restrict__ part_o,
@@ -346,7 +347,7 @@ __device__ __forceinline__ void merge_past(bf16* __restrict__ o, float* __restri
                                            const int* __restrict__ routing, int tokens, int heads,
                                            int block_size, int topk, int h, int h0, int ta, int tb,
                                            int seq_start, int t0, int t1, const float acc[D / 8][4],
-                                           const float m[2], const float l[2]) {
+                                           const float m[2], const float l[2], float* stage) {
   const int lane = threadIdx.x & 31, t[2] = {t0, t1};
   float lse0[2], mx[2];
   int past[2];
@@ -382,47 +383,71 @@ __device__ __forceinline__ void merge_past(bf16* __restrict__ o, float* __restri
         }
     }
   }
+  // The sum runs in 16-byte column chunks: lane c of a row's quad holds chunks 4k + c (columns
+  // 8(4k + c) ..+7), so that each partial is read, and O written, by 16-byte accesses (4-byte
+  // accesses of the accumulator layout made the merge L1-bound). The own block's weighted output
+  // changes layout through the warp's stage [16][D + 4] fp32.
+  constexpr int CK = D / 32, kStride = D + 4;
+  const int g = lane >> 2, c = lane & 3;
+  float total[2];
+#pragma unroll
+  for (int i = 0; i < 2; i++) {
+    const float w = expf(lse0[i] - mx[i]);
+    total[i] = w;
+    const float wl = w / l[i];
+#pragma unroll
+    for (int n = 0; n < D / 8; n++)
+      *reinterpret_cast<float2*>(stage + (g + 8 * i) * kStride + 8 * n + 2 * c) =
+          make_float2(acc[n][2 * i] * wl, acc[n][2 * i + 1] * wl);
+  }
+  __syncwarp();
 #pragma unroll
   for (int i = 0; i < 2; i++) {
     if (t[i] < 0) continue;
-    float w = expf(lse0[i] - mx[i]), total = w;
-    w /= l[i];
-    float out[D / 8][2];
+    float out[CK][8];
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) {
-      out[n][0] = acc[n][2 * i] * w;
-      out[n][1] = acc[n][2 * i + 1] * w;
+    for (int k = 0; k < CK; k++) {
+      const float4* src = reinterpret_cast<const float4*>(stage + (g + 8 * i) * kStride + (4 * k + c) * 8);
+      const float4 a = src[0], b = src[1];
+      out[k][0] = a.x; out[k][1] = a.y; out[k][2] = a.z; out[k][3] = a.w;
+      out[k][4] = b.x; out[k][5] = b.y; out[k][6] = b.z; out[k][7] = b.w;
     }
     for (int s0 = 0; s0 < past[i]; s0 += kMergePartSlots) {
-      __nv_bfloat162 x[kMergePartSlots][D / 8];
+      uint4 x[kMergePartSlots][CK];
       float pl[kMergePartSlots];
 #pragma unroll
       for (int j = 0; j < kMergePartSlots; j++) {
         if (s0 + j >= past[i]) continue;
         const size_t p = p0[i] + s0 + j;
         pl[j] = part_lse[p];
-        const __nv_bfloat162* src = reinterpret_cast<const __nv_bfloat162*>(part_o + p * D) + (lane & 3);
 #pragma unroll
-        for (int n = 0; n < D / 8; n++) x[j][n] = src[n * 4];
+        for (int k = 0; k < CK; k++) x[j][k] = *reinterpret_cast<const uint4*>(part_o + p * D + (4 * k + c) * 8);
       }
 #pragma unroll
       for (int j = 0; j < kMergePartSlots; j++) {
         if (s0 + j >= past[i]) continue;
         const float ws = expf(pl[j] - mx[i]);
-        total += ws;
+        total[i] += ws;
 #pragma unroll
-        for (int n = 0; n < D / 8; n++) {
-          const float2 xf = __bfloat1622float2(x[j][n]);
-          out[n][0] += ws * xf.x;
-          out[n][1] += ws * xf.y;
+        for (int k = 0; k < CK; k++) {
+          const uint32_t xw[4] = {x[j][k].x, x[j][k].y, x[j][k].z, x[j][k].w};
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const float2 xf = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&xw[e]));
+            out[k][2 * e] += ws * xf.x;
+            out[k][2 * e + 1] += ws * xf.y;
+          }
         }
       }
     }
-    const float inv = 1.f / total;
-    uint32_t* dst = reinterpret_cast<uint32_t*>(o + ((size_t)t[i] * heads + h) * D) + (lane & 3);
+    const float inv = 1.f / total[i];
+    bf16* dst = o + ((size_t)t[i] * heads + h) * D;
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) dst[n * 4] = pack_bf16(out[n][0] * inv, out[n][1] * inv);
-    if ((lane & 3) == 0) lse[(size_t)h * tokens + t[i]] = mx[i] + logf(total);
+    for (int k = 0; k < CK; k++)
+      *reinterpret_cast<uint4*>(dst + (4 * k + c) * 8) =
+          make_uint4(pack_bf16(out[k][0] * inv, out[k][1] * inv), pack_bf16(out[k][2] * inv, out[k][3] * inv),
+                     pack_bf16(out[k][4] * inv, out[k][5] * inv), pack_bf16(out[k][6] * inv, out[k][7] * inv));
+    if (c == 0) lse[(size_t)h * tokens + t[i]] = mx[i] + logf(total[i]);
   }
 }
 
@@ -458,8 +483,12 @@ __device__ void fwd_own(const bf16* __restrict__ q, const bf16* __restrict__ k,
             m, l);
 
   const int ra = (threadIdx.x >> 5) * 16 + ((threadIdx.x & 31) >> 2);
+  // attend() ended on a barrier after its last reads of the q tile and K/V stages: they are free
+  // for the merge's per-warp stages of 16 rows x (D + 4) fp32.
+  static_assert(4 * 16 * (D + 4) * 4 <= FwdSmem<D>::tok - FwdSmem<D>::q, "merge stages");
+  float* stage = reinterpret_cast<float*>(smem + FwdSmem<D>::q) + (threadIdx.x >> 5) * 16 * (D + 4);
   merge_past<D>(o, lse, part_o, part_lse, routing, tokens, heads, block_size, topk, h, h0, ta, tb,
-                seq_start, tok[ra], tok[ra + 8], acc, m, l);
+                seq_start, tok[ra], tok[ra + 8], acc, m, l, stage);
 }
 
 }  // namespace moba

@@ -32,6 +32,16 @@ __device__ __forceinline__ void wg_m64n128k16_ss(float (&d)[64], uint64_t desc_a
 }
 #undef MOBA_WG_ACC8
 
+// 2^x as one MUFU.EX2 (subnormal results flushed to zero, ~2 ulp): p feeds the tensor cores as
+// bf16 and l sums p in fp32, so exp2f's extra instructions for subnormals buy nothing here, in a
+// loop that is issue-bound. (moba_bwd_tile.cuh has the same helper as exp2_ftz; the two files are
+// compiled into one lab binary, hence the other name.)
+__device__ __forceinline__ float exp2_approx_ftz(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // Shared memory of the wgmma body, inside the byte count the host reserves for fwd_past
 // (PastSmem<D>::bytes): K, V and the two q stages in the slab layout (swz_slab), 1 KiB aligned
 // (`bytes` counts the 1 KiB the kernel may skip to align). A q stage holds a unit's gathered rows
@@ -143,7 +153,7 @@ __device__ void fwd_past_wgmma(const bf16* __restrict__ q, const bf16* __restric
       float p[8];
 #pragma unroll
       for (int e = 0; e < 8; e++) {
-        p[e] = exp2f(fmaf(s[8 * kk + e], scale_log2, -mx[(e >> 1) & 1]));
+        p[e] = exp2_approx_ftz(fmaf(s[8 * kk + e], scale_log2, -mx[(e >> 1) & 1]));
         l[(e >> 1) & 1] += p[e];
       }
       pa[kk][0] = pack_bf16(p[0], p[1]);

@@ -124,11 +124,12 @@ final class MobaAttentionCuda implements AutoCloseable {
     DeviceBuffer dqAcc = sliceArena.atLeast(slicing.backwardBytes());
     DeviceBuffer rowDelta = delta.atLeast(4L * g.heads() * g.tokens());
 
-    // moba_bwd.cu: moba_bwd_delta(o, dout, delta, tokens, heads, dim); one warp per (t, h) row.
+    // moba_bwd.cu: moba_bwd_delta(o, dout, delta, tokens, heads, dim); D / 8 threads per (t, h)
+    // row, grid ceil(T * H * D / 1024) x 128.
     long rowsOfHeads = (long) g.tokens() * g.heads();
-    int perCta = MobaKernelShapes.DELTA_ROWS_PER_CTA;
+    int perCta = MobaKernelShapes.deltaRowsPerCta(g.dim());
     context.kernel("moba_bwd", "moba_bwd_delta").launch(
-        LaunchShape.of((rowsOfHeads + perCta - 1) / perCta, 32 * perCta),
+        LaunchShape.of((rowsOfHeads + perCta - 1) / perCta, MobaKernelShapes.DELTA_THREADS),
         new KernelArgs().ptr(out.buffer()).ptr(dOut.buffer()).ptr(rowDelta).i32(g.tokens())
             .i32(g.heads()).i32(g.dim()));
 

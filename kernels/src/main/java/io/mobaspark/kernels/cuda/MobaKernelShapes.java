@@ -21,9 +21,10 @@ final class MobaKernelShapes {
   /** Key-tile width of moba_bwd_main: 128 keys when the block size allows it, else 64. */
   static final int WIDE_KEY_TILE = 128;
   static final int NARROW_KEY_TILE = 64;
-  /** Threads of the elementwise helpers (centroid split, dq convert) and rows per delta CTA. */
+  /** Threads of the elementwise helpers (centroid split, dq convert). */
   static final int ELEMENTWISE_THREADS = 256;
-  static final int DELTA_ROWS_PER_CTA = 4;
+  /** Threads of a moba_bwd_delta CTA; a row (t, h) takes D / 8 of them. */
+  static final int DELTA_THREADS = 128;
 
   private MobaKernelShapes() {}
 
@@ -94,6 +95,11 @@ final class MobaKernelShapes {
   /** Dynamic shared memory of moba_list_count / moba_list_scatter: counters plus staged routing. */
   static long listShared(int maxBlocksPerSequence, int topk) {
     return 4L * (maxBlocksPerSequence + (long) LIST_ROWS * topk);
+  }
+
+  /** Rows (t, h) of one moba_bwd_delta CTA: 16 bytes of O and of dO per thread. */
+  static int deltaRowsPerCta(int dim) {
+    return DELTA_THREADS * 8 / dim;
   }
 
   /** The backward's key tile for block size {@code blockSize}. */

@@ -180,6 +180,16 @@ class MobaChecksTest {
   }
 
   @Test
+  void deltaCtasCoverRowsOfD8ThreadsEach() {
+    // moba_bwd_delta: grid ceil(T * H * D / 1024) x 128.
+    assertEquals(8, MobaKernelShapes.deltaRowsPerCta(128));
+    assertEquals(16, MobaKernelShapes.deltaRowsPerCta(64));
+    for (int dim : new int[] {64, 128}) {
+      assertEquals(MobaKernelShapes.DELTA_THREADS, MobaKernelShapes.deltaRowsPerCta(dim) * dim / 8);
+    }
+  }
+
+  @Test
   void backwardStagesDqOnlyOnTheWgmmaImageAtTheWideTile() {
     // BwdSmem<128, 128>::bytes and ::bytes_staged_dq (moba_bwd_tile.cuh).
     assertEquals(133376, MobaKernelShapes.backwardShared(128, 128, false));
