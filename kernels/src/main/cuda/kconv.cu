@@ -3,155 +3,249 @@
 // its sequence, width W <= 5:
 //   z_t  = sum_{l < W, l <= p} w[g, l, d] * k_{t-l}      (taps never cross a sequence start)
 //   k'_t = k_t + silu(z_t)
-// Layouts: k, out, dout, dk [T, Hkv, D] bf16 flattened to [T, C] with C = Hkv * D; weight [Hkv, W, D]
-// fp32; dweight [Hkv, W, D] fp32, accumulated. All arithmetic in fp32.
+// Layouts: k, out, dout, dk [T, Hkv, D] bf16 flattened to [T, C] with C = Hkv * D, D even; weight
+// [Hkv, W, D] fp32; dweight [Hkv, W, D] fp32, accumulated. All arithmetic in fp32.
 //
-// Each thread owns one channel and walks a run of consecutive tokens, keeping the last taps in
-// registers, so every key is read from memory about once; a warp covers 32 neighbouring channels,
-// so its loads are contiguous.
-#include <cuda_bf16.h>
+// A thread owns a pair of channels of one head (one 4-byte access per token, a warp's 32 pairs
+// 128 contiguous bytes) and a short run of tokens, and issues every load of its run before the
+// first use; a thread walking one channel token by token waited on each load and reached a third
+// of the copy bandwidth. Pairs rather than wider packs keep the registers low: with the sigmoid's
+// exp and division per element the kernels need many warps per SM to hide latency. The kernels are
+// instantiated per width (kconv_forward_w3, ...) so that the registers hold exactly W taps.
+#include <stdint.h>
+
+#include "pack.cuh"
 #include "varlen.cuh"
 
-#define KCONV_MAX_WIDTH 5
+constexpr int kPack = 2;         // channels per thread (KeyConvCuda.PACK)
+constexpr int kForwardRun = 8;   // tokens per forward thread (KeyConvCuda.FORWARD_RUN)
+constexpr int kBackwardRun = 4;  // tokens per backward sub-run
+constexpr int kPackBlock = 32;   // backward: pairs per CTA (64 channels), its x dimension
+constexpr int kSubRuns = 8;      // backward: sub-run lanes per CTA, its y dimension
+
+// The two bf16 channels of one token as a 32-bit word, and as fp32.
+__device__ __forceinline__ uint32_t load_pair(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+__device__ __forceinline__ void unpack(uint32_t raw, float (&f)[kPack]) {
+  const float2 two = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&raw));
+  f[0] = two.x;
+  f[1] = two.y;
+}
+
+__device__ __forceinline__ void store_pair(bf16* p, const float (&f)[kPack]) {
+  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(f[0], f[1]);
+}
 
 __device__ __forceinline__ float sigmoidf_exact(float z) { return 1.0f / (1.0f + expf(-z)); }
 
-// w[l] for l < width, zero beyond: one code path serves every width up to KCONV_MAX_WIDTH.
-__device__ __forceinline__ void load_taps(float (&w)[KCONV_MAX_WIDTH], const float* __restrict__ weight,
-                                          int c, int head_dim, int width) {
-  int g = c / head_dim;
-  int d = c - g * head_dim;
-#pragma unroll
-  for (int l = 0; l < KCONV_MAX_WIDTH; l++) {
-    w[l] = l < width ? weight[((long)g * width + l) * head_dim + d] : 0.0f;
-  }
-}
-
-// Window of keys kw[l] = k_{t-l} (zero before the sequence start) for the token t = `first`.
-__device__ __forceinline__ void load_window(float (&kw)[KCONV_MAX_WIDTH], const __nv_bfloat16* __restrict__ k,
-                                            long first, long seq_start, int c, int channels) {
-#pragma unroll
-  for (int l = 0; l < KCONV_MAX_WIDTH; l++) {
-    kw[l] = first - l >= seq_start ? __bfloat162float(k[(first - l) * channels + c]) : 0.0f;
-  }
-}
-
-__device__ __forceinline__ float conv(const float (&w)[KCONV_MAX_WIDTH], const float (&kw)[KCONV_MAX_WIDTH]) {
-  float z = 0.0f;
-#pragma unroll
-  for (int l = 0; l < KCONV_MAX_WIDTH; l++) {
-    z = fmaf(w[l], kw[l], z);
-  }
-  return z;
-}
-
-// One thread's walk over consecutive tokens of channel c: its taps, the key window of the current
-// token and where the current sequence starts and the next one begins. Fully unrolled loops keep
-// the arrays in registers.
-struct ChannelWalk {
-  float w[KCONV_MAX_WIDTH];
-  float kw[KCONV_MAX_WIDTH];
+// The sequence of consecutive tokens visited in ascending order: where the current one starts.
+struct SeqCursor {
+  const int* cu;
   int s;
-  long seq_start;
-  long next_start;
+  long start;
+  long next;
 
-  __device__ __forceinline__ ChannelWalk(const float* __restrict__ weight, const __nv_bfloat16* __restrict__ k,
-                                         const int* __restrict__ cu_seqlens, int sequences, long first,
-                                         int c, int channels, int head_dim, int width) {
-    load_taps(w, weight, c, head_dim, width);
-    s = sequence_of(cu_seqlens, sequences, first);
-    seq_start = cu_seqlens[s];
-    next_start = cu_seqlens[s + 1];
-    load_window(kw, k, first, seq_start, c, channels);
+  __device__ __forceinline__ SeqCursor(const int* __restrict__ cu_seqlens, int sequences, long t)
+      : cu(cu_seqlens), s(sequence_of(cu_seqlens, sequences, t)) {
+    start = cu[s];
+    next = cu[s + 1];
   }
 
-  // Moves to token t, the one after the current; a token that starts a sequence has no history.
-  __device__ __forceinline__ void advance(const __nv_bfloat16* __restrict__ k, const int* __restrict__ cu_seqlens,
-                                          long t, int c, int channels) {
-    bool restart = t == next_start;
-    if (restart) {
-      seq_start = t;
-      next_start = cu_seqlens[++s + 1];
+  // Position of token t (>= every token visited before, < tokens) in its sequence.
+  __device__ __forceinline__ long position(long t) {
+    while (t >= next) {
+      start = next;
+      next = cu[++s + 1];
     }
-#pragma unroll
-    for (int l = KCONV_MAX_WIDTH - 1; l > 0; l--) kw[l] = restart ? 0.0f : kw[l - 1];
-    kw[0] = __bfloat162float(k[t * channels + c]);
+    return t - start;
   }
 };
 
-// Grid: x = token runs of `run` tokens, y = channel blocks of blockDim.x channels.
-extern "C" __global__ void kconv_forward(__nv_bfloat16* __restrict__ out, const __nv_bfloat16* __restrict__ k,
-                                         const float* __restrict__ weight, const int* __restrict__ cu_seqlens,
-                                         int sequences, long tokens, int channels, int head_dim, int width,
-                                         int run) {
-  int c = blockIdx.y * blockDim.x + threadIdx.x;
-  long first = (long)blockIdx.x * run;
-  if (c >= channels || first >= tokens) return;
-  long end = min(first + run, tokens);
+// w[l][0 .. 2) = the taps of channels c, c+1 (one head: D is even).
+template <int W>
+__device__ __forceinline__ void load_taps(float (&w)[W][kPack], const float* __restrict__ weight, int c,
+                                          int head_dim) {
+  const int g = c / head_dim, d = c - g * head_dim;
+#pragma unroll
+  for (int l = 0; l < W; l++) {
+    const float2 two = *reinterpret_cast<const float2*>(weight + ((long)g * W + l) * head_dim + d);
+    w[l][0] = two.x;
+    w[l][1] = two.y;
+  }
+}
 
-  ChannelWalk walk(weight, k, cu_seqlens, sequences, first, c, channels, head_dim, width);
-  for (long t = first;;) {
-    float z = conv(walk.w, walk.kw);
-    out[t * channels + c] = __float2bfloat16_rn(walk.kw[0] + z * sigmoidf_exact(z));
-    if (++t >= end) break;
-    walk.advance(k, cu_seqlens, t, c, channels);
+// raw[j] = the pair of token first + j, zero outside [0, tokens).
+template <int N>
+__device__ __forceinline__ void load_keys(uint32_t (&raw)[N], const bf16* __restrict__ k, long first, long tokens,
+                                          int c, int channels) {
+#pragma unroll
+  for (int j = 0; j < N; j++) {
+    const long t = first + j;
+    raw[j] = t >= 0 && t < tokens ? load_pair(k + t * channels + c) : 0u;
+  }
+}
+
+// z = sum over taps l <= pos of w[l] * key (t - l), with key (t - l) = raw[at - l]; the taps in
+// ascending order, as KeyConvCpu.
+template <int W, int N>
+__device__ __forceinline__ void conv(float (&z)[kPack], const float (&w)[W][kPack], const uint32_t (&raw)[N], int at,
+                                     long pos) {
+#pragma unroll
+  for (int e = 0; e < kPack; e++) z[e] = 0.0f;
+#pragma unroll
+  for (int l = 0; l < W; l++) {
+    if (l > pos) break;
+    float key[kPack];
+    unpack(raw[at - l], key);
+#pragma unroll
+    for (int e = 0; e < kPack; e++) z[e] = fmaf(w[l][e], key[e], z[e]);
+  }
+}
+
+// Grid: 1-D over (forward runs x packs), packs fastest, so a warp's loads of one token are contiguous.
+template <int W>
+__device__ void kconv_forward(bf16* __restrict__ out, const bf16* __restrict__ k, const float* __restrict__ weight,
+                              const int* __restrict__ cu_seqlens, int sequences, long tokens, int channels,
+                              int head_dim) {
+  const int packs = channels / kPack;
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  const long first = i / packs * kForwardRun;
+  const int c = (int)(i % packs) * kPack;
+  if (first >= tokens) return;
+  float w[W][kPack];
+  load_taps<W>(w, weight, c, head_dim);
+  uint32_t raw[kForwardRun + W - 1];  // tokens first - (W-1) .. first + kForwardRun - 1
+  load_keys(raw, k, first - (W - 1), tokens, c, channels);
+  SeqCursor seq(cu_seqlens, sequences, first);
+#pragma unroll
+  for (int r = 0; r < kForwardRun; r++) {
+    const long t = first + r;
+    if (t >= tokens) break;
+    float z[kPack], key[kPack], o[kPack];
+    conv<W>(z, w, raw, r + W - 1, seq.position(t));
+    unpack(raw[r + W - 1], key);
+#pragma unroll
+    for (int e = 0; e < kPack; e++) o[e] = key[e] + z[e] * sigmoidf_exact(z[e]);
+    store_pair(out + t * channels + c, o);
   }
 }
 
 // Backward, first pass. With gz_u = dout_u * silu'(z_u):
 //   dk_t = dout_t + sum_l w_l * gz_{t+l}   over t+l in t's sequence, i.e. position(t+l) >= l
 //   partial[chunk, l, c] = sum over the chunk's tokens u of gz_u * k_{u-l}
-// A thread walks u over its chunk plus the KCONV_MAX_WIDTH-1 tokens after it, since dk of the chunk's
-// last tokens needs gz of the next ones; dk of token u-(MAX-1) is complete once u is processed.
-// Grid: x = chunks of `run` tokens, y = channel blocks.
-extern "C" __global__ void kconv_backward_tokens(__nv_bfloat16* __restrict__ dk, float* __restrict__ partial,
-                                                 const __nv_bfloat16* __restrict__ dout,
-                                                 const __nv_bfloat16* __restrict__ k,
-                                                 const float* __restrict__ weight,
-                                                 const int* __restrict__ cu_seqlens, int sequences,
-                                                 long tokens, int channels, int head_dim, int width,
-                                                 int run) {
-  int c = blockIdx.y * blockDim.x + threadIdx.x;
-  long first = (long)blockIdx.x * run;
-  if (c >= channels || first >= tokens) return;
-  long end = min(first + run, tokens);
-  long last = min(end + KCONV_MAX_WIDTH - 1, tokens);  // one past the last token whose gz is needed
+// Grid: x = chunks of `run` tokens, y = blocks of kPackBlock packs; CTA (kPackBlock, kSubRuns).
+// Thread (x, y) takes the sub-runs y, y + kSubRuns, ... of kBackwardRun tokens of its chunk; a
+// sub-run [a, b) needs gz up to b + W - 2 (recomputed by the next sub-run's thread as well), hence
+// keys a - (W-1) .. b + W - 2. The CTA then adds its threads' dWeight terms in y order: one fixed
+// order for each T, no atomics.
+template <int W>
+__device__ void kconv_backward_tokens(bf16* __restrict__ dk, float* __restrict__ partial,
+                                      const bf16* __restrict__ dout, const bf16* __restrict__ k,
+                                      const float* __restrict__ weight, const int* __restrict__ cu_seqlens,
+                                      int sequences, long tokens, int channels, int head_dim, int run) {
+  constexpr int G = kBackwardRun + W - 1;  // tokens whose gz a sub-run needs
+  __shared__ float dw_rows[kSubRuns][W][kPackBlock * kPack];
+  const int packs = channels / kPack;
+  const int pack = blockIdx.y * kPackBlock + threadIdx.x;
+  const bool active = pack < packs;
+  const int c = pack * kPack;
+  const long chunk_start = (long)blockIdx.x * run, chunk_end = min(chunk_start + run, tokens);
 
-  ChannelWalk walk(weight, k, cu_seqlens, sequences, first, c, channels, head_dim, width);
-  float pending[KCONV_MAX_WIDTH] = {};  // pending[l]: sum of w * gz so far for token u-l
-  float dw[KCONV_MAX_WIDTH] = {};
-  for (long u = first; u < last + KCONV_MAX_WIDTH - 1; u++) {
-    if (u > first && u < last) walk.advance(k, cu_seqlens, u, c, channels);
-    // Tokens u-l for l = MAX-1 .. 1 keep accumulating; slot 0 is token u.
+  float w[W][kPack], dw[W][kPack];
 #pragma unroll
-    for (int l = KCONV_MAX_WIDTH - 1; l > 0; l--) pending[l] = pending[l - 1];
-    pending[0] = 0.0f;
-    if (u < last) {
-      float z = conv(walk.w, walk.kw);
-      float sg = sigmoidf_exact(z);
-      float gz = __bfloat162float(dout[u * channels + c]) * sg * (1.0f + z * (1.0f - sg));
-      long position = u - walk.seq_start;
+  for (int l = 0; l < W; l++) {
 #pragma unroll
-      for (int l = 0; l < KCONV_MAX_WIDTH; l++) {
-        if (l <= position) pending[l] = fmaf(walk.w[l], gz, pending[l]);
+    for (int e = 0; e < kPack; e++) dw[l][e] = 0.0f;
+  }
+  if (active) {
+    load_taps<W>(w, weight, c, head_dim);
+    for (long a = chunk_start + threadIdx.y * kBackwardRun; a < chunk_end; a += kSubRuns * kBackwardRun) {
+      const long b = min(a + kBackwardRun, chunk_end);
+      uint32_t keys[G + W - 1], douts[G];  // tokens a - (W-1) .. a + G - 1; a .. a + G - 1
+      load_keys(keys, k, a - (W - 1), tokens, c, channels);
+      load_keys(douts, dout, a, tokens, c, channels);
+
+      // gz of tokens u = a + m, zero past b + W - 2 or the end; pos[m] = position of u (-1 there).
+      float gz[G][kPack];
+      int pos[G];
+      SeqCursor seq(cu_seqlens, sequences, a);
+#pragma unroll
+      for (int m = 0; m < G; m++) {
+        const long u = a + m;
+        pos[m] = u < b + W - 1 && u < tokens ? (int)seq.position(u) : -1;
+        float z[kPack], d[kPack];
+        conv<W>(z, w, keys, m + W - 1, pos[m]);
+        unpack(douts[m], d);
+#pragma unroll
+        for (int e = 0; e < kPack; e++) {
+          const float sg = sigmoidf_exact(z[e]);
+          gz[m][e] = pos[m] < 0 ? 0.0f : d[e] * sg * (1.0f + z[e] * (1.0f - sg));
+        }
+        if (u < b) {
+#pragma unroll
+          for (int l = 0; l < W; l++) {
+            if (l > pos[m]) break;
+            float key[kPack];
+            unpack(keys[m + W - 1 - l], key);
+#pragma unroll
+            for (int e = 0; e < kPack; e++) dw[l][e] = fmaf(gz[m][e], key[e], dw[l][e]);
+          }
+        }
       }
-      if (u < end) {
+      // dk_t, t = a + r: the terms of tokens t + l of t's sequence in ascending l, as KeyConvCpu.
 #pragma unroll
-        for (int l = 0; l < KCONV_MAX_WIDTH; l++) dw[l] = fmaf(gz, walk.kw[l], dw[l]);
+      for (int r = 0; r < kBackwardRun; r++) {
+        if (a + r >= b) break;
+        float d[kPack], acc[kPack];
+        unpack(douts[r], d);
+#pragma unroll
+        for (int e = 0; e < kPack; e++) acc[e] = 0.0f;
+#pragma unroll
+        for (int l = 0; l < W; l++) {
+          if (pos[r + l] < l) continue;
+#pragma unroll
+          for (int e = 0; e < kPack; e++) acc[e] = fmaf(w[l][e], gz[r + l][e], acc[e]);
+        }
+#pragma unroll
+        for (int e = 0; e < kPack; e++) d[e] += acc[e];
+        store_pair(dk + (a + r) * channels + c, d);
       }
-    }
-    long done = u - (KCONV_MAX_WIDTH - 1);
-    if (done >= first && done < end) {
-      dk[done * channels + c] =
-          __float2bfloat16_rn(__bfloat162float(dout[done * channels + c]) + pending[KCONV_MAX_WIDTH - 1]);
     }
   }
-  float* mine = partial + (long)blockIdx.x * width * channels;
 #pragma unroll
-  for (int l = 0; l < KCONV_MAX_WIDTH; l++) {
-    if (l < width) mine[(long)l * channels + c] = dw[l];
+  for (int l = 0; l < W; l++) {
+#pragma unroll
+    for (int e = 0; e < kPack; e++) dw_rows[threadIdx.y][l][threadIdx.x * kPack + e] = dw[l][e];
+  }
+  __syncthreads();
+  const int tid = threadIdx.y * kPackBlock + threadIdx.x, c0 = blockIdx.y * kPackBlock * kPack;
+  float* mine = partial + (long)blockIdx.x * W * channels;
+  for (int j = tid; j < W * kPackBlock * kPack; j += kPackBlock * kSubRuns) {
+    const int l = j / (kPackBlock * kPack), ch = j % (kPackBlock * kPack);
+    if (c0 + ch >= channels) continue;
+    float sum = 0.0f;
+    for (int y = 0; y < kSubRuns; y++) sum += dw_rows[y][l][ch];
+    mine[(long)l * channels + c0 + ch] = sum;
   }
 }
+
+#define KCONV(W)                                                                                          \
+  extern "C" __global__ void kconv_forward_w##W(bf16* out, const bf16* k, const float* weight,            \
+                                                const int* cu_seqlens, int sequences, long tokens,        \
+                                                int channels, int head_dim) {                             \
+    kconv_forward<W>(out, k, weight, cu_seqlens, sequences, tokens, channels, head_dim);                  \
+  }                                                                                                       \
+  extern "C" __global__ void __launch_bounds__(kPackBlock * kSubRuns) kconv_backward_tokens_w##W(         \
+      bf16* dk, float* partial, const bf16* dout, const bf16* k, const float* weight,                     \
+      const int* cu_seqlens, int sequences, long tokens, int channels, int head_dim, int run) {           \
+    kconv_backward_tokens<W>(dk, partial, dout, k, weight, cu_seqlens, sequences, tokens, channels,       \
+                             head_dim, run);                                                              \
+  }
+KCONV(1)
+KCONV(2)
+KCONV(3)
+KCONV(4)
+KCONV(5)
 
 // Backward, second pass: dweight[g, l, d] += sum over chunks, in chunk order, of
 // partial[chunk, l, g*D + d]. A fixed order and no atomics: the result is bitwise reproducible.

@@ -21,6 +21,18 @@ public final class CudaTensor extends Tensor {
     this.ownsBuffer = ownsBuffer;
   }
 
+  /**
+   * A tensor over the first bytes of a buffer it does not own (a reused scratch buffer, which may be
+   * larger); closing it frees nothing.
+   */
+  static CudaTensor borrowing(Shape shape, DType dtype, DeviceBuffer buffer) {
+    if (buffer.bytes() < shape.numel() * dtype.bytes()) {
+      throw new IllegalArgumentException("buffer of " + buffer.bytes() + " bytes cannot hold " + shape
+          + " " + dtype);
+    }
+    return new CudaTensor(shape, dtype, buffer, false);
+  }
+
   /** Another shape over this tensor's buffer, same element count; closing it frees nothing. */
   CudaTensor view(Shape shape) {
     shape.requireNumel(numel());

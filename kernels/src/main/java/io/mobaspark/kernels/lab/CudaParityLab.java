@@ -51,17 +51,25 @@ public final class CudaParityLab {
     }
   }
 
-  /** kconv at a training shape (8 sequences of 8K, 16 KV heads of 64, W = 5), median of 20 runs. */
+  /**
+   * kconv at two training shapes of 8 sequences of 8K, median of 20 runs: 16 KV heads of 64 with W = 5
+   * and fp32 weights, and paper-125m.conf's 12 heads of 64 with W = 3 and the bf16 weights the trainer
+   * passes (converted into the launcher's scratch copy on every call).
+   */
   private static void timeKeyConv(CudaBackend gpu) {
+    timeKeyConv(gpu, 16, 5, DType.F32);
+    timeKeyConv(gpu, 12, 3, DType.BF16);
+  }
+
+  private static void timeKeyConv(CudaBackend gpu, int kvHeads, int width, DType weightType) {
     int tokens = 65536;
-    int kvHeads = 16;
     int dim = 64;
     SeqLayout layout = SeqLayout.uniform(8, tokens / 8);
     try (Tensor k = gpu.tensor("k", tokens, kvHeads, dim);
         Tensor out = gpu.tensor("out", tokens, kvHeads, dim);
         Tensor dk = gpu.tensor("dk", tokens, kvHeads, dim);
-        Tensor w = gpu.tensor("w", DType.F32, kvHeads, 5, dim);
-        Tensor dw = gpu.tensor("dw", DType.F32, kvHeads, 5, dim);
+        Tensor w = gpu.tensor("w", weightType, kvHeads, width, dim);
+        Tensor dw = gpu.tensor("dw", weightType, kvHeads, width, dim);
         CudaTimer timer = new CudaTimer(gpu.context())) {
       gpu.write(k, KeyConvParity.gaussian(new java.util.Random(7), (int) k.numel(), 1));
       gpu.write(w, KeyConvParity.gaussian(new java.util.Random(8), (int) w.numel(), 0.5));
@@ -84,9 +92,10 @@ public final class CudaParityLab {
       double backwardBytes = 3.0 * 2 * k.numel();
       double fwdMs = median(fwd);
       double bwdMs = median(bwd);
-      System.out.printf(Locale.ROOT, "%nkconv T=%d Hkv=%d D=%d W=5: forward %.3f ms (%.0f GB/s),"
+      System.out.printf(Locale.ROOT, "%nkconv T=%d Hkv=%d D=%d W=%d w:%s: forward %.3f ms (%.0f GB/s),"
           + " backward %.3f ms (%.0f GB/s), bf16 bytes read and written once%n", tokens, kvHeads,
-          dim, fwdMs, forwardBytes / fwdMs / 1e6, bwdMs, backwardBytes / bwdMs / 1e6);
+          dim, width, weightType.name().toLowerCase(Locale.ROOT), fwdMs, forwardBytes / fwdMs / 1e6,
+          bwdMs, backwardBytes / bwdMs / 1e6);
     }
   }
 

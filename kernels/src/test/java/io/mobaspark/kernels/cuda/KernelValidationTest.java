@@ -34,6 +34,9 @@ class KernelValidationTest {
     Shape out = new Shape("out", 10, 2, 64);
     String wide = kconvFailure(k, DType.BF16, new Shape("kconv_weight", 2, 7, 64), DType.F32, out, DType.BF16);
     assertTrue(wide.contains("kconv_weight[2, 7, 64]") && wide.contains("widths 1 to 5"), wide);
+    String dim = kconvFailure(new Shape("k", 10, 2, 63), DType.BF16, new Shape("w", 2, 3, 63), DType.F32,
+        new Shape("out", 10, 2, 63), DType.BF16);
+    assertTrue(dim.contains("k[10, 2, 63]") && dim.contains("even head dim"), dim);
     String dtype = kconvFailure(k, DType.F32, w, DType.F32, out, DType.BF16);
     assertTrue(dtype.contains("tensor k[10, 2, 64] (kconv keys) must be bf16"), dtype);
     String outType = kconvFailure(k, DType.BF16, w, DType.F32, out, DType.F32);

@@ -46,9 +46,12 @@ class ModuleImagesTest {
   @Test
   void ownKernelsAreExportedUnmangled() throws IOException {
     String kconv = new String(resource("kconv.compute_80.ptx"), StandardCharsets.US_ASCII);
-    for (String kernel : List.of("kconv_forward", "kconv_backward_tokens", "kconv_backward_weight")) {
-      assertTrue(kconv.contains(".entry " + kernel + "("), kernel);
+    for (int width = 1; width <= KeyConvCuda.MAX_WIDTH; width++) {
+      for (String kernel : List.of("kconv_forward_w" + width, "kconv_backward_tokens_w" + width)) {
+        assertTrue(kconv.contains(".entry " + kernel + "("), kernel);
+      }
     }
+    assertTrue(kconv.contains(".entry kconv_backward_weight("));
     String centroids = new String(resource("centroids.compute_80.ptx"), StandardCharsets.US_ASCII);
     assertTrue(centroids.contains(".entry block_centroids("));
     String memory = new String(resource("memory.compute_80.ptx"), StandardCharsets.US_ASCII);
