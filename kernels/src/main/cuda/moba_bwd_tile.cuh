@@ -70,6 +70,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
                          int seqs, int tokens, int heads, int kv_heads, int total_blocks,
                          int block_size, int window, float scale, int b0, int g0, int ta) {
+  static_assert(!WINDOW || KT == 128, "the window's idle halves are the two warpgroups' 64 keys");
   constexpr int CH = D / 8, NT = 2 * KT;
   using Smem = BwdSmem<D, KT>;
   extern __shared__ __align__(1024) unsigned char smem_raw[];
@@ -142,6 +143,21 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         return sent[(c % kEntryRing) * kChunk + r] >> kSlotBits;
       }
     };
+    // WINDOW: whether the keys [kt0 + 64 half, kt0 + 64 half + 64) of the tile (warpgroup `half`'s
+    // on sm_90a, warps 4 half .. 4 half + 3 elsewhere) see a row of chunk c. A key sees the rows
+    // [key, key + window), so the half sees the rows [klo, khi + window) and the chunk's
+    // consecutive rows t_lo .. t_hi; the first two and last two chunks of a tile at W = 256 leave
+    // one half idle (4 of its 24 chunk halves), whose products and softmax are skipped: its P and dS
+    // are 0 and add nothing to dK, dV, dQ. MoBA's list rows are not consecutive: always live.
+    auto half_live = [&](int c, int half) {
+      if constexpr (WINDOW) {
+        const int klo = kt0 + 64 * half, khi = min(klo + 64, kt_hi) - 1;
+        const int t_lo = e_begin + c * kChunk, t_hi = t_lo + rows_of(c) - 1;
+        return klo < kt_hi && t_hi >= klo && t_lo <= khi + window - 1;
+      } else {
+        return true;
+      }
+    };
     auto load_entries = [&](int c) {
       if constexpr (!WINDOW) {
         if (tid < kChunk && c < chunks) {
@@ -180,6 +196,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       for (int n = 0; n < W / 8; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.f;
 #pragma unroll
       for (int kk = 0; kk < KT / 16; kk++) {
+        if (!half_live(c, kk / 4)) continue;  // its dS^T is 0
         uint32_t a[4];
         ldsm_x4_t(a, frag_at<4>(sds, kk * 16, mt * 2, lane));
 #pragma unroll
@@ -288,6 +305,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       const int st = c % kRowStages, nq = rows_of(c);
       const bf16* sq = reinterpret_cast<const bf16*>(smem + Smem::q) + st * kChunk * D;
       const bf16* sdo = reinterpret_cast<const bf16*>(smem + Smem::dout) + st * kChunk * D;
+      const bool live = half_live(c, warp >> 2);  // uniform in the warpgroup
 
       // S^T = K Q^T and dP^T = V dO^T for the warp's 16 keys x 32 rows: element (n, e) at [4n + e].
       float p[16], ds[16];
@@ -338,20 +356,22 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
       if (c > 0) dq_step(c - 1);
 #pragma unroll
       for (int i = 0; i < 16; i++) p[i] = ds[i] = 0.f;
+      if (live) {
 #pragma unroll
-      for (int ks = 0; ks < D / 16; ks++) {
-        uint32_t ka[4], va[4];
-        ldsm_x4(ka, frag_a<CH, KT>(sk, warp * 16, ks * 2, lane));
-        ldsm_x4(va, frag_a<CH, KT>(sv, warp * 16, ks * 2, lane));
+        for (int ks = 0; ks < D / 16; ks++) {
+          uint32_t ka[4], va[4];
+          ldsm_x4(ka, frag_a<CH, KT>(sk, warp * 16, ks * 2, lane));
+          ldsm_x4(va, frag_a<CH, KT>(sv, warp * 16, ks * 2, lane));
 #pragma unroll
-        for (int np = 0; np < 2; np++) {
-          uint32_t bq[4], bo[4];
-          ldsm_x4(bq, frag_b<CH, kChunk>(sq, np * 16, ks * 2, lane));
-          ldsm_x4(bo, frag_b<CH, kChunk>(sdo, np * 16, ks * 2, lane));
-          mma(&p[8 * np], ka, bq[0], bq[1]);
-          mma(&p[8 * np + 4], ka, bq[2], bq[3]);
-          mma(&ds[8 * np], va, bo[0], bo[1]);
-          mma(&ds[8 * np + 4], va, bo[2], bo[3]);
+          for (int np = 0; np < 2; np++) {
+            uint32_t bq[4], bo[4];
+            ldsm_x4(bq, frag_b<CH, kChunk>(sq, np * 16, ks * 2, lane));
+            ldsm_x4(bo, frag_b<CH, kChunk>(sdo, np * 16, ks * 2, lane));
+            mma(&p[8 * np], ka, bq[0], bq[1]);
+            mma(&p[8 * np + 4], ka, bq[2], bq[3]);
+            mma(&ds[8 * np], va, bo[0], bo[1]);
+            mma(&ds[8 * np + 4], va, bo[2], bo[3]);
+          }
         }
       }
 #endif
@@ -378,7 +398,10 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
           }
         }
       };
-      if (WINDOW || nq < kChunk || kt_hi < kt0 + KT || token(c, 0) < kt_hi - 1) {
+      if (!live) {
+#pragma unroll
+        for (int i = 0; i < 16; i++) p[i] = ds[i] = 0.f;
+      } else if (WINDOW || nq < kChunk || kt_hi < kt0 + KT || token(c, 0) < kt_hi - 1) {
         softmax_grad(std::true_type{});
       } else {
         softmax_grad(std::false_type{});
@@ -416,17 +439,19 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
         wg_pin_fragments(pa, da);
       }
 #else
+      if (live) {
 #pragma unroll
-      for (int kk = 0; kk < 2; kk++) {
+        for (int kk = 0; kk < 2; kk++) {
 #pragma unroll
-        for (int dp = 0; dp < D / 16; dp++) {
-          uint32_t bo[4], bq[4];
-          ldsm_x4_t(bo, frag_bt<CH, kChunk>(sdo, kk * 16, dp * 2, lane));
-          ldsm_x4_t(bq, frag_bt<CH, kChunk>(sq, kk * 16, dp * 2, lane));
-          mma(&dv_acc[8 * dp], pa[kk], bo[0], bo[1]);
-          mma(&dv_acc[8 * dp + 4], pa[kk], bo[2], bo[3]);
-          mma(&dk_acc[8 * dp], da[kk], bq[0], bq[1]);
-          mma(&dk_acc[8 * dp + 4], da[kk], bq[2], bq[3]);
+          for (int dp = 0; dp < D / 16; dp++) {
+            uint32_t bo[4], bq[4];
+            ldsm_x4_t(bo, frag_bt<CH, kChunk>(sdo, kk * 16, dp * 2, lane));
+            ldsm_x4_t(bq, frag_bt<CH, kChunk>(sq, kk * 16, dp * 2, lane));
+            mma(&dv_acc[8 * dp], pa[kk], bo[0], bo[1]);
+            mma(&dv_acc[8 * dp + 4], pa[kk], bo[2], bo[3]);
+            mma(&dk_acc[8 * dp], da[kk], bq[0], bq[1]);
+            mma(&dk_acc[8 * dp + 4], da[kk], bq[2], bq[3]);
+          }
         }
       }
 #endif

@@ -35,15 +35,16 @@ final class MobaTiming {
   }
 
   /**
-   * SLIDING (and DENSE for scale) at one sequence of 8K tokens, 12 heads, D = 64, windows 512 and
-   * 1024: the shape tools/swa_peer.py times FlexAttention / FA2 at. TFLOP/s count 4·D flops per
+   * SLIDING (and DENSE for scale) at one sequence of 8K tokens, 12 heads, D = 64, windows 256
+   * (paper-125m.conf's), 512 and 1024: the shape tools/swa_peer.py times FlexAttention / FA2 at. TFLOP/s count 4·D flops per
    * attended (query, key) pair forward and 10·D backward (FA2's convention).
    */
   static void printSliding(CudaBackend gpu) {
     int n = 8192;
     System.out.println();
     System.out.println("   N  attention        fwd ms   bwd ms  fwd+bwd ms  fwd / bwd TFLOP/s  (batch 1, H 12, D 64)");
-    for (AttentionConfig c : new AttentionConfig[] {AttentionConfig.sliding(12, 12, 64, 512),
+    for (AttentionConfig c : new AttentionConfig[] {AttentionConfig.sliding(12, 12, 64, 256),
+        AttentionConfig.sliding(12, 12, 64, 512),
         AttentionConfig.sliding(12, 12, 64, 1024), AttentionConfig.dense(12, 12, 64)}) {
       SeqLayout layout = SeqLayout.uniform(1, n);
       double[] ms = measure(gpu, layout, c, n);
