@@ -84,3 +84,43 @@ __device__ void find_non_finite(int* flag, const T* t, long n) {
 }
 extern "C" __global__ void find_non_finite_f32(int* flag, const float* t, long n) { find_non_finite(flag, t, n); }
 extern "C" __global__ void find_non_finite_bf16(int* flag, const bf16* t, long n) { find_non_finite(flag, t, n); }
+
+// sumsOfSquares of many fp32 tensors in two launches (the table is TensorChunks'). Pass 1, block
+// b: partials[b] = sum of x^2 over chunk b, elements [start, min(start + chunk, n)) of tensor
+// chunk_tensor[b] at addresses[tensor], in double. The chunks of one tensor are consecutive.
+extern "C" __global__ void sum_squares_chunks_f32(double* partials, const unsigned long long* addresses,
+                                                  const long* sizes, const int* chunk_tensor,
+                                                  const long* chunk_start, long chunk) {
+  const int i = chunk_tensor[blockIdx.x];
+  const long start = chunk_start[blockIdx.x], end = min(start + chunk, sizes[i]);
+  const float* t = reinterpret_cast<const float*>(addresses[i]);
+  double s = 0.0;
+  for (long e = start + threadIdx.x; e < end; e += blockDim.x) {
+    double x = t[e];
+    s += x * x;
+  }
+  double total = block_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = total;
+}
+
+// Pass 2, block i: result[i] = the sum of tensor i's chunk partials [first_chunk[i],
+// first_chunk[i + 1]), in a fixed tree (0 for an empty tensor).
+extern "C" __global__ void sum_chunk_partials(double* result, const double* partials, const int* first_chunk) {
+  double s = 0.0;
+  for (int c = first_chunk[blockIdx.x] + threadIdx.x; c < first_chunk[blockIdx.x + 1]; c += blockDim.x) s += partials[c];
+  double total = block_sum(s);
+  if (threadIdx.x == 0) result[blockIdx.x] = total;
+}
+
+// copyAll of fp32 tensors into bf16 ones in one launch (the table is TensorChunks'): block b
+// converts chunk b, elements [start, min(start + chunk, n)) of pair i = chunk_tensor[b], whose
+// bf16 destination and fp32 source are at addresses[2i] and addresses[2i + 1].
+extern "C" __global__ void convert_bf16_f32_chunks(const unsigned long long* addresses, const long* sizes,
+                                                   const int* chunk_tensor, const long* chunk_start,
+                                                   long chunk) {
+  const int i = chunk_tensor[blockIdx.x];
+  const long start = chunk_start[blockIdx.x], end = min(start + chunk, sizes[i]);
+  bf16* dst = reinterpret_cast<bf16*>(addresses[2 * i]);
+  const float* src = reinterpret_cast<const float*>(addresses[2 * i + 1]);
+  for (long e = start + threadIdx.x; e < end; e += blockDim.x) store(dst, e, load(src, e));
+}

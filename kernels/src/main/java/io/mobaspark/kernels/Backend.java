@@ -108,6 +108,20 @@ public interface Backend extends AutoCloseable {
   /** {@code dst = src}; same element count. */
   void copy(Tensor dst, Tensor src);
 
+  /**
+   * {@link #copy} of every pair {@code dst[i] = src[i]} of equally long lists (a model's compute
+   * copies of its weights); this default copies them one by one, a backend may do all in one pass.
+   */
+  default void copyAll(java.util.List<? extends Tensor> dst, java.util.List<? extends Tensor> src) {
+    if (dst.size() != src.size()) {
+      throw new IllegalArgumentException("copyAll needs as many sources as destinations, got "
+          + src.size() + " and " + dst.size());
+    }
+    for (int i = 0; i < dst.size(); i++) {
+      copy(dst.get(i), src.get(i));
+    }
+  }
+
   /** {@code dst += src}; same element count. Also the backward of a residual add. */
   void addInPlace(Tensor dst, Tensor src);
 
@@ -236,6 +250,21 @@ public interface Backend extends AutoCloseable {
    */
   void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1, double beta2,
       double eps, double weightDecay, int step);
+
+  /**
+   * {@link #adamw} of every parameter i of equally long lists, with weight decay {@code
+   * weightDecays[i]}: the same results as the calls one by one, which is what this default does; a
+   * backend may update them all in one pass (CUDA: one launch instead of one per parameter).
+   */
+  default void adamwAll(java.util.List<? extends Tensor> params,
+      java.util.List<? extends Tensor> grads, java.util.List<? extends Tensor> m,
+      java.util.List<? extends Tensor> v, double lr, double beta1, double beta2,
+      double eps, double[] weightDecays, int step) {
+    for (int i = 0; i < params.size(); i++) {
+      adamw(params.get(i), grads.get(i), m.get(i), v.get(i), lr, beta1, beta2, eps, weightDecays[i],
+          step);
+    }
+  }
 
   @Override
   void close();

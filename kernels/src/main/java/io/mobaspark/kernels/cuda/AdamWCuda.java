@@ -1,17 +1,28 @@
 package io.mobaspark.kernels.cuda;
 
 import io.mobaspark.kernels.Shape;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * Launcher of {@code adamw.cu}: one fused AdamW step over fp32 param, grad, m and v of one shape,
  * param, m and v updated in place. The bias corrections {@code 1 - beta^step} are computed here in
- * double, as AdamWCpu does, and the kernel applies AdamWCpu's formula in fp32 in its order.
+ * double, as AdamWCpu does, and the kernel applies AdamWCpu's formula in fp32 in its order. {@link
+ * #stepAll} updates many parameters in one launch over a {@link TensorChunks} table.
  */
-final class AdamWCuda {
+final class AdamWCuda implements AutoCloseable {
+  /** Threads per chunk of stepAll. */
+  static final int THREADS = 256;
+
   private final CudaContext context;
+  /** The table of the last stepAll (a model's parameters, gradients and moments) and its decays. */
+  private final TensorChunksCache chunks;
+  private DeviceBuffer decays;
+  private double[] decaysHeld;
 
   AdamWCuda(CudaContext context) {
     this.context = context;
+    this.chunks = new TensorChunksCache(context);
   }
 
   /** Checks shapes, dtypes (all fp32) and hyperparameters before any launch. */
@@ -48,9 +59,70 @@ final class AdamWCuda {
     }
     // Packs of 4 floats, then the n % 4 left over, one thread each.
     context.kernel("adamw", "adamw_f32").launch(PointwiseLaunch.grid(Math.max(n / 4, n % 4)),
-        new KernelArgs().ptr(param.buffer()).ptr(grad.buffer()).ptr(m.buffer()).ptr(v.buffer()).i64(n)
-            .f32((float) lr).f32((float) beta1).f32((float) beta2).f32((float) (1 - beta1))
-            .f32((float) (1 - beta2)).f32((float) (1 - Math.pow(beta1, step)))
-            .f32((float) (1 - Math.pow(beta2, step))).f32((float) eps).f32((float) weightDecay));
+        hyperparameters(new KernelArgs().ptr(param.buffer()).ptr(grad.buffer()).ptr(m.buffer())
+            .ptr(v.buffer()).i64(n), lr, beta1, beta2, eps, step).f32((float) weightDecay));
+  }
+
+  /** {@link #step} of every parameter i, weight decay {@code weightDecays[i]}, in one launch. */
+  void stepAll(List<CudaTensor> params, List<CudaTensor> grads, List<CudaTensor> m,
+      List<CudaTensor> v, double lr, double beta1, double beta2, double eps, double[] weightDecays,
+      int step) {
+    int n = params.size();
+    if (grads.size() != n || m.size() != n || v.size() != n || weightDecays.length != n) {
+      throw new IllegalArgumentException("AdamW needs as many gradients, moments and decays as "
+          + "parameters (" + n + "), got " + grads.size() + ", " + m.size() + ", " + v.size() + ", "
+          + weightDecays.length);
+    }
+    for (int i = 0; i < n; i++) {
+      check(params.get(i).shape(), params.get(i).dtype(), grads.get(i).shape(), grads.get(i).dtype(),
+          m.get(i).shape(), m.get(i).dtype(), v.get(i).shape(), v.get(i).dtype(), beta1, beta2, step);
+    }
+    if (n == 0) {
+      return;
+    }
+    TensorChunks table = table(List.of(params, grads, m, v), weightDecays);
+    if (table.chunks() == 0) {
+      return;
+    }
+    context.kernel("adamw", "adamw_f32_chunks").launch(LaunchShape.of(table.chunks(), THREADS),
+        hyperparameters(new KernelArgs().ptr(table.addresses()).ptr(table.sizes()).ptr(decays)
+            .ptr(table.chunkTensor()).ptr(table.chunkStart()).i64(TensorChunks.CHUNK), lr, beta1,
+            beta2, eps, step));
+  }
+
+  /** The table of these tensors and decays, rebuilt (a synchronous upload) only when they change. */
+  private TensorChunks table(List<List<CudaTensor>> columns, double[] weightDecays) {
+    TensorChunks table = chunks.of(columns);
+    if (decays == null || !Arrays.equals(decaysHeld, weightDecays)) {
+      if (decays != null) {
+        decays.close();
+      }
+      float[] values = new float[weightDecays.length];
+      for (int i = 0; i < values.length; i++) {
+        values[i] = (float) weightDecays[i];
+      }
+      decays = context.allocate(4L * values.length);
+      decays.write(values);
+      decaysHeld = weightDecays.clone();
+    }
+    return table;
+  }
+
+  /** lr, the betas, 1 - the betas, the bias corrections and eps, in the kernels' order. */
+  private static KernelArgs hyperparameters(KernelArgs args, double lr, double beta1, double beta2,
+      double eps, int step) {
+    return args.f32((float) lr).f32((float) beta1).f32((float) beta2).f32((float) (1 - beta1))
+        .f32((float) (1 - beta2)).f32((float) (1 - Math.pow(beta1, step)))
+        .f32((float) (1 - Math.pow(beta2, step))).f32((float) eps);
+  }
+
+  @Override
+  public void close() {
+    chunks.close();
+    if (decays != null) {
+      decays.close();
+      decays = null;
+      decaysHeld = null;
+    }
   }
 }

@@ -206,6 +206,11 @@ public final class CudaBackend implements Backend {
 
   /** {@code dst = src}, converting when the dtypes differ. */
   @Override
+  public void copyAll(java.util.List<? extends Tensor> dst, java.util.List<? extends Tensor> src) {
+    memory.copyAll(cudaList(dst), cudaList(src));
+  }
+
+  @Override
   public void copy(Tensor dst, Tensor src) {
     OpChecks.sameNumel(dst.shape(), src.shape());
     memory.copy(cuda(dst), cuda(src));
@@ -230,7 +235,7 @@ public final class CudaBackend implements Backend {
   /** Every tensor's two reduction passes queued back to back, then one read of all the sums. */
   @Override
   public double[] sumsOfSquares(java.util.List<? extends Tensor> tensors) {
-    return memory.sumsOfSquares(tensors.stream().map(CudaBackend::cuda).toList());
+    return memory.sumsOfSquares(cudaList(tensors));
   }
 
   @Override
@@ -376,6 +381,14 @@ public final class CudaBackend implements Backend {
   }
 
   @Override
+  public void adamwAll(java.util.List<? extends Tensor> params, java.util.List<? extends Tensor> grads,
+      java.util.List<? extends Tensor> m, java.util.List<? extends Tensor> v, double lr, double beta1,
+      double beta2, double eps, double[] weightDecays, int step) {
+    adamw.stepAll(cudaList(params), cudaList(grads), cudaList(m), cudaList(v), lr, beta1, beta2, eps,
+        weightDecays, step);
+  }
+
+  @Override
   public void close() {
     context.synchronize();
     if (layout != null) {
@@ -386,6 +399,7 @@ public final class CudaBackend implements Backend {
     mobaAttention.close();
     gemm.close();
     rmsNorm.close();
+    adamw.close();
     memory.close();
     hostCopies.close();
     context.close();
@@ -416,6 +430,10 @@ public final class CudaBackend implements Backend {
     }
     throw new IllegalArgumentException("tensor " + t.shape() + " does not belong to the CUDA backend ("
         + t.getClass().getName() + ")");
+  }
+
+  private static java.util.List<CudaTensor> cudaList(java.util.List<? extends Tensor> tensors) {
+    return tensors.stream().map(CudaBackend::cuda).toList();
   }
 
   private static CudaIntTensor cuda(IntTensor t) {

@@ -18,12 +18,20 @@ final class CudaMemoryOps {
   private final DeviceBuffer flag; // [1] int
   /** sumsOfSquares' per-tensor results [tensors] double, grown to the largest call. */
   private final ScratchBuffer results;
+  /** The grouped sumsOfSquares' chunk partials [chunks] double. */
+  private final ScratchBuffer chunkPartials;
+  /** The chunk tables of the grouped sumsOfSquares (a step's gradients) and copyAll (its weights). */
+  private final TensorChunksCache squaresTable;
+  private final TensorChunksCache copyTable;
 
   CudaMemoryOps(CudaContext context) {
     this.context = context;
     this.partials = context.allocate(8L * MAX_BLOCKS);
     this.flag = context.allocate(4);
     this.results = new ScratchBuffer(context);
+    this.chunkPartials = new ScratchBuffer(context);
+    this.squaresTable = new TensorChunksCache(context);
+    this.copyTable = new TensorChunksCache(context);
   }
 
   /** Blocks of a grid-stride launch over {@code n} elements, four elements per thread at least. */
@@ -41,6 +49,31 @@ final class CudaMemoryOps {
     }
     launch("convert_" + dst.dtype().kernelSuffix() + "_" + src.dtype().kernelSuffix(), n,
         new KernelArgs().ptr(dst.buffer()).ptr(src.buffer()).i64(n));
+  }
+
+  /**
+   * {@link #copy} of every pair: fp32 sources into bf16 destinations (a model's compute copies of
+   * its weights) in one launch over a {@link TensorChunks} table, other pairs one by one.
+   */
+  void copyAll(List<CudaTensor> dst, List<CudaTensor> src) {
+    if (dst.size() != src.size()) {
+      throw new IllegalArgumentException("copyAll needs as many sources as destinations, got "
+          + src.size() + " and " + dst.size());
+    }
+    boolean rounding = dst.stream().allMatch(t -> t.dtype() == DType.BF16)
+        && src.stream().allMatch(t -> t.dtype() == DType.F32);
+    if (dst.size() < 2 || !rounding) {
+      for (int i = 0; i < dst.size(); i++) {
+        copy(dst.get(i), src.get(i));
+      }
+      return;
+    }
+    TensorChunks chunks = copyTable.of(List.of(dst, src));
+    if (chunks.chunks() > 0) {
+      context.kernel("memory", "convert_bf16_f32_chunks").launch(LaunchShape.of(chunks.chunks(), THREADS),
+          new KernelArgs().ptr(chunks.addresses()).ptr(chunks.sizes()).ptr(chunks.chunkTensor())
+              .ptr(chunks.chunkStart()).i64(TensorChunks.CHUNK));
+    }
   }
 
   /** dst += src, summed in fp32 and rounded once to dst's dtype. */
@@ -64,7 +97,9 @@ final class CudaMemoryOps {
   /**
    * sumOfSquares of each tensor with one device read: pass 1 and pass 2 of every tensor are queued on
    * the stream (which orders the reuse of the partials), pass 2 writing sum i into a results
-   * buffer, read once at the end.
+   * buffer, read once at the end. Several fp32 tensors (a model's gradients) take two launches in
+   * all over a {@link TensorChunks} table instead; their sums then add in chunk order, a fixed
+   * order too, but not the single tensor's grid-stride one.
    */
   double[] sumsOfSquares(List<CudaTensor> tensors) {
     double[] sums = new double[tensors.size()];
@@ -72,6 +107,11 @@ final class CudaMemoryOps {
       return sums;
     }
     DeviceBuffer out = results.atLeast(8L * sums.length);
+    if (sums.length > 1 && tensors.stream().allMatch(t -> t.dtype() == DType.F32)) {
+      sumsOfSquaresByChunks(tensors, out);
+      out.read(sums);
+      return sums;
+    }
     out.zero();
     for (int i = 0; i < sums.length; i++) {
       CudaTensor t = tensors.get(i);
@@ -86,6 +126,18 @@ final class CudaMemoryOps {
     }
     out.read(sums); // the first sums.length entries
     return sums;
+  }
+
+  private void sumsOfSquaresByChunks(List<CudaTensor> tensors, DeviceBuffer out) {
+    TensorChunks chunks = squaresTable.of(List.of(tensors));
+    DeviceBuffer partial = chunkPartials.atLeast(8L * Math.max(1, chunks.chunks()));
+    if (chunks.chunks() > 0) {
+      context.kernel("memory", "sum_squares_chunks_f32").launch(LaunchShape.of(chunks.chunks(), THREADS),
+          new KernelArgs().ptr(partial).ptr(chunks.addresses()).ptr(chunks.sizes())
+              .ptr(chunks.chunkTensor()).ptr(chunks.chunkStart()).i64(TensorChunks.CHUNK));
+    }
+    context.kernel("memory", "sum_chunk_partials").launch(LaunchShape.of(tensors.size(), THREADS),
+        new KernelArgs().ptr(out).ptr(partial).ptr(chunks.firstChunk()));
   }
 
   boolean allFinite(CudaTensor t) {
@@ -106,6 +158,9 @@ final class CudaMemoryOps {
   }
 
   void close() {
+    squaresTable.close();
+    copyTable.close();
+    chunkPartials.close();
     results.close();
     partials.close();
     flag.close();

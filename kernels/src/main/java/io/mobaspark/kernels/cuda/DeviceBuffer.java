@@ -1,5 +1,6 @@
 package io.mobaspark.kernels.cuda;
 
+import java.util.List;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.JCudaDriver;
@@ -47,6 +48,19 @@ public final class DeviceBuffer implements AutoCloseable {
 
   public void write(int[] src) {
     copyIn(Pointer.to(src), 4L * src.length);
+  }
+
+  public void write(long[] src) {
+    copyIn(Pointer.to(src), 8L * src.length);
+  }
+
+  /** The device addresses of {@code buffers}, 8 bytes each, into the buffer (a table for kernels). */
+  void writeAddresses(List<DeviceBuffer> buffers) {
+    CUdeviceptr[] addresses = new CUdeviceptr[buffers.size()];
+    for (int i = 0; i < addresses.length; i++) {
+      addresses[i] = buffers.get(i).pointer();
+    }
+    copyIn(Pointer.to(addresses), 8L * addresses.length);
   }
 
   /** The first {@code dst.length} float32 values. */

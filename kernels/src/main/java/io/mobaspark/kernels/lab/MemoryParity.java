@@ -62,6 +62,14 @@ public final class MemoryParity {
           Math.max(Math.abs(batched[0] - single32), Math.abs(batched[1] - got)), 0, 0,
           batched[2] == batched[0]));
 
+      // Several fp32 tensors take the chunked kernels: other order, the same sums within 1e-12.
+      double[] chunked = gpu.sumsOfSquares(java.util.List.of(x32, y32));
+      double singleX = gpu.sumOfSquares(x32);
+      double chunkedError = Math.max(Math.abs(chunked[0] - singleX) / singleX,
+          Math.abs(chunked[1] - single32) / single32);
+      checks.add(new ParityCheck("sumsSq", shape, "f32,f32 chunked", chunkedError, 0, 1e-12,
+          java.util.Arrays.equals(gpu.sumsOfSquares(java.util.List.of(x32, y32)), chunked)));
+
       boolean finiteBefore = gpu.allFinite(x16);
       double[] withNan = a16.clone();
       withNan[n - 1] = Double.POSITIVE_INFINITY;

@@ -420,16 +420,31 @@ public final class OpsParity {
       double[] gQ = KeyConvParity.stored(gpu, grad, gaussian(random, n, 1));
       double[] mQ = KeyConvParity.stored(gpu, m, gaussian(random, n, 0.1));
       double[] vQ = KeyConvParity.stored(gpu, v, Arrays.stream(gaussian(random, n, 0.1)).map(x -> x * x).toArray());
+      // A second parameter of other values, for the grouped call (adamwAll) of run 2.
+      Tensor p2 = g.add(gpu.tensor("param2", F32, n + 5));
+      Tensor grad2 = g.add(gpu.tensor("grad2", F32, n + 5));
+      Tensor m2 = g.add(gpu.tensor("m2", F32, n + 5));
+      Tensor v2 = g.add(gpu.tensor("v2", F32, n + 5));
+      for (Tensor t : List.of(p2, grad2, m2, v2)) {
+        gpu.write(t, gaussian(random, n + 5, 0.3));
+      }
       double[][] runs = new double[6][];
       for (int r = 0; r < 2; r++) {
         gpu.write(p, pQ);
         gpu.write(m, mQ);
         gpu.write(v, vQ);
-        gpu.adamw(p, grad, m, v, lr, beta1, beta2, eps, decay, step);
+        if (r == 0) {
+          gpu.adamw(p, grad, m, v, lr, beta1, beta2, eps, decay, step);
+        } else {
+          gpu.write(v2, Arrays.stream(gpu.read(v2)).map(x -> x * x).toArray());
+          gpu.adamwAll(List.of(p2, p), List.of(grad2, grad), List.of(m2, m), List.of(v2, v), lr, beta1,
+              beta2, eps, new double[] {0, decay}, step);
+        }
         runs[3 * r] = gpu.read(p);
         runs[3 * r + 1] = gpu.read(m);
         runs[3 * r + 2] = gpu.read(v);
       }
+      // The grouped update must give the single one's bits (the same per-element step).
       boolean repeats = Arrays.equals(runs[0], runs[3]) && Arrays.equals(runs[1], runs[4])
           && Arrays.equals(runs[2], runs[5]);
       double[][] ref;

@@ -158,6 +158,11 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public void copyAll(List<? extends Tensor> dst, List<? extends Tensor> src) {
+    timed("copy", () -> delegate.copyAll(dst, src));
+  }
+
+  @Override
   public void addInPlace(Tensor dst, Tensor src) {
     timed("addInPlace", () -> delegate.addInPlace(dst, src));
   }
@@ -280,6 +285,14 @@ public final class ProfilingBackend implements Backend {
   public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, double lr, double beta1,
       double beta2, double eps, double weightDecay, int step) {
     timed("adamw", () -> delegate.adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step));
+  }
+
+  @Override
+  public void adamwAll(List<? extends Tensor> params, List<? extends Tensor> grads,
+      List<? extends Tensor> m, List<? extends Tensor> v, double lr, double beta1, double beta2,
+      double eps, double[] weightDecays, int step) {
+    timed("adamw", () -> delegate.adamwAll(params, grads, m, v, lr, beta1, beta2, eps, weightDecays,
+        step));
   }
 
   /** Closes the delegate. */

@@ -185,13 +185,20 @@ public final class Model implements TrainableModel, AutoCloseable {
     backend.matmul(a.logits, a.finalNormOut, lmHead.compute(), false, true, false);
   }
 
-  /** Copies the fp32 masters into the bf16 compute copies (a no-op on float32 backends). */
+  /**
+   * Copies the fp32 masters into the bf16 compute copies (a no-op on float32 backends), in one
+   * backend call: a GPU backend converts them all in one launch.
+   */
   private void refreshComputeCopies() {
+    List<Tensor> computes = new ArrayList<>();
+    List<Tensor> masters = new ArrayList<>();
     for (Parameter p : parameters) {
       if (p.hasComputeCopy()) {
-        backend.copy(p.compute(), p.value());
+        computes.add(p.compute());
+        masters.add(p.value());
       }
     }
+    backend.copyAll(computes, masters);
   }
 
   /** residual[l + 1] = block l (residual[l]). */

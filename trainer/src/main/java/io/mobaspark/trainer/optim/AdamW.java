@@ -23,13 +23,15 @@ public final class AdamW implements AutoCloseable {
   public static final String EXP_AVG_SQ = "exp_avg_sq.";
 
   private final Backend backend;
-  private final List<Parameter> parameters;
   private final List<Tensor> expAvg = new ArrayList<>();
   private final List<Tensor> expAvgSq = new ArrayList<>();
+  private final List<Tensor> values;
+  private final List<Tensor> grads;
+  /** Each parameter's weight decay: weight_decay where it {@link Parameter#decay() decays}, else 0. */
+  private final double[] decays;
   private final double beta1;
   private final double beta2;
   private final double eps;
-  private final double weightDecay;
 
   public AdamW(Backend backend, List<Parameter> parameters, double beta1, double beta2, double eps,
       double weightDecay) {
@@ -45,12 +47,13 @@ public final class AdamW implements AutoCloseable {
       throw new IllegalArgumentException("AdamW needs at least one parameter");
     }
     this.backend = backend;
-    this.parameters = List.copyOf(parameters);
     this.beta1 = beta1;
     this.beta2 = beta2;
     this.eps = eps;
-    this.weightDecay = weightDecay;
-    for (Parameter p : this.parameters) {
+    values = parameters.stream().map(Parameter::value).toList();
+    grads = parameters.stream().map(Parameter::grad).toList();
+    decays = parameters.stream().mapToDouble(p -> p.decay() ? weightDecay : 0.0).toArray();
+    for (Parameter p : parameters) {
       int[] dims = p.value().shape().dims();
       expAvg.add(backend.fp32Tensor(EXP_AVG + p.name(), dims));
       expAvgSq.add(backend.fp32Tensor(EXP_AVG_SQ + p.name(), dims));
@@ -71,11 +74,8 @@ public final class AdamW implements AutoCloseable {
     if (!(lr >= 0) || !Double.isFinite(lr)) {
       throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
     }
-    for (int i = 0; i < parameters.size(); i++) {
-      Parameter p = parameters.get(i);
-      backend.adamw(p.value(), p.grad(), expAvg.get(i), expAvgSq.get(i), lr, beta1, beta2, eps,
-          p.decay() ? weightDecay : 0.0, step);
-    }
+    // One call for all parameters: a GPU backend updates them in one launch.
+    backend.adamwAll(values, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, decays, step);
   }
 
   /** The moment tensors by checkpoint name, in parameter order (first moments, then second). */
