@@ -14,6 +14,21 @@ struct AdamW {
     float v_hat = v / correction2;
     p -= lr * (m_hat / (sqrtf(v_hat) + eps) + decay * p);
   }
+
+  // step of the four elements of 16-byte pack i.
+  __device__ __forceinline__ void step_pack(float* param, const float* grad, float* m, float* v, long i) const {
+    float4 p = reinterpret_cast<float4*>(param)[i];
+    float4 g = reinterpret_cast<const float4*>(grad)[i];
+    float4 mi = reinterpret_cast<float4*>(m)[i];
+    float4 vi = reinterpret_cast<float4*>(v)[i];
+    step(p.x, g.x, mi.x, vi.x);
+    step(p.y, g.y, mi.y, vi.y);
+    step(p.z, g.z, mi.z, vi.z);
+    step(p.w, g.w, mi.w, vi.w);
+    reinterpret_cast<float4*>(param)[i] = p;
+    reinterpret_cast<float4*>(m)[i] = mi;
+    reinterpret_cast<float4*>(v)[i] = vi;
+  }
 };
 
 extern "C" __global__ void adamw_f32(float* param, const float* grad, float* m, float* v, long n,
@@ -23,17 +38,7 @@ extern "C" __global__ void adamw_f32(float* param, const float* grad, float* m, 
   const AdamW h{lr, beta1, beta2, one_minus_beta1, one_minus_beta2, correction1, correction2, eps, decay};
   long packs = n / 4;
   for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += (long)gridDim.x * blockDim.x) {
-    float4 p = reinterpret_cast<float4*>(param)[i];
-    float4 g = reinterpret_cast<const float4*>(grad)[i];
-    float4 mi = reinterpret_cast<float4*>(m)[i];
-    float4 vi = reinterpret_cast<float4*>(v)[i];
-    h.step(p.x, g.x, mi.x, vi.x);
-    h.step(p.y, g.y, mi.y, vi.y);
-    h.step(p.z, g.z, mi.z, vi.z);
-    h.step(p.w, g.w, mi.w, vi.w);
-    reinterpret_cast<float4*>(param)[i] = p;
-    reinterpret_cast<float4*>(m)[i] = mi;
-    reinterpret_cast<float4*>(v)[i] = vi;
+    h.step_pack(param, grad, m, v, i);
   }
   long tail = packs * 4 + (long)blockIdx.x * blockDim.x + threadIdx.x;
   if (tail < n) {
@@ -61,18 +66,7 @@ extern "C" __global__ void adamw_f32_chunks(const unsigned long long* addresses,
   const AdamW h{lr, beta1, beta2, one_minus_beta1, one_minus_beta2, correction1, correction2, eps, decays[i]};
   const long packs_end = start + (end - start) / 4 * 4;
   for (long e = start + 4 * threadIdx.x; e < packs_end; e += 4 * blockDim.x) {
-    const long pk = e / 4;
-    float4 p = reinterpret_cast<float4*>(param)[pk];
-    float4 g = reinterpret_cast<const float4*>(grad)[pk];
-    float4 mi = reinterpret_cast<float4*>(m)[pk];
-    float4 vi = reinterpret_cast<float4*>(v)[pk];
-    h.step(p.x, g.x, mi.x, vi.x);
-    h.step(p.y, g.y, mi.y, vi.y);
-    h.step(p.z, g.z, mi.z, vi.z);
-    h.step(p.w, g.w, mi.w, vi.w);
-    reinterpret_cast<float4*>(param)[pk] = p;
-    reinterpret_cast<float4*>(m)[pk] = mi;
-    reinterpret_cast<float4*>(v)[pk] = vi;
+    h.step_pack(param, grad, m, v, e / 4);
   }
   const long tail = packs_end + threadIdx.x;
   if (tail < end) h.step(param[tail], grad[tail], m[tail], v[tail]);
