@@ -1,6 +1,10 @@
 package io.mobaspark.kernels.cuda;
 
 import java.lang.reflect.Field;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUipcMemHandle;
 import jcuda.driver.CUipcMem_flags;
@@ -16,8 +20,8 @@ import jcuda.driver.JCudaDriver;
  * field; they are read and set here by reflection, so that the trainer sends them as plain bytes
  * over its own authenticated channel. A handle only names memory; a process that has it can map
  * the arena, which is why it travels only to ranks that proved the run secret. CUDA refuses to
- * open a handle in the process that exported it, so every rank must be its own process (one
- * executor per GPU, as Spark runs them).
+ * open a handle in the process that exported it: ranks that are threads of one process use each
+ * other's arenas directly, and must then share a GPU.
  */
 public final class IpcArena implements AutoCloseable {
   /** Bytes of a handle ({@code CU_IPC_HANDLE_SIZE}). */
@@ -28,12 +32,21 @@ public final class IpcArena implements AutoCloseable {
   /** Enough blocks to keep every SM's loads in flight on an H100/H200 (132 SMs × 8). */
   private static final int MAX_BLOCKS = 1056;
   private static final Field RESERVED = reservedField();
+  /**
+   * The arenas this process has exported, by handle: CUDA refuses to open a handle in the process
+   * that made it, so ranks that are threads of one process (Spark local mode, an executor running
+   * several tasks) use each other's memory directly, on the same device.
+   */
+  private static final Map<String, IpcArena> EXPORTED = new ConcurrentHashMap<>();
 
   private final CudaContext context;
   private final DeviceBuffer own;
   private final long elements;
   /** By rank, once {@link #open}ed: the other ranks' arenas mapped here, this rank's own. */
   private CUdeviceptr[] ranks;
+  /** By rank: whether {@link #ranks} holds a mapping this arena opened (and must close). */
+  private boolean[] opened;
+  private String exportedAs;
   private int rank = -1;
 
   private IpcArena(CudaContext context, long elements) {
@@ -66,7 +79,10 @@ public final class IpcArena implements AutoCloseable {
     CUipcMemHandle handle = new CUipcMemHandle();
     Cuda.check(JCudaDriver.cuIpcGetMemHandle(handle, own.pointer()), "cuIpcGetMemHandle");
     try {
-      return ((byte[]) RESERVED.get(handle)).clone();
+      byte[] bytes = ((byte[]) RESERVED.get(handle)).clone();
+      exportedAs = HexFormat.of().formatHex(bytes);
+      EXPORTED.put(exportedAs, this);
+      return bytes;
     } catch (IllegalAccessException e) {
       throw new IllegalStateException("cannot read CUipcMemHandle's bytes", e);
     }
@@ -86,6 +102,7 @@ public final class IpcArena implements AutoCloseable {
     }
     context.bind();
     CUdeviceptr[] mapped = new CUdeviceptr[handles.length];
+    boolean[] mine = new boolean[handles.length];
     try {
       for (int r = 0; r < handles.length; r++) {
         if (r == rank) {
@@ -96,6 +113,16 @@ public final class IpcArena implements AutoCloseable {
           throw new IllegalArgumentException("rank " + r + "'s handle has " + handles[r].length
               + " bytes, expected " + HANDLE_BYTES);
         }
+        IpcArena local = EXPORTED.get(HexFormat.of().formatHex(handles[r]));
+        if (local != null) {
+          if (local.context.device().ordinal() != context.device().ordinal()) {
+            throw new IllegalArgumentException("rank " + r + " is a thread of this process on "
+                + local.context.device() + ", this rank on " + context.device() + ": ranks that "
+                + "share a process must share a GPU (or run as processes of their own)");
+          }
+          mapped[r] = local.own.pointer();
+          continue;
+        }
         CUipcMemHandle handle = new CUipcMemHandle();
         RESERVED.set(handle, handles[r].clone());
         CUdeviceptr pointer = new CUdeviceptr();
@@ -103,15 +130,17 @@ public final class IpcArena implements AutoCloseable {
             CUipcMem_flags.CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS),
             "cuIpcOpenMemHandle(rank " + r + "'s arena)");
         mapped[r] = pointer;
+        mine[r] = true;
       }
     } catch (IllegalAccessException e) {
-      closeMapped(mapped, rank);
+      closeMapped(mapped, mine);
       throw new IllegalStateException("cannot set CUipcMemHandle's bytes", e);
     } catch (RuntimeException e) {
-      closeMapped(mapped, rank);
+      closeMapped(mapped, mine);
       throw e;
     }
     this.ranks = mapped;
+    this.opened = mine;
     this.rank = rank;
   }
 
@@ -146,6 +175,45 @@ public final class IpcArena implements AutoCloseable {
         "cuMemcpyDtoDAsync(" + 4 * count + " bytes from rank " + owner + "'s arena)");
   }
 
+  /** This arena's {@code [at, at + count)} from {@code src}'s first floats; on the stream. */
+  public void copyIn(DeviceBuffer src, long at, long count) {
+    requireRange(at, count);
+    context.bind();
+    Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(own.pointer().withByteOffset(4 * at), src.pointer(),
+        4 * count, context.stream()), "cuMemcpyDtoDAsync(" + 4 * count + " bytes into the arena)");
+  }
+
+  /** {@code dst}'s first floats from this arena's {@code [at, at + count)}; on the stream. */
+  public void copyOut(DeviceBuffer dst, long at, long count) {
+    requireRange(at, count);
+    context.bind();
+    Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(dst.pointer(), own.pointer().withByteOffset(4 * at),
+        4 * count, context.stream()), "cuMemcpyDtoDAsync(" + 4 * count + " bytes out of the arena)");
+  }
+
+  /** Host floats into the arena from element {@code at}, after the stream's work. */
+  public void write(float[] src, long at) {
+    requireRange(at, src.length);
+    context.synchronize();
+    Cuda.check(JCudaDriver.cuMemcpyHtoD(own.pointer().withByteOffset(4 * at), Pointer.to(src),
+        4L * src.length), "cuMemcpyHtoD(" + 4L * src.length + " bytes into the arena)");
+  }
+
+  /** The arena's floats from element {@code at} into {@code dst}, after the stream's work. */
+  public void read(float[] dst, long at) {
+    requireRange(at, dst.length);
+    context.synchronize();
+    Cuda.check(JCudaDriver.cuMemcpyDtoH(Pointer.to(dst), own.pointer().withByteOffset(4 * at),
+        4L * dst.length), "cuMemcpyDtoH(" + 4L * dst.length + " bytes out of the arena)");
+  }
+
+  private void requireRange(long at, long count) {
+    if (at < 0 || count < 0 || at + count > elements) {
+      throw new IllegalArgumentException("[" + at + ", " + (at + count) + ") is outside an arena "
+          + "of " + elements + " elements");
+    }
+  }
+
   /** Waits for this rank's device work, so that the other ranks may read what it wrote. */
   public void synchronize() {
     context.synchronize();
@@ -155,26 +223,26 @@ public final class IpcArena implements AutoCloseable {
     if (ranks == null) {
       throw new IllegalStateException("the arena's peers are not open yet");
     }
-    if (from < 0 || count < 0 || from + count > elements) {
-      throw new IllegalArgumentException("[" + from + ", " + (from + count) + ") is outside an "
-          + "arena of " + elements + " elements");
-    }
+    requireRange(from, count);
   }
 
   /** Unmaps the other ranks' arenas and frees this one. */
   @Override
   public void close() {
     context.bind();
+    if (exportedAs != null) {
+      EXPORTED.remove(exportedAs);
+    }
     if (ranks != null) {
-      closeMapped(ranks, rank);
+      closeMapped(ranks, opened);
       ranks = null;
     }
     own.close();
   }
 
-  private static void closeMapped(CUdeviceptr[] mapped, int rank) {
+  private static void closeMapped(CUdeviceptr[] mapped, boolean[] opened) {
     for (int r = 0; r < mapped.length; r++) {
-      if (r != rank && mapped[r] != null) {
+      if (opened[r]) {
         JCudaDriver.cuIpcCloseMemHandle(mapped[r]); // best effort: the mapping ends with us anyway
       }
     }

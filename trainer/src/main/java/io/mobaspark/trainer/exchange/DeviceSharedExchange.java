@@ -1,7 +1,12 @@
 package io.mobaspark.trainer.exchange;
 
+import io.mobaspark.kernels.Tensor;
+import io.mobaspark.kernels.cuda.CudaContext;
+import io.mobaspark.kernels.cuda.CudaTensor;
+import io.mobaspark.kernels.cuda.DType;
 import io.mobaspark.kernels.cuda.IpcArena;
 import java.nio.ByteBuffer;
+import java.util.List;
 
 /**
  * The {@code shared} kind for GPU ranks of one host whose gradients stay on the device
@@ -20,74 +25,185 @@ import java.nio.ByteBuffer;
  * {@link SharedArena}), so a rank that ends or hangs is named the same way. Each rank moves
  * {@code 2(N-1)/N} of the arena through its device, as a ring would, and nothing crosses PCIe.
  * The arena carries fp32 whatever {@code exchange.wire}: there is no wire.
+ *
+ * <p>Joined with a device ({@link #open}), the arena is made at the first average, as long as that
+ * average (gradients and loss), and later averages use its first elements. Host buffers
+ * ({@link GradientExchange#allReduceMean}) go through it too, copied in and out.
  */
-public final class DeviceSharedExchange implements AutoCloseable {
+public final class DeviceSharedExchange implements GradientExchange, DeviceGradients {
   private final ExchangeSpec spec;
   private final SharedWorld world;
-  private final IpcArena arena;
   private final String self;
+  /** Where a lazily made arena goes; null when the caller gave the arena. */
+  private final CudaContext context;
+  private IpcArena arena;
   private long count = SharedWorld.JOINED;
   private ExchangeException failure;
 
-  private DeviceSharedExchange(ExchangeSpec spec, SharedWorld world, IpcArena arena) {
+  private DeviceSharedExchange(ExchangeSpec spec, SharedWorld world, CudaContext context) {
     this.spec = spec;
     this.world = world;
-    this.arena = arena;
+    this.context = context;
     this.self = "rank " + world.group.rank();
   }
 
   /**
-   * Joins the ranks of this host as for {@link GradientExchanges#open} with kind {@code shared},
-   * then swaps arena handles over the authenticated channel and maps the other ranks' arenas. The
-   * arenas must be equally long on every rank (checked).
+   * Joins the ranks of this host as for {@link GradientExchanges#open} with kind {@code shared};
+   * the arena is made on {@code context}'s device at the first average.
+   */
+  public static DeviceSharedExchange open(ExchangeSpec spec, int rank, String host,
+      Rendezvous rendezvous, CudaContext context) {
+    requireShared(spec);
+    return new DeviceSharedExchange(spec, SharedWorld.join(spec, rank, host, rendezvous, 0),
+        context);
+  }
+
+  /**
+   * Joins as {@link #open} with the caller's arena (it stays the caller's to close), and maps the
+   * other ranks' arenas at once; they must be equally long (checked).
    */
   public static DeviceSharedExchange join(ExchangeSpec spec, int rank, String host,
       Rendezvous rendezvous, IpcArena arena) {
-    if (spec.kind() != ExchangeSpec.Kind.SHARED || spec.worldSize() > IpcArena.MAX_RANKS) {
-      throw new IllegalArgumentException("the device exchange is the shared kind for at most "
-          + IpcArena.MAX_RANKS + " ranks (the GPUs of one host), got " + spec);
-    }
-    SharedWorld world = SharedWorld.join(spec, rank, host, rendezvous, 0);
+    requireShared(spec);
+    DeviceSharedExchange exchange = new DeviceSharedExchange(spec,
+        SharedWorld.join(spec, rank, host, rendezvous, 0), null);
     try {
-      byte[] mine = new byte[8 + IpcArena.HANDLE_BYTES];
-      ByteBuffer.wrap(mine).putLong(arena.elements()).put(arena.handle());
-      byte[][] all = world.group.gather(mine);
-      byte[][] handles = new byte[all.length][];
-      for (int r = 0; r < all.length; r++) {
-        ByteBuffer theirs = ByteBuffer.wrap(all[r]);
-        long elements = theirs.getLong();
-        if (elements != arena.elements()) {
-          throw new ExchangeException("rank " + rank + ": rank " + r + "'s arena holds " + elements
-              + " elements, this rank's " + arena.elements());
-        }
-        handles[r] = new byte[IpcArena.HANDLE_BYTES];
-        theirs.get(handles[r]);
-      }
-      arena.open(handles, rank);
-      return new DeviceSharedExchange(spec, world, arena);
+      exchange.attach(arena);
+      return exchange;
     } catch (RuntimeException e) {
-      world.barrier.failed();
-      world.close();
+      exchange.world.barrier.failed();
+      exchange.world.close();
       throw e;
     }
   }
 
+  private static void requireShared(ExchangeSpec spec) {
+    if (spec.kind() != ExchangeSpec.Kind.SHARED || spec.worldSize() > IpcArena.MAX_RANKS) {
+      throw new IllegalArgumentException("the device exchange is the shared kind for at most "
+          + IpcArena.MAX_RANKS + " ranks (the GPUs of one host), got " + spec);
+    }
+  }
+
+  /** Swaps arena handles over the authenticated channel and maps the other ranks' arenas. */
+  private void attach(IpcArena mine) {
+    int rank = rank();
+    byte[] handle = new byte[8 + IpcArena.HANDLE_BYTES];
+    ByteBuffer.wrap(handle).putLong(mine.elements()).put(mine.handle());
+    byte[][] all = world.group.gather(handle);
+    byte[][] handles = new byte[all.length][];
+    for (int r = 0; r < all.length; r++) {
+      ByteBuffer theirs = ByteBuffer.wrap(all[r]);
+      long elements = theirs.getLong();
+      if (elements != mine.elements()) {
+        throw new ExchangeException(self + ": rank " + r + "'s arena holds " + elements
+            + " elements, this rank's " + mine.elements());
+      }
+      handles[r] = new byte[IpcArena.HANDLE_BYTES];
+      theirs.get(handles[r]);
+    }
+    mine.open(handles, rank);
+    arena = mine;
+  }
+
+  @Override
   public int rank() {
     return world.group.rank();
   }
 
+  @Override
   public int worldSize() {
     return spec.worldSize();
   }
 
   /**
-   * Replaces the arena by its mean over the ranks, the same bits on every rank; the arena must hold
-   * this step's gradients and no device work may still write it.
+   * Replaces the whole arena by its mean over the ranks, the same bits on every rank; the arena
+   * must hold this step's gradients and no device work may still write it.
    *
    * @throws ExchangeException naming the rank that failed, left or hung; the exchange is unusable
    *     afterwards
    */
   public void allReduceMean(int step) {
+    average(step, arena.elements());
+  }
+
+  @Override
+  public double allReduceMean(int step, List<? extends Tensor> gradients, double loss) {
+    long total = 1;
+    for (Tensor t : gradients) {
+      if (!(t instanceof CudaTensor cuda) || cuda.dtype() != DType.F32) {
+        throw new IllegalArgumentException("the device exchange averages fp32 CUDA tensors, got "
+            + t);
+      }
+      total += t.numel();
+    }
+    ensureArena(total);
+    long at = 0;
+    for (Tensor t : gradients) {
+      if (t.numel() > 0) {
+        arena.copyIn(((CudaTensor) t).buffer(), at, t.numel());
+      }
+      at += t.numel();
+    }
+    float[] mean = {(float) loss};
+    arena.write(mean, at);
+    average(step, total);
+    at = 0;
+    for (Tensor t : gradients) {
+      if (t.numel() > 0) {
+        arena.copyOut(((CudaTensor) t).buffer(), at, t.numel());
+      }
+      at += t.numel();
+    }
+    arena.read(mean, at);
+    return mean[0];
+  }
+
+  @Override
+  public void allReduceMean(int step, List<float[]> buffers) {
+    long total = 0;
+    for (float[] b : buffers) {
+      total += b.length;
+    }
+    ensureArena(total);
+    long at = 0;
+    for (float[] b : buffers) {
+      if (b.length > 0) {
+        arena.write(b, at);
+      }
+      at += b.length;
+    }
+    average(step, total);
+    at = 0;
+    for (float[] b : buffers) {
+      if (b.length > 0) {
+        arena.read(b, at);
+      }
+      at += b.length;
+    }
+  }
+
+  /** Makes the arena at the first average; later ones must fit in it. */
+  private void ensureArena(long elements) {
+    if (arena == null) {
+      if (context == null) {
+        throw new IllegalStateException("no arena and no device to make one on");
+      }
+      IpcArena made = IpcArena.allocate(context, elements);
+      try {
+        attach(made);
+      } catch (RuntimeException e) {
+        made.close();
+        world.barrier.failed();
+        throw e;
+      }
+    } else if (elements > arena.elements()) {
+      throw new IllegalArgumentException(self + ": an average of " + elements + " elements does "
+          + "not fit the arena of " + arena.elements() + " made at the first one");
+    }
+  }
+
+  /** Averages the arena's first {@code elements}: the three phases of the class comment. */
+  private void average(int step, long elements) {
     if (failure != null) {
       throw new ExchangeException(self + ": the exchange failed earlier: " + failure.getMessage(),
           failure);
@@ -95,14 +211,16 @@ public final class DeviceSharedExchange implements AutoCloseable {
     int rank = rank();
     try {
       arena.synchronize();
-      world.arena.announce(rank, step, arena.elements());
+      world.arena.announce(rank, step, elements);
       world.barrier.await(++count, () -> "step " + step + ", gradients ready");
-      world.requireSameStep(step, arena.elements());
-      arena.mean(sliceStart(rank), sliceStart(rank + 1) - sliceStart(rank));
+      world.requireSameStep(step, elements);
+      arena.mean(sliceStart(rank, elements), sliceStart(rank + 1, elements)
+          - sliceStart(rank, elements));
       arena.synchronize();
       world.barrier.await(++count, () -> "step " + step + ", reduced");
       for (int r = 0; r < worldSize(); r++) {
-        arena.copyFrom(r, sliceStart(r), sliceStart(r + 1) - sliceStart(r));
+        arena.copyFrom(r, sliceStart(r, elements), sliceStart(r + 1, elements)
+            - sliceStart(r, elements));
       }
       arena.synchronize();
       world.barrier.await(++count, () -> "step " + step + ", gathered");
@@ -113,14 +231,17 @@ public final class DeviceSharedExchange implements AutoCloseable {
     }
   }
 
-  /** First element of slice {@code slice} (0..N; N gives the end). */
-  private long sliceStart(int slice) {
-    return arena.elements() * slice / worldSize();
+  /** First element of slice {@code slice} (0..N; N gives the end) of {@code elements}. */
+  private long sliceStart(int slice, long elements) {
+    return elements * slice / worldSize();
   }
 
-  /** Leaves the group; the arena is the caller's to close. */
+  /** Leaves the group; an arena made here is freed, one the caller gave stays the caller's. */
   @Override
   public void close() {
     world.close();
+    if (context != null && arena != null) {
+      arena.close();
+    }
   }
 }

@@ -1,5 +1,7 @@
 package io.mobaspark.trainer.exchange;
 
+import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.cuda.CudaBackend;
 import java.security.SecureRandom;
 import java.util.Base64;
 import java.util.List;
@@ -46,6 +48,20 @@ public final class GradientExchanges {
       case RING -> joinRing(spec, rank, host, rendezvous);
       case SHARED -> SharedExchange.join(spec, rank, host, rendezvous);
     };
+  }
+
+  /**
+   * {@link #open}, with the ranks' backend: a {@code shared} world of GPU ranks averages in device
+   * memory ({@link DeviceSharedExchange}, whose {@link DeviceGradients} the training step uses);
+   * every other case is {@link #open}'s.
+   */
+  public static GradientExchange open(ExchangeSpec spec, int rank, String host,
+      Rendezvous rendezvous, Backend backend) {
+    if (spec != null && spec.kind() == ExchangeSpec.Kind.SHARED && spec.worldSize() > 1
+        && backend instanceof CudaBackend cuda) {
+      return DeviceSharedExchange.open(spec, rank, host, rendezvous, cuda.context());
+    }
+    return open(spec, rank, host, rendezvous);
   }
 
   private static GradientExchange joinRing(ExchangeSpec spec, int rank, String host,

@@ -21,6 +21,7 @@ import io.mobaspark.trainer.optim.AdamW;
 import io.mobaspark.trainer.optim.LrSchedule;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,8 +40,11 @@ import java.util.function.IntConsumer;
  *
  * <pre>
  * DataParallelOverlap MODEL.conf [--ranks 2] [--batch 1] [--seq 8192] [--steps 6] [--warmup 2]
- *     [--wire fp32|bf16] [--cpu]
+ *     [--wire fp32|bf16] [--cpu] [--kind ring|shared|shared-host]
  * </pre>
+ * {@code shared} on GPUs averages in device memory (the step's {@code DeviceGradientAverage}),
+ * {@code shared-host} through the host as the other kinds do; both print rank 0's losses, which
+ * must agree.
  */
 public final class DataParallelOverlap {
   private DataParallelOverlap() {}
@@ -48,7 +52,7 @@ public final class DataParallelOverlap {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println("usage: DataParallelOverlap MODEL.conf [--ranks N] [--batch N] [--seq N]"
-          + " [--steps N] [--warmup N] [--wire fp32|bf16] [--cpu]");
+          + " [--steps N] [--warmup N] [--wire fp32|bf16] [--cpu] [--kind ring|shared|shared-host]");
       System.exit(2);
     }
     Path conf = Path.of(args[0]);
@@ -59,6 +63,7 @@ public final class DataParallelOverlap {
     int warmup = 2;
     WireDType wire = WireDType.FP32;
     boolean cpu = false;
+    String kind = "ring";
     for (int i = 1; i < args.length; i++) {
       switch (args[i]) {
         case "--ranks" -> ranks = Integer.parseInt(args[++i]);
@@ -68,28 +73,35 @@ public final class DataParallelOverlap {
         case "--warmup" -> warmup = Integer.parseInt(args[++i]);
         case "--wire" -> wire = WireDType.valueOf(args[++i].toUpperCase(Locale.ROOT));
         case "--cpu" -> cpu = true;
+        case "--kind" -> kind = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
     }
     ModelConfig config = PretrainConfig.load(conf, Map.of()).model();
-    System.out.printf(Locale.ROOT, "%s, %,d parameters, %d ranks x %d x %d tokens, ring, wire %s,"
+    System.out.printf(Locale.ROOT, "%s, %,d parameters, %d ranks x %d x %d tokens, " + kind
+        + ", wire %s,"
         + " %s, %d cores%n", conf.getFileName(), config.parameterCount(), ranks, batch, seq, wire,
         cpu ? "CPU backends" : "all ranks on GPU 0", Runtime.getRuntime().availableProcessors());
     System.out.println("| mode | step ms (rank 0, median) | exchange wait ms (median) |");
     System.out.println("|---|---|---|");
     for (boolean overlap : new boolean[] {true, false}) {
       double[][] rank0 = run(config, ranks, SeqLayout.uniform(batch, seq), steps, warmup, wire, cpu,
-          overlap);
+          overlap, kind);
       System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f |%n",
           overlap ? "groups during the backward" : "all groups after the backward",
           TrainingThroughput.median(rank0[0]), TrainingThroughput.median(rank0[1]));
+      System.out.println("rank 0 losses: " + Arrays.toString(rank0[2]));
     }
   }
 
-  /** Rank 0's step milliseconds and exchange-wait milliseconds of the timed steps. */
+  /**
+   * Rank 0's step milliseconds and exchange-wait milliseconds of the timed steps, and its losses of
+   * every step.
+   */
   private static double[][] run(ModelConfig config, int ranks, SeqLayout layout, int steps,
-      int warmup, WireDType wire, boolean cpu, boolean overlap) throws Exception {
-    ExchangeSpec spec = new ExchangeSpec(ExchangeSpec.Kind.RING, ranks, "",
+      int warmup, WireDType wire, boolean cpu, boolean overlap, String kind) throws Exception {
+    boolean onHost = kind.equals("shared-host");
+    ExchangeSpec spec = new ExchangeSpec(ExchangeSpec.Kind.parse(onHost ? "shared" : kind), ranks, "",
         GradientExchanges.newSecret(), 4 << 20, wire, 600_000);
     ThreadRendezvous rendezvous = new ThreadRendezvous(ranks);
     ExecutorService threads = Executors.newFixedThreadPool(ranks);
@@ -104,16 +116,22 @@ public final class DataParallelOverlap {
           try (backend;
               Model model = new Model(backend, config, 1);
               AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0.1);
-              GradientExchange exchange = GradientExchanges.open(spec, rank, "127.0.0.1",
-                  rendezvous.forRank(rank));
+              GradientExchange exchange = onHost
+                  ? GradientExchanges.open(spec, rank, "127.0.0.1", rendezvous.forRank(rank))
+                  : GradientExchanges.open(spec, rank, "127.0.0.1", rendezvous.forRank(rank),
+                      backend);
               TrainStep step = new TrainStep(backend, overlap ? model : afterBackward(model),
                   adamw, new LrSchedule(3e-4, 3e-5, 1, warmup + steps + 1), 1.0, exchange)) {
             List<TokenBatch> batches = List.of(TrainingThroughput.batch(config, layout, 1 + rank),
                 TrainingThroughput.batch(config, layout, 3 + rank));
-            double[][] ms = new double[2][steps];
+            double[][] ms = new double[3][];
+            ms[0] = new double[steps];
+            ms[1] = new double[steps];
+            ms[2] = new double[warmup + steps];
             for (int n = 1; n <= warmup + steps; n++) {
               long start = System.nanoTime();
               TrainStep.Result result = step.run(n, List.of(batches.get(n % 2)));
+              ms[2][n - 1] = result.loss();
               if (n > warmup) {
                 ms[0][n - warmup - 1] = (System.nanoTime() - start) / 1e6;
                 ms[1][n - warmup - 1] = result.exchangeWaitMillis();

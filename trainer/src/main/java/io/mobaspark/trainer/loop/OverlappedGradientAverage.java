@@ -23,7 +23,7 @@ import java.util.concurrent.Future;
  * whose loss went bad stops its micro-batches early but must still take part), then the loss, waits
  * for all of them and writes the means back.
  */
-final class OverlappedGradientAverage implements AutoCloseable {
+final class OverlappedGradientAverage implements GradientAverage {
   private final Backend backend;
   private final GradientExchange exchange;
   private final List<List<Parameter>> groups;
@@ -47,14 +47,16 @@ final class OverlappedGradientAverage implements AutoCloseable {
   }
 
   /** Starts step {@code step}: no group of it is sent yet. */
-  void begin(int step) {
+  @Override
+  public void begin(int step) {
     this.step = step;
     this.next = 0;
     sent.clear();
   }
 
   /** Group {@code group}'s gradients are final: copies them to the host and queues their average. */
-  void groupDone(int group) {
+  @Override
+  public void groupDone(int group) {
     if (group != next) {
       throw new IllegalStateException("gradient group " + group + " finished after " + next + " of "
           + groups.size() + " groups: they must finish in order");
@@ -83,7 +85,8 @@ final class OverlappedGradientAverage implements AutoCloseable {
    * @return the loss averaged over the ranks
    * @throws ExchangeException the first failure of the sender, after all calls have ended
    */
-  double finish(double loss) {
+  @Override
+  public double finish(double loss) {
     while (next < groups.size()) {
       groupDone(next);
     }

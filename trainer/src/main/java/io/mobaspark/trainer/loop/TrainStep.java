@@ -3,6 +3,7 @@ package io.mobaspark.trainer.loop;
 import io.mobaspark.kernels.Backend;
 import io.mobaspark.trainer.Parameter;
 import io.mobaspark.trainer.TrainableModel;
+import io.mobaspark.trainer.exchange.DeviceGradients;
 import io.mobaspark.trainer.exchange.GradientExchange;
 import io.mobaspark.trainer.exchange.LocalExchange;
 import io.mobaspark.trainer.optim.AdamW;
@@ -30,7 +31,7 @@ public final class TrainStep implements AutoCloseable {
   private final double gradClip;
   private final GradientExchange exchange;
   /** Null for one rank. */
-  private final OverlappedGradientAverage average;
+  private final GradientAverage average;
 
   /**
    * What one step did, for metrics; the loss is the mean over all ranks. {@code exchangeWaitMillis}
@@ -62,9 +63,15 @@ public final class TrainStep implements AutoCloseable {
     this.schedule = schedule;
     this.gradClip = gradClip;
     this.exchange = exchange;
-    this.average = exchange.worldSize() > 1
-        ? new OverlappedGradientAverage(backend, exchange, model.gradientGroups())
-        : null;
+    this.average = exchange.worldSize() == 1 ? null
+        : exchange instanceof DeviceGradients device
+            ? new DeviceGradientAverage(device, parameters)
+            : new OverlappedGradientAverage(backend, exchange, model.gradientGroups());
+  }
+
+  /** How the step averages over the ranks (null for one rank), for tests. */
+  GradientAverage average() {
+    return average;
   }
 
   /**
