@@ -46,28 +46,41 @@ extern "C" __global__ void adamw_f32(float* param, const float* grad, float* m, 
   }
 }
 
+// grad[i] = (float)((double)grad[i] * s): memory.cu's scale, the global-norm clipping.
+__device__ __forceinline__ float clip(float g, double s) { return (float)((double)g * s); }
+
 // AdamW over many tensors in one launch (Backend.adamwAll; the table is TensorChunks'): block b
 // updates chunk b, elements [start, min(start + chunk, n)) of tensor i = chunk_tensor[b] with
 // start = chunk_start[b], whose param, grad, m, v are at addresses[4i .. 4i + 3] and whose weight
 // decay is decays[i]. chunk is a multiple of 4 and buffers are 256-byte aligned, so a chunk's
 // packs are 16-byte aligned; its last n % 4 elements go one by one. Each element is updated by the
-// same AdamW::step as adamw_f32, so the result is the same bit for bit.
+// same AdamW::step as adamw_f32, so the result is the same bit for bit. grad_scale != 1 first
+// scales each gradient in place as scale_f32 does (clipping folded in: no launch per tensor).
 extern "C" __global__ void adamw_f32_chunks(const unsigned long long* addresses, const long* sizes,
                                             const float* decays, const int* chunk_tensor,
                                             const long* chunk_start, long chunk, float lr, float beta1,
                                             float beta2, float one_minus_beta1, float one_minus_beta2,
-                                            float correction1, float correction2, float eps) {
+                                            float correction1, float correction2, float eps,
+                                            double grad_scale) {
   const int i = chunk_tensor[blockIdx.x];
   const long start = chunk_start[blockIdx.x], end = min(start + chunk, sizes[i]);
   float* param = reinterpret_cast<float*>(addresses[4 * i]);
-  const float* grad = reinterpret_cast<const float*>(addresses[4 * i + 1]);
+  float* grad = reinterpret_cast<float*>(addresses[4 * i + 1]);
   float* m = reinterpret_cast<float*>(addresses[4 * i + 2]);
   float* v = reinterpret_cast<float*>(addresses[4 * i + 3]);
   const AdamW h{lr, beta1, beta2, one_minus_beta1, one_minus_beta2, correction1, correction2, eps, decays[i]};
   const long packs_end = start + (end - start) / 4 * 4;
   for (long e = start + 4 * threadIdx.x; e < packs_end; e += 4 * blockDim.x) {
+    if (grad_scale != 1.0) {
+      float4 g = reinterpret_cast<float4*>(grad)[e / 4];
+      reinterpret_cast<float4*>(grad)[e / 4] =
+          make_float4(clip(g.x, grad_scale), clip(g.y, grad_scale), clip(g.z, grad_scale), clip(g.w, grad_scale));
+    }
     h.step_pack(param, grad, m, v, e / 4);
   }
   const long tail = packs_end + threadIdx.x;
-  if (tail < end) h.step(param[tail], grad[tail], m[tail], v[tail]);
+  if (tail < end) {
+    if (grad_scale != 1.0) grad[tail] = clip(grad[tail], grad_scale);
+    h.step(param[tail], grad[tail], m[tail], v[tail]);
+  }
 }

@@ -124,3 +124,13 @@ extern "C" __global__ void convert_bf16_f32_chunks(const unsigned long long* add
   const float* src = reinterpret_cast<const float*>(addresses[2 * i + 1]);
   for (long e = start + threadIdx.x; e < end; e += blockDim.x) store(dst, e, load(src, e));
 }
+
+// zeroAll of fp32 tensors in one launch (the table is TensorChunks'): block b zeroes chunk b of
+// tensor chunk_tensor[b] at addresses[tensor] (a step's gradients, one memset each before).
+extern "C" __global__ void zero_f32_chunks(const unsigned long long* addresses, const long* sizes,
+                                           const int* chunk_tensor, const long* chunk_start, long chunk) {
+  const int i = chunk_tensor[blockIdx.x];
+  const long start = chunk_start[blockIdx.x], end = min(start + chunk, sizes[i]);
+  float* t = reinterpret_cast<float*>(addresses[i]);
+  for (long e = start + threadIdx.x; e < end; e += blockDim.x) t[e] = 0.0f;
+}

@@ -105,6 +105,13 @@ public interface Backend extends AutoCloseable {
 
   void zero(Tensor t);
 
+  /** {@link #zero} of every tensor (a step's gradients); a backend may zero them in one pass. */
+  default void zeroAll(java.util.List<? extends Tensor> tensors) {
+    for (Tensor t : tensors) {
+      zero(t);
+    }
+  }
+
   /** {@code dst = src}; same element count. */
   void copy(Tensor dst, Tensor src);
 
@@ -252,15 +259,19 @@ public interface Backend extends AutoCloseable {
       double eps, double weightDecay, int step);
 
   /**
-   * {@link #adamw} of every parameter i of equally long lists, with weight decay {@code
-   * weightDecays[i]}: the same results as the calls one by one, which is what this default does; a
-   * backend may update them all in one pass (CUDA: one launch instead of one per parameter).
+   * {@link #scale} of every gradient by {@code gradScale} (skipped when it is 1: global-norm
+   * clipping), then {@link #adamw} of every parameter i of equally long lists with weight decay
+   * {@code weightDecays[i]}: the same results as those calls one by one, which is what this default
+   * does; a backend may do it all in one pass (CUDA: one launch instead of two per parameter).
    */
   default void adamwAll(java.util.List<? extends Tensor> params,
       java.util.List<? extends Tensor> grads, java.util.List<? extends Tensor> m,
-      java.util.List<? extends Tensor> v, double lr, double beta1, double beta2,
+      java.util.List<? extends Tensor> v, double gradScale, double lr, double beta1, double beta2,
       double eps, double[] weightDecays, int step) {
     for (int i = 0; i < params.size(); i++) {
+      if (gradScale != 1.0) {
+        scale(grads.get(i), gradScale);
+      }
       adamw(params.get(i), grads.get(i), m.get(i), v.get(i), lr, beta1, beta2, eps, weightDecays[i],
           step);
     }

@@ -63,10 +63,13 @@ final class AdamWCuda implements AutoCloseable {
             .ptr(v.buffer()).i64(n), lr, beta1, beta2, eps, step).f32((float) weightDecay));
   }
 
-  /** {@link #step} of every parameter i, weight decay {@code weightDecays[i]}, in one launch. */
+  /**
+   * Every gradient scaled in place by {@code gradScale} (as CudaMemoryOps.scale, skipped at 1), then
+   * {@link #step} of every parameter i with weight decay {@code weightDecays[i]}, in one launch.
+   */
   void stepAll(List<CudaTensor> params, List<CudaTensor> grads, List<CudaTensor> m,
-      List<CudaTensor> v, double lr, double beta1, double beta2, double eps, double[] weightDecays,
-      int step) {
+      List<CudaTensor> v, double gradScale, double lr, double beta1, double beta2, double eps,
+      double[] weightDecays, int step) {
     int n = params.size();
     if (grads.size() != n || m.size() != n || v.size() != n || weightDecays.length != n) {
       throw new IllegalArgumentException("AdamW needs as many gradients, moments and decays as "
@@ -87,7 +90,7 @@ final class AdamWCuda implements AutoCloseable {
     context.kernel("adamw", "adamw_f32_chunks").launch(LaunchShape.of(table.chunks(), THREADS),
         hyperparameters(new KernelArgs().ptr(table.addresses()).ptr(table.sizes()).ptr(decays)
             .ptr(table.chunkTensor()).ptr(table.chunkStart()).i64(TensorChunks.CHUNK), lr, beta1,
-            beta2, eps, step));
+            beta2, eps, step).f64(gradScale));
   }
 
   /** The table of these tensors and decays, rebuilt (a synchronous upload) only when they change. */

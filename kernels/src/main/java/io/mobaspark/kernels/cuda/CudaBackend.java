@@ -206,6 +206,11 @@ public final class CudaBackend implements Backend {
 
   /** {@code dst = src}, converting when the dtypes differ. */
   @Override
+  public void zeroAll(java.util.List<? extends Tensor> tensors) {
+    memory.zeroAll(cudaList(tensors));
+  }
+
+  @Override
   public void copyAll(java.util.List<? extends Tensor> dst, java.util.List<? extends Tensor> src) {
     memory.copyAll(cudaList(dst), cudaList(src));
   }
@@ -382,10 +387,10 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void adamwAll(java.util.List<? extends Tensor> params, java.util.List<? extends Tensor> grads,
-      java.util.List<? extends Tensor> m, java.util.List<? extends Tensor> v, double lr, double beta1,
-      double beta2, double eps, double[] weightDecays, int step) {
-    adamw.stepAll(cudaList(params), cudaList(grads), cudaList(m), cudaList(v), lr, beta1, beta2, eps,
-        weightDecays, step);
+      java.util.List<? extends Tensor> m, java.util.List<? extends Tensor> v, double gradScale,
+      double lr, double beta1, double beta2, double eps, double[] weightDecays, int step) {
+    adamw.stepAll(cudaList(params), cudaList(grads), cudaList(m), cudaList(v), gradScale, lr, beta1,
+        beta2, eps, weightDecays, step);
   }
 
   @Override

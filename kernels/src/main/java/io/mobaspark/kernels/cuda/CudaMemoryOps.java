@@ -23,6 +23,7 @@ final class CudaMemoryOps {
   /** The chunk tables of the grouped sumsOfSquares (a step's gradients) and copyAll (its weights). */
   private final TensorChunksCache squaresTable;
   private final TensorChunksCache copyTable;
+  private final TensorChunksCache zeroTable;
 
   CudaMemoryOps(CudaContext context) {
     this.context = context;
@@ -32,6 +33,7 @@ final class CudaMemoryOps {
     this.chunkPartials = new ScratchBuffer(context);
     this.squaresTable = new TensorChunksCache(context);
     this.copyTable = new TensorChunksCache(context);
+    this.zeroTable = new TensorChunksCache(context);
   }
 
   /** Blocks of a grid-stride launch over {@code n} elements, four elements per thread at least. */
@@ -71,6 +73,20 @@ final class CudaMemoryOps {
     TensorChunks chunks = copyTable.of(List.of(dst, src));
     if (chunks.chunks() > 0) {
       context.kernel("memory", "convert_bf16_f32_chunks").launch(LaunchShape.of(chunks.chunks(), THREADS),
+          new KernelArgs().ptr(chunks.addresses()).ptr(chunks.sizes()).ptr(chunks.chunkTensor())
+              .ptr(chunks.chunkStart()).i64(TensorChunks.CHUNK));
+    }
+  }
+
+  /** Zeroes every tensor: several fp32 ones (a step's gradients) in one launch, others one by one. */
+  void zeroAll(List<CudaTensor> tensors) {
+    if (tensors.size() < 2 || !tensors.stream().allMatch(t -> t.dtype() == DType.F32)) {
+      tensors.forEach(t -> t.buffer().zero());
+      return;
+    }
+    TensorChunks chunks = zeroTable.of(List.of(tensors));
+    if (chunks.chunks() > 0) {
+      context.kernel("memory", "zero_f32_chunks").launch(LaunchShape.of(chunks.chunks(), THREADS),
           new KernelArgs().ptr(chunks.addresses()).ptr(chunks.sizes()).ptr(chunks.chunkTensor())
               .ptr(chunks.chunkStart()).i64(TensorChunks.CHUNK));
     }
@@ -160,6 +176,7 @@ final class CudaMemoryOps {
   void close() {
     squaresTable.close();
     copyTable.close();
+    zeroTable.close();
     chunkPartials.close();
     results.close();
     partials.close();

@@ -428,17 +428,22 @@ public final class OpsParity {
       for (Tensor t : List.of(p2, grad2, m2, v2)) {
         gpu.write(t, gaussian(random, n + 5, 0.3));
       }
+      // Clipped gradients: run 1 scales them (scale) before adamw, run 2 inside adamwAll.
+      double clip = 0.37;
+      double[] gClipped = Arrays.stream(gQ).map(x -> (float) (x * clip)).toArray();
       double[][] runs = new double[6][];
       for (int r = 0; r < 2; r++) {
         gpu.write(p, pQ);
+        gpu.write(grad, gQ);
         gpu.write(m, mQ);
         gpu.write(v, vQ);
         if (r == 0) {
+          gpu.scale(grad, clip);
           gpu.adamw(p, grad, m, v, lr, beta1, beta2, eps, decay, step);
         } else {
           gpu.write(v2, Arrays.stream(gpu.read(v2)).map(x -> x * x).toArray());
-          gpu.adamwAll(List.of(p2, p), List.of(grad2, grad), List.of(m2, m), List.of(v2, v), lr, beta1,
-              beta2, eps, new double[] {0, decay}, step);
+          gpu.adamwAll(List.of(p2, p), List.of(grad2, grad), List.of(m2, m), List.of(v2, v), clip, lr,
+              beta1, beta2, eps, new double[] {0, decay}, step);
         }
         runs[3 * r] = gpu.read(p);
         runs[3 * r + 1] = gpu.read(m);
@@ -448,12 +453,12 @@ public final class OpsParity {
       boolean repeats = Arrays.equals(runs[0], runs[3]) && Arrays.equals(runs[1], runs[4])
           && Arrays.equals(runs[2], runs[5]);
       double[][] ref;
-      try (Tensor pc = tensor(cpu, pQ, n); Tensor gc = tensor(cpu, gQ, n); Tensor mc = tensor(cpu, mQ, n);
+      try (Tensor pc = tensor(cpu, pQ, n); Tensor gc = tensor(cpu, gClipped, n); Tensor mc = tensor(cpu, mQ, n);
           Tensor vc = tensor(cpu, vQ, n)) {
         cpu.adamw(pc, gc, mc, vc, lr, beta1, beta2, eps, decay, step);
         ref = new double[][] {cpu.read(pc), cpu.read(mc), cpu.read(vc)};
       }
-      double[][] naive = OpsNaive.adamw(pQ, gQ, mQ, vQ, lr, beta1, beta2, eps, decay, step);
+      double[][] naive = OpsNaive.adamw(pQ, gClipped, mQ, vQ, lr, beta1, beta2, eps, decay, step);
       String[] names = {"param", "m", "v"};
       List<ParityCheck> checks = new ArrayList<>();
       for (int i = 0; i < 3; i++) {

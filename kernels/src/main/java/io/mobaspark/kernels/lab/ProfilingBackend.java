@@ -153,6 +153,11 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public void zeroAll(List<? extends Tensor> tensors) {
+    timed("zero", () -> delegate.zeroAll(tensors));
+  }
+
+  @Override
   public void copy(Tensor dst, Tensor src) {
     timed("copy", () -> delegate.copy(dst, src));
   }
@@ -289,10 +294,10 @@ public final class ProfilingBackend implements Backend {
 
   @Override
   public void adamwAll(List<? extends Tensor> params, List<? extends Tensor> grads,
-      List<? extends Tensor> m, List<? extends Tensor> v, double lr, double beta1, double beta2,
-      double eps, double[] weightDecays, int step) {
-    timed("adamw", () -> delegate.adamwAll(params, grads, m, v, lr, beta1, beta2, eps, weightDecays,
-        step));
+      List<? extends Tensor> m, List<? extends Tensor> v, double gradScale, double lr, double beta1,
+      double beta2, double eps, double[] weightDecays, int step) {
+    timed("adamw", () -> delegate.adamwAll(params, grads, m, v, gradScale, lr, beta1, beta2, eps,
+        weightDecays, step));
   }
 
   /** Closes the delegate. */

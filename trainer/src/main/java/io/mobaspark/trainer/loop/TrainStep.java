@@ -1,6 +1,7 @@
 package io.mobaspark.trainer.loop;
 
 import io.mobaspark.kernels.Backend;
+import io.mobaspark.kernels.Tensor;
 import io.mobaspark.trainer.Parameter;
 import io.mobaspark.trainer.TrainableModel;
 import io.mobaspark.trainer.exchange.DeviceGradients;
@@ -26,6 +27,7 @@ public final class TrainStep implements AutoCloseable {
   private final Backend backend;
   private final TrainableModel model;
   private final List<Parameter> parameters;
+  private final List<Tensor> grads;
   private final AdamW optimizer;
   private final LrSchedule schedule;
   private final double gradClip;
@@ -59,6 +61,7 @@ public final class TrainStep implements AutoCloseable {
     this.backend = backend;
     this.model = model;
     this.parameters = model.parameters();
+    this.grads = parameters.stream().map(Parameter::grad).toList();
     this.optimizer = optimizer;
     this.schedule = schedule;
     this.gradClip = gradClip;
@@ -86,9 +89,7 @@ public final class TrainStep implements AutoCloseable {
     if (microBatches.isEmpty()) {
       throw new IllegalArgumentException("step " + step + " needs at least one micro-batch");
     }
-    for (Parameter p : parameters) {
-      backend.zero(p.grad());
-    }
+    backend.zeroAll(grads);
     double gradScale = 1.0 / microBatches.size();
     if (average != null) {
       average.begin(step);
@@ -137,9 +138,11 @@ public final class TrainStep implements AutoCloseable {
       // Every gradient is finite but their squares overflow: clipping would zero them all.
       throw new TrainingDivergedException(step, "the global gradient norm (" + norm + ")");
     }
-    boolean clipped = GradientClipping.clip(backend, parameters, norm, gradClip);
+    // Clipping rides on the update: the gradients are scaled inside AdamW's one pass.
+    double clipFactor = GradientClipping.factor(norm, gradClip);
     double lr = schedule.at(step);
-    optimizer.step(lr, step);
+    optimizer.step(lr, step, clipFactor);
+    boolean clipped = clipFactor != 1.0;
     return new Result(meanLoss, lr, norm, clipped, exchangeWaitMillis);
   }
 

@@ -467,9 +467,7 @@ public final class Model implements TrainableModel, AutoCloseable {
 
   /** Sets every parameter gradient to zero (the training loop does the same between steps). */
   public void zeroGradients() {
-    for (Parameter p : parameters) {
-      backend.zero(p.grad());
-    }
+    backend.zeroAll(parameters.stream().map(Parameter::grad).toList());
   }
 
   /** Frees the parameters and every activation buffer (device memory on a GPU backend). */

@@ -71,11 +71,20 @@ public final class AdamW implements AutoCloseable {
    * @param step the 1-based optimizer step (bias correction depends on it)
    */
   public void step(double lr, int step) {
+    step(lr, step, 1.0);
+  }
+
+  /**
+   * Scales every gradient by {@code gradScale} in place ({@link GradientClipping#factor}; 1 leaves
+   * them), then updates every parameter: one backend call, which a GPU backend runs as one launch.
+   *
+   * @param step the 1-based optimizer step (bias correction depends on it)
+   */
+  public void step(double lr, int step, double gradScale) {
     if (!(lr >= 0) || !Double.isFinite(lr)) {
       throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
     }
-    // One call for all parameters: a GPU backend updates them in one launch.
-    backend.adamwAll(values, grads, expAvg, expAvgSq, lr, beta1, beta2, eps, decays, step);
+    backend.adamwAll(values, grads, expAvg, expAvgSq, gradScale, lr, beta1, beta2, eps, decays, step);
   }
 
   /** The moment tensors by checkpoint name, in parameter order (first moments, then second). */

@@ -40,16 +40,25 @@ public final class GradientClipping {
    */
   public static boolean clip(Backend backend, List<Parameter> parameters, double norm,
       double maxNorm) {
-    if (!(maxNorm >= 0)) {
-      throw new IllegalArgumentException("grad_clip must be >= 0, got " + maxNorm);
-    }
-    if (maxNorm == 0 || !(norm > maxNorm)) {
+    double factor = factor(norm, maxNorm);
+    if (factor == 1.0) {
       return false;
     }
-    double factor = maxNorm / norm;
     for (Parameter p : parameters) {
       backend.scale(p.grad(), factor);
     }
     return true;
+  }
+
+  /**
+   * The factor {@link #clip} scales the gradients by: {@code maxNorm / norm} when {@code norm >
+   * maxNorm}, else exactly 1 ({@code maxNorm = 0} disables clipping). {@link AdamW#step(double, int,
+   * double)} takes it to scale inside the update.
+   */
+  public static double factor(double norm, double maxNorm) {
+    if (!(maxNorm >= 0)) {
+      throw new IllegalArgumentException("grad_clip must be >= 0, got " + maxNorm);
+    }
+    return maxNorm == 0 || !(norm > maxNorm) ? 1.0 : maxNorm / norm;
   }
 }

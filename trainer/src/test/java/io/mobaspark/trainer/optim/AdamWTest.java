@@ -48,6 +48,23 @@ class AdamWTest {
   }
 
   @Test
+  void aGradScaleIsTheClippingScaleBeforeTheStep() {
+    Parameter folded = parameter("a", true, 1.0, 3.0);
+    Parameter separate = parameter("b", true, 1.0, 3.0);
+    for (Parameter p : List.of(folded, separate)) {
+      backend.write(p.grad(), new double[] {0.5, -2.0});
+    }
+    try (AdamW one = new AdamW(backend, List.of(folded), 0.9, 0.95, 1e-8, 0.1);
+        AdamW two = new AdamW(backend, List.of(separate), 0.9, 0.95, 1e-8, 0.1)) {
+      one.step(0.1, 1, 0.25);
+      backend.scale(separate.grad(), 0.25);
+      two.step(0.1, 1);
+    }
+    assertArrayEquals(backend.read(separate.value()), backend.read(folded.value()), 0);
+    assertArrayEquals(new double[] {0.125, -0.5}, backend.read(folded.grad()), 0);
+  }
+
+  @Test
   void stateIsNamedLikePyTorch() {
     Parameter a = parameter("a.weight", true, 0, 0);
     Parameter b = parameter("b.weight", false, 0, 0);

@@ -37,6 +37,13 @@ class GradientClippingTest {
   }
 
   @Test
+  void theFactorIsTheThresholdOverTheNormOrExactlyOne() {
+    assertEquals(0.2, GradientClipping.factor(5.0, 1.0), 1e-15);
+    assertEquals(1.0, GradientClipping.factor(5.0, 5.0), 0);
+    assertEquals(1.0, GradientClipping.factor(5.0, 0.0), 0);
+  }
+
+  @Test
   void belowTheThresholdOrDisabledNothingChanges() {
     assertFalse(GradientClipping.clip(backend, both, 5.0, 5.0));
     assertFalse(GradientClipping.clip(backend, both, 5.0, 0.0));
