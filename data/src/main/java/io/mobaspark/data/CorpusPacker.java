@@ -73,8 +73,11 @@ public final class CorpusPacker {
           + dtype + " shards under 2 GiB, got " + maxTokensPerShard);
     }
 
-    List<ShardInfo> shards = new ArrayList<>();
-    ShardWriter shard = null;
+    ShardSequence sequence = new ShardSequence(outputDir, namePrefix, tokenizer, batchTokens,
+        maxTokensPerShard);
+    // The end-of-text id is written from its own one-element array: appending it to each
+    // document's ids would copy every id once more.
+    int[] endOfText = {tokenizer.eotId()};
     try {
       long index = 0;
       while (documents.hasNext()) {
@@ -86,32 +89,71 @@ public final class CorpusPacker {
         if (text.isEmpty()) {
           continue;
         }
-        int[] ids = withEndOfText(tokenizer.encode(text), tokenizer.eotId());
-        int written = 0;
-        while (written < ids.length) {
-          if (shard == null) {
-            shard = ShardWriter.create(outputDir, shardFileName(namePrefix, shards.size()),
-                tokenizer.vocabSize(), tokenizer.eotId(), batchTokens);
-          }
-          int n = (int) Math.min(ids.length - written, maxTokensPerShard - shard.tokens());
-          shard.write(ids, written, n);
-          written += n;
-          if (shard.tokens() == maxTokensPerShard) {
-            shards.add(shard.finish());
-            shard = null;
-          }
+        sequence.append(tokenizer.encode(text));
+        sequence.append(endOfText);
+      }
+      return sequence.finish();
+    } finally {
+      sequence.close();
+    }
+  }
+
+  /**
+   * The shards of one {@link #packPartition} call: ids appended in order fill each shard to exactly
+   * {@code maxTokensPerShard} tokens before the next one is started. How the ids are cut into
+   * {@link #append} calls does not change the bytes written (the writer buffers whole batches).
+   */
+  private static final class ShardSequence implements AutoCloseable {
+    private final Path outputDir;
+    private final String namePrefix;
+    private final Tokenizer tokenizer;
+    private final int batchTokens;
+    private final long maxTokensPerShard;
+    private final List<ShardInfo> shards = new ArrayList<>();
+    private ShardWriter shard;
+
+    ShardSequence(Path outputDir, String namePrefix, Tokenizer tokenizer, int batchTokens,
+        long maxTokensPerShard) {
+      this.outputDir = outputDir;
+      this.namePrefix = namePrefix;
+      this.tokenizer = tokenizer;
+      this.batchTokens = batchTokens;
+      this.maxTokensPerShard = maxTokensPerShard;
+    }
+
+    void append(int[] ids) throws IOException {
+      int written = 0;
+      while (written < ids.length) {
+        if (shard == null) {
+          shard = ShardWriter.create(outputDir, shardFileName(namePrefix, shards.size()),
+              tokenizer.vocabSize(), tokenizer.eotId(), batchTokens);
+        }
+        int n = (int) Math.min(ids.length - written, maxTokensPerShard - shard.tokens());
+        shard.write(ids, written, n);
+        written += n;
+        if (shard.tokens() == maxTokensPerShard) {
+          shards.add(shard.finish());
+          shard = null;
         }
       }
+    }
+
+    /** Finishes the last, partly filled shard; the shards written, in order. */
+    List<ShardInfo> finish() throws IOException {
       if (shard != null) {
         shards.add(shard.finish());
         shard = null;
       }
-    } finally {
+      return List.copyOf(shards);
+    }
+
+    /** Discards an unfinished shard (after a failure); a no-op after {@link #finish}. */
+    @Override
+    public void close() throws IOException {
       if (shard != null) {
         shard.close();
       }
     }
-    return List.copyOf(shards);
   }
 
   /** Writes {@code outputDir/manifest.json} listing {@code shards} in the given order. */
@@ -133,12 +175,5 @@ public final class CorpusPacker {
       throw new IllegalArgumentException("shard index must be >= 0, got " + index);
     }
     return String.format(Locale.ROOT, "%s-%05d.arrow", prefix, index);
-  }
-
-  private static int[] withEndOfText(int[] ids, int eotId) {
-    int[] out = new int[ids.length + 1];
-    System.arraycopy(ids, 0, out, 0, ids.length);
-    out[ids.length] = eotId;
-    return out;
   }
 }

@@ -43,7 +43,8 @@ import org.apache.spark.sql.SparkSession;
  * GC and JIT): on a busy machine it varies less than the elapsed time, and job CPU / raw CPU says
  * how much work the job adds to the tokenizer's. For the job it also reports the least CPU time its
  * Spark tasks spent in a run (Spark's {@code executorCpuTime}): the work that grows with the input,
- * without the driver's, the JIT's and the GC's.
+ * without the driver's, the JIT's and the GC's; and per run, the wall time of each Spark stage and
+ * of the driver's work before, between and after them ({@link StageTimes}).
  */
 public final class PreprocessThroughput {
   private PreprocessThroughput() {}
@@ -98,6 +99,8 @@ public final class PreprocessThroughput {
           }
         }
       });
+      StageTimes stageTimes = new StageTimes();
+      spark.sparkContext().addSparkListener(stageTimes);
       PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
       for (int run = 0; run < runs; run++) {
         long cpu = processCpuNanos();
@@ -105,14 +108,17 @@ public final class PreprocessThroughput {
         // (listenerBus is Spark-internal, public in bytecode: good enough for a lab).
         spark.sparkContext().listenerBus().waitUntilEmpty();
         taskCpuNanos.reset();
+        long startMs = System.currentTimeMillis();
         PreprocessResult r = PreprocessJob.run(spark, PreprocessOptions.textFiles(
             List.of(input.toString()), scratch, tokenizerName, 0.05, 100_000_000L, 16000, threads,
             true).withCleaning(cleaning), quiet);
         jobTokens = r.train().totalTokens() + (r.val() == null ? 0 : r.val().totalTokens());
         jobSeconds[run] = r.seconds();
+        long endMs = System.currentTimeMillis();
         jobCpu = Math.min(jobCpu, (processCpuNanos() - cpu) / 1e9);
         spark.sparkContext().listenerBus().waitUntilEmpty();
         taskCpu = Math.min(taskCpu, taskCpuNanos.sum() / 1e9);
+        out.printf(Locale.ROOT, "job run %d: %s%n", run + 1, stageTimes.describe(startMs, endMs));
       }
     }
     out.printf(Locale.ROOT, "runs in order, seconds: raw %s, raw own %s, job %s%n",

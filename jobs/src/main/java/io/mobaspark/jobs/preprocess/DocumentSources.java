@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -20,6 +21,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StringType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.util.LongAccumulator;
+import org.apache.spark.util.SerializableConfiguration;
 
 /**
  * The job's inputs as one DataFrame of documents {@code (source STRING, text STRING)}: text files
@@ -60,9 +62,14 @@ final class DocumentSources {
       return documents;
     };
     var arrayOfStrings = DataTypes.createArrayType(DataTypes.StringType);
-    // Text files: decoded in the same function, so the file's text is never a Spark string.
-    UserDefinedFunction fileDocuments = functions.udf((UDF2<byte[], String, List<String>>)
-        (content, file) -> documentsOf.apply(TextDocuments.decodeUtf8(content, file)),
+    // Text files: read and decoded in the same function, so the file's bytes are never a Spark
+    // binary and its text never a Spark string.
+    JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    WholeFiles files = new WholeFiles(
+        jsc.broadcast(new SerializableConfiguration(jsc.hadoopConfiguration())));
+    UserDefinedFunction fileDocuments = functions.udf((UDF2<String, Long, List<String>>)
+        (file, length) -> documentsOf.apply(
+            TextDocuments.decodeUtf8(files.read(file, length), file)),
         arrayOfStrings);
     UserDefinedFunction fieldDocuments = functions.udf(
         (UDF1<String, List<String>>) documentsOf::apply, arrayOfStrings);
@@ -98,8 +105,9 @@ final class DocumentSources {
         if (folder) {
           reader = reader.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.txt");
         }
+        // Only the listing's columns: binaryFile reads a file's content only when it is selected.
         return reader.load(input).select(col("path").as("source"),
-            explode(fileDocuments.apply(col("content"), col("path"))).as("text"));
+            explode(fileDocuments.apply(col("path"), col("length"))).as("text"));
       }
       case JSONL:
         texts = withTextField(spark.read().json(input), input, textField);

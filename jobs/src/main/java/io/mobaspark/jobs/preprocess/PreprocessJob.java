@@ -49,7 +49,7 @@ public final class PreprocessJob {
         DocumentPipeline.cleaned(spark, options, chunksRead), options), options);
     List<PackedPartition> packed;
     CleaningPath cleaning = DocumentPipeline.cleaningPath(spark, options);
-    try (ReadSplits ignored = ReadSplits.apply(spark, cleaning)) {
+    try (JvmPathSettings ignored = JvmPathSettings.apply(spark, cleaning)) {
       jsc.setJobDescription(String.format(Locale.ROOT,
           "preprocess: read, clean (%s), dedup, tokenize (%s) and pack %s -> %s",
           cleaning.name().toLowerCase(Locale.ROOT),

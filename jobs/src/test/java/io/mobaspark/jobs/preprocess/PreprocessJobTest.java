@@ -10,6 +10,7 @@ import io.mobaspark.data.Dataset;
 import io.mobaspark.data.shard.Manifest;
 import io.mobaspark.data.tokenizer.Tokenizers;
 import io.mobaspark.jobs.TestCorpus;
+import io.mobaspark.jobs.TestSchemeFileSystem;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -202,6 +203,33 @@ class PreprocessJobTest {
               Files.readAllBytes(b.resolve(f.getFileName()))), f.getFileName() + " of " + split);
         }
       }
+    }
+  }
+
+  /**
+   * Text files on a Hadoop FileSystem that only the session's Hadoop configuration knows (its
+   * FileSystem cache off, so that no instance made on the driver can stand in): the read tasks
+   * reach it through that configuration, and the dataset is the one the local path gives.
+   */
+  @Test
+  void readsTextFilesThroughTheSessionsHadoopFileSystems(@TempDir Path tmp) throws Exception {
+    Path corpus = TestCorpus.write(tmp.resolve("corpus"), 3, 20);
+    var hadoop = spark.sparkContext().hadoopConfiguration();
+    String noCache = "fs." + TestSchemeFileSystem.SCHEME + ".impl.disable.cache";
+    hadoop.set(TestSchemeFileSystem.IMPL_KEY, TestSchemeFileSystem.class.getName());
+    hadoop.setBoolean(noCache, true);
+    try {
+      PreprocessJob.run(spark, PreprocessOptions.textFiles(
+          List.of(TestSchemeFileSystem.uri(corpus)), tmp.resolve("remote"), Tokenizers.BYTES, 0.3,
+          5000, 2000, 3, false), console);
+    } finally {
+      hadoop.unset(TestSchemeFileSystem.IMPL_KEY);
+      hadoop.unset(noCache);
+    }
+    PreprocessJob.run(spark, options(corpus, tmp.resolve("local"), false), console);
+    for (String split : List.of("train", "val")) {
+      assertEquals(Files.readString(tmp.resolve("local").resolve(split).resolve(Manifest.FILE_NAME)),
+          Files.readString(tmp.resolve("remote").resolve(split).resolve(Manifest.FILE_NAME)), split);
     }
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -18,6 +19,39 @@ class TextDocumentsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> TextDocuments.decodeUtf8(new byte[] {'c', (byte) 0xE9}, "books/latin1.txt"));
     assertTrue(e.getMessage().contains("books/latin1.txt"), e.getMessage());
+  }
+
+  /**
+   * The decoding's fast path (the lenient String constructor) must refuse exactly what the strict
+   * decoder refuses: every kind of invalid sequence, alone and amid valid text, and a genuine
+   * U+FFFD must still decode.
+   */
+  @Test
+  void decodeAcceptsExactlyValidUtf8() {
+    String withReplacement = "a \uFFFD b \uD83D\uDE00";
+    assertEquals(withReplacement, TextDocuments.decodeUtf8(
+        withReplacement.getBytes(StandardCharsets.UTF_8), "r.txt"));
+    byte[][] invalid = {
+        {(byte) 0x80}, // lone continuation byte
+        {(byte) 0xC3}, // truncated 2-byte sequence
+        {(byte) 0xC0, (byte) 0xAF}, // overlong '/'
+        {(byte) 0xE0, (byte) 0x80, (byte) 0xAF}, // overlong 3-byte
+        {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, // UTF-16 surrogate D800 (CESU-8)
+        {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, // above U+10FFFF
+        {(byte) 0xF5, (byte) 0x80, (byte) 0x80, (byte) 0x80}, // invalid lead byte
+        {(byte) 0xFF},
+    };
+    for (byte[] bad : invalid) {
+      for (String around : List.of("", "text before and after ")) {
+        byte[] ascii = around.getBytes(StandardCharsets.US_ASCII);
+        byte[] bytes = new byte[2 * ascii.length + bad.length];
+        System.arraycopy(ascii, 0, bytes, 0, ascii.length);
+        System.arraycopy(bad, 0, bytes, ascii.length, bad.length);
+        System.arraycopy(ascii, 0, bytes, ascii.length + bad.length, ascii.length);
+        assertThrows(IllegalArgumentException.class,
+            () -> TextDocuments.decodeUtf8(bytes, "bad.txt"), () -> Arrays.toString(bad));
+      }
+    }
   }
 
   @Test

@@ -1,0 +1,46 @@
+package io.mobaspark.jobs.lab;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.StageInfo;
+
+/**
+ * Where a job run's elapsed time went: the wall time of each Spark stage it ran, and the time
+ * before the first stage was submitted and after the last one completed (the driver's planning,
+ * listing, scheduling and manifests). Stages that ran on no task (skipped) are left out.
+ */
+final class StageTimes extends SparkListener {
+  /** Completed stages since the last {@link #describe}: {submitted, completed, tasks} in ms. */
+  private final List<long[]> stages = new ArrayList<>();
+
+  @Override
+  public synchronized void onStageCompleted(SparkListenerStageCompleted completed) {
+    StageInfo info = completed.stageInfo();
+    if (info.submissionTime().isDefined() && info.completionTime().isDefined()) {
+      stages.add(new long[] {(Long) info.submissionTime().get(),
+          (Long) info.completionTime().get(), info.numTasks()});
+    }
+  }
+
+  /**
+   * One line for the run that started at {@code startMs} and ended at {@code endMs} (epoch ms),
+   * e.g. {@code "before 120 ms | 9 tasks 350 ms | 2 tasks 740 ms | after 40 ms"}; forgets the
+   * stages. Call after the listener bus has delivered the run's events.
+   */
+  synchronized String describe(long startMs, long endMs) {
+    stages.sort((a, b) -> Long.compare(a[0], b[0]));
+    StringBuilder line = new StringBuilder();
+    long last = startMs;
+    for (long[] s : stages) {
+      line.append(String.format(Locale.ROOT, "%s %d ms | %d tasks %d ms",
+          line.length() == 0 ? "before" : " | gap", s[0] - last, s[2], s[1] - s[0]));
+      last = s[1];
+    }
+    line.append(String.format(Locale.ROOT, " | after %d ms", endMs - last));
+    stages.clear();
+    return line.toString();
+  }
+}
