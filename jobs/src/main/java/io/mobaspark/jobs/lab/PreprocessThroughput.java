@@ -30,15 +30,20 @@ import org.apache.spark.sql.SparkSession;
 /**
  * The preprocess job's end-to-end tokens/s against raw jtokkit on the same text with the same
  * number of threads: {@code PreprocessThroughput <text folder> [tokenizer] [threads] [cleaning]
- * [runs]}, cleaning being {@code auto} (the default), {@code sql} or {@code jvm}
- * ({@link CleaningPath}), runs 3 by default.
+ * [runs] [order]}, cleaning being {@code auto} (the default), {@code sql} or {@code jvm}
+ * ({@link CleaningPath}), runs 3 by default, order {@code sequential} (the default) or
+ * {@code interleaved}.
  *
  * <p>Raw: every {@code *.txt} read, unified and chunked as the job does, then encoded on a pool of
  * {@code threads}, {@code runs} times, by jtokkit's {@code encodeOrdinary} (the baseline) and then
  * by the job's own tokenizer ("raw own": for r50k_base our encoder, the same ids in less time).
  * Job: {@link PreprocessJob} in {@code local[threads]} over the same folder into a temporary
  * dataset, in a Spark session started before the first run (the first run also warms the JIT and
- * Spark). Each lists its {@code runs} elapsed times in order (the warm-up shows), reports their
+ * Spark). Sequential: all raw runs, then all raw own runs, then all job runs, so that the job's runs
+ * come last and profit from the JIT work done before them, while raw jtokkit, which C2 compiles only
+ * after seconds of encoding, runs its first runs cold. Interleaved: round after round of one raw,
+ * one raw own and one job run, so that each side's k-th run has had the same warm-up and the same
+ * machine load around it. Each lists its {@code runs} elapsed times in order (the warm-up shows), reports their
  * best and median, and the least CPU time the process spent in a run (every thread: tasks, Spark,
  * GC and JIT): on a busy machine it varies less than the elapsed time, and job CPU / raw CPU says
  * how much work the job adds to the tokenizer's. For the job it also reports the least CPU time its
@@ -52,7 +57,8 @@ public final class PreprocessThroughput {
   public static void main(String[] args) throws Exception {
     if (args.length < 1) {
       System.err.println(
-          "usage: PreprocessThroughput <text folder> [tokenizer] [threads] [auto|sql|jvm] [runs]");
+          "usage: PreprocessThroughput <text folder> [tokenizer] [threads] [auto|sql|jvm] [runs] "
+          + "[sequential|interleaved]");
       System.exit(2);
     }
     Path input = Path.of(args[0]);
@@ -61,6 +67,11 @@ public final class PreprocessThroughput {
         : Runtime.getRuntime().availableProcessors();
     CleaningPath cleaning = CleaningPath.parse(args.length > 3 ? args[3] : null);
     int runs = args.length > 4 ? Integer.parseInt(args[4]) : 3;
+    boolean interleaved = args.length > 5 && args[5].equals("interleaved");
+    if (args.length > 5 && !interleaved && !args[5].equals("sequential")) {
+      System.err.println("order must be sequential or interleaved, got " + args[5]);
+      System.exit(2);
+    }
     if (threads < 1 || runs < 1) {
       System.err.println("threads and runs must be >= 1, got " + threads + " and " + runs);
       System.exit(2);
@@ -75,12 +86,15 @@ public final class PreprocessThroughput {
     ForkJoinPool pool = new ForkJoinPool(threads);
     // The baseline the issue names: jtokkit itself, not the job's tokenizer, which for r50k_base is
     // our own encoder (same ids, less time); that one is timed alone too, as "raw own".
-    RawRuns raw = RawRuns.time(pool, documents, d -> jtokkit.encodeOrdinary(d).size(), runs);
-    RawRuns own = RawRuns.time(pool, documents, d -> tokenizer.encode(d).length, runs);
-    pool.shutdown();
-    long rawTokens = raw.tokens();
+    RawRuns raw = new RawRuns(pool, documents, d -> jtokkit.encodeOrdinary(d).size(), runs);
+    RawRuns own = new RawRuns(pool, documents, d -> tokenizer.encode(d).length, runs);
+    if (!interleaved) {
+      raw.runAll();
+      own.runAll();
+    }
+    long rawTokens;
     double[] rawSeconds = raw.seconds();
-    double rawCpu = raw.cpu();
+    double rawCpu;
 
     double[] jobSeconds = new double[runs];
     double jobCpu = Double.MAX_VALUE;
@@ -103,6 +117,10 @@ public final class PreprocessThroughput {
       spark.sparkContext().addSparkListener(stageTimes);
       PrintStream quiet = new PrintStream(PrintStream.nullOutputStream());
       for (int run = 0; run < runs; run++) {
+        if (interleaved) {
+          raw.runOnce();
+          own.runOnce();
+        }
         long cpu = processCpuNanos();
         // Task-end events arrive asynchronously: wait for the previous run's before resetting
         // (listenerBus is Spark-internal, public in bytecode: good enough for a lab).
@@ -121,6 +139,9 @@ public final class PreprocessThroughput {
         out.printf(Locale.ROOT, "job run %d: %s%n", run + 1, stageTimes.describe(startMs, endMs));
       }
     }
+    pool.shutdown();
+    rawTokens = raw.tokens();
+    rawCpu = raw.cpu();
     out.printf(Locale.ROOT, "runs in order, seconds: raw %s, raw own %s, job %s%n",
         inOrder(rawSeconds), inOrder(own.seconds()), inOrder(jobSeconds));
     Arrays.sort(rawSeconds);
@@ -148,23 +169,51 @@ public final class PreprocessThroughput {
         100 * (own.tokens() / own.seconds()[0]) / rawRate);
   }
 
-  /** Tokens (one end-of-text per document included), elapsed seconds of each run, least CPU. */
-  private record RawRuns(long tokens, double[] seconds, double cpu) {
-    /** Encodes every document on {@code pool}, {@code runs} times. */
-    static RawRuns time(ForkJoinPool pool, List<String> documents, ToIntFunction<String> tokensOf,
-        int runs) throws Exception {
-      long tokens = 0;
-      double[] seconds = new double[runs];
-      double cpu = Double.MAX_VALUE;
-      for (int run = 0; run < runs; run++) {
-        long cpuStart = processCpuNanos();
-        long start = System.nanoTime();
-        tokens = pool.submit(() -> documents.parallelStream()
-            .mapToLong(d -> tokensOf.applyAsInt(d) + 1L).sum()).get();
-        seconds[run] = (System.nanoTime() - start) / 1e9;
-        cpu = Math.min(cpu, (processCpuNanos() - cpuStart) / 1e9);
+  /**
+   * Encoding every document on a pool, timed per run: tokens (one end-of-text per document
+   * included), the elapsed seconds of each run in order, the least CPU of a run.
+   */
+  private static final class RawRuns {
+    private final ForkJoinPool pool;
+    private final List<String> documents;
+    private final ToIntFunction<String> tokensOf;
+    private final double[] seconds;
+    private int done;
+    private long tokens;
+    private double cpu = Double.MAX_VALUE;
+
+    RawRuns(ForkJoinPool pool, List<String> documents, ToIntFunction<String> tokensOf, int runs) {
+      this.pool = pool;
+      this.documents = documents;
+      this.tokensOf = tokensOf;
+      this.seconds = new double[runs];
+    }
+
+    void runAll() throws Exception {
+      while (done < seconds.length) {
+        runOnce();
       }
-      return new RawRuns(tokens, seconds, cpu);
+    }
+
+    void runOnce() throws Exception {
+      long cpuStart = processCpuNanos();
+      long start = System.nanoTime();
+      tokens = pool.submit(() -> documents.parallelStream()
+          .mapToLong(d -> tokensOf.applyAsInt(d) + 1L).sum()).get();
+      seconds[done++] = (System.nanoTime() - start) / 1e9;
+      cpu = Math.min(cpu, (processCpuNanos() - cpuStart) / 1e9);
+    }
+
+    long tokens() {
+      return tokens;
+    }
+
+    double[] seconds() {
+      return seconds;
+    }
+
+    double cpu() {
+      return cpu;
     }
   }
 
