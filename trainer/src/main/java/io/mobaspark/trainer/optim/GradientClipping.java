@@ -32,28 +32,9 @@ public final class GradientClipping {
   }
 
   /**
-   * Scales every gradient by {@code maxNorm / norm} when {@code norm > maxNorm}; {@code maxNorm = 0}
-   * disables clipping.
-   *
-   * @param norm the current global norm, from {@link #globalNorm}
-   * @return whether the gradients were scaled
-   */
-  public static boolean clip(Backend backend, List<Parameter> parameters, double norm,
-      double maxNorm) {
-    double factor = factor(norm, maxNorm);
-    if (factor == 1.0) {
-      return false;
-    }
-    for (Parameter p : parameters) {
-      backend.scale(p.grad(), factor);
-    }
-    return true;
-  }
-
-  /**
-   * The factor {@link #clip} scales the gradients by: {@code maxNorm / norm} when {@code norm >
-   * maxNorm}, else exactly 1 ({@code maxNorm = 0} disables clipping). {@link AdamW#step(double, int,
-   * double)} takes it to scale inside the update.
+   * The factor that clips the gradients: {@code maxNorm / norm} when {@code norm > maxNorm}, else
+   * exactly 1 ({@code maxNorm = 0} disables clipping). {@link AdamW#step(double, int, double)}
+   * scales every gradient by it inside the update.
    */
   public static double factor(double norm, double maxNorm) {
     if (!(maxNorm >= 0)) {
