@@ -7,7 +7,12 @@
 # checkpoints. $OUT/metrics.jsonl comes back; plot it where Java runs with
 # io.mobaspark.trainer.metrics.LossCurvePlot METRICS PNG. The learning-rate schedule runs to MAX_STEPS; set it to about
 # the steps 10 minutes hold, a little above, so that the time bound ends the run.
-#   tools/device/ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2   (logs and the plot under $OUT)
+# The carry folder (under 64 MiB with the corpus: the bundle without the test tools, 45 MB, and the
+# GPT-2-tokenized demo corpus, 11 MB, from data/fetch-npm-corpus.sh and the preprocess job):
+#   tools/device/bundle-tests.sh .device-run && rm -f .device-run/moba_harness .device-run/lib/zz-*.jar \
+#     .device-run/lib/junit-platform-console-standalone-*.jar && cp -r work/gpt2-corpus .device-run/corpus
+# then two `run` calls with carry [".device-run"], the second right after the first:
+#   tools/device/ten-minute-run.sh .device-run .device-run/corpus 1|2   (logs and metrics under $OUT)
 set -euo pipefail
 dev=${1:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
 corpus=${2:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
