@@ -4,6 +4,7 @@ import io.mobaspark.kernels.cpu.CpuBackend;
 import io.mobaspark.kernels.cuda.CudaBackend;
 import io.mobaspark.kernels.cuda.CudaDevice;
 import java.util.Locale;
+import java.util.Optional;
 
 /**
  * The one place that chooses a compute backend: config key {@code run.backend} or the system property
@@ -34,6 +35,16 @@ public final class Backends {
    * passes the GPU it was assigned, since the tasks of one executor JVM may hold different GPUs.
    */
   public static Backend create(String kind, int threads, int cudaDevice) {
+    return create(kind, threads, cudaDevice, Optional.empty());
+  }
+
+  /**
+   * As {@link #create(String, int, int)} for a model the CUDA backend may not run: {@code
+   * cudaProblem} says why not ({@code io.mobaspark.kernels.cuda.CudaSupport}), and then {@code auto}
+   * takes the CPU and {@code cuda} is refused with that reason.
+   */
+  public static Backend create(String kind, int threads, int cudaDevice,
+      Optional<String> cudaProblem) {
     if (cudaDevice < 0) {
       throw new IllegalArgumentException("the CUDA device ordinal must be >= 0, got " + cudaDevice);
     }
@@ -45,7 +56,7 @@ public final class Backends {
     return switch (chosen == null ? "" : chosen.trim().toLowerCase(Locale.ROOT)) {
       case "cpu" -> new CpuBackend(Precision.FLOAT32, workers);
       case "auto" -> {
-        AutoChoice choice = auto(CudaDevice.available());
+        AutoChoice choice = auto(CudaDevice.available(), cudaProblem);
         System.err.println("backend auto -> " + choice.backend() + ": " + choice.reason());
         yield choice.backend().equals("cuda") ? new CudaBackend(cudaDevice)
             : new CpuBackend(Precision.FLOAT32, workers);
@@ -55,6 +66,10 @@ public final class Backends {
           throw new IllegalArgumentException("run.backend = cuda, but no CUDA device is usable here"
               + " (no NVIDIA driver, or no GPU visible to this process); use cpu, or auto to fall"
               + " back to the CPU when there is no GPU");
+        }
+        if (cudaProblem.isPresent()) {
+          throw new IllegalArgumentException("run.backend = cuda, but the CUDA backend cannot run "
+              + "this model: " + cudaProblem.get() + "; use cpu, or auto to take the CPU then");
         }
         yield new CudaBackend(cudaDevice);
       }
@@ -68,8 +83,20 @@ public final class Backends {
 
   /** {@code auto}'s rule: the CUDA backend when a device is usable, else the CPU backend. */
   public static AutoChoice auto(boolean deviceUsable) {
+    return auto(deviceUsable, Optional.empty());
+  }
+
+  /**
+   * {@code auto}'s rule for a model: the CUDA backend when a device is usable and the CUDA kernels
+   * can run the model ({@code cudaProblem} empty), else the CPU backend.
+   */
+  public static AutoChoice auto(boolean deviceUsable, Optional<String> cudaProblem) {
     if (!deviceUsable) {
       return new AutoChoice("cpu", "no CUDA device is usable here");
+    }
+    if (cudaProblem.isPresent()) {
+      return new AutoChoice("cpu", "a CUDA device is usable, but the CUDA backend cannot run this "
+          + "model: " + cudaProblem.get());
     }
     return new AutoChoice("cuda", "a CUDA device is usable");
   }

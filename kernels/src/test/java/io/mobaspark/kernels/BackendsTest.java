@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.mobaspark.kernels.cpu.CpuBackend;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** {@code auto}'s rule and the errors of {@link Backends#create}; no GPU needed. */
@@ -19,6 +20,14 @@ class BackendsTest {
   @Test
   void autoTakesTheGpuWhenADeviceIsUsable() {
     assertEquals("cuda", Backends.auto(true).backend());
+  }
+
+  @Test
+  void autoTakesTheCpuForAModelTheCudaKernelsRefuseAndSaysWhy() {
+    Backends.AutoChoice choice = Backends.auto(true, Optional.of("head_dim 32 is not supported"));
+    assertEquals("cpu", choice.backend());
+    assertTrue(choice.reason().contains("cannot run this model: head_dim 32"), choice.reason());
+    assertEquals("cuda", Backends.auto(true, Optional.empty()).backend());
   }
 
   @Test

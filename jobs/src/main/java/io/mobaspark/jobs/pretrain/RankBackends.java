@@ -14,10 +14,14 @@ final class RankBackends {
   /**
    * @param gpu     the task's GPU address from Spark's resources (a CUDA ordinal), if any
    * @param threads the CPU backend's worker threads, >= 1
+   * @param cudaProblem why the CUDA backend cannot run the model, if it cannot ({@code
+   *     ModelConfig.cudaProblem}): {@code auto} then takes the CPU
    */
-  static Backend create(String backend, Optional<String> gpu, int threads) {
+  static Backend create(String backend, Optional<String> gpu, int threads,
+      Optional<String> cudaProblem) {
     if (gpu.isEmpty()) {
-      return Backends.create(backend, threads);
+      return Backends.create(backend, threads, Integer.getInteger(Backends.DEVICE_PROPERTY, 0),
+          cudaProblem);
     }
     int ordinal;
     try {
@@ -27,6 +31,6 @@ final class RankBackends {
           + "', is not a CUDA device ordinal: the discovery script "
           + "(spark.executor.resource.gpu.discoveryScript) must list ordinals such as \"0\"");
     }
-    return Backends.create(backend, threads, ordinal);
+    return Backends.create(backend, threads, ordinal, cudaProblem);
   }
 }

@@ -59,7 +59,8 @@ record RankTraining(PretrainConfig config, ExchangeSpec spec, int threads,
 
   private TrainSummary train(RankContext rank, RunFolder folder) {
     int workers = threads > 0 ? threads : Math.max(1, rank.cpus());
-    try (Backend backend = RankBackends.create(config.run().backend(), rank.gpu(), workers);
+    try (Backend backend = RankBackends.create(config.run().backend(), rank.gpu(), workers,
+            config.model().cudaProblem());
         GradientExchange exchange = GradientExchanges.open(spec, rank.rank(), rank.host(),
             rank::allGather)) {
       return PretrainRun.run(config, backend, System.out, config.train().maxSteps(), exchange,

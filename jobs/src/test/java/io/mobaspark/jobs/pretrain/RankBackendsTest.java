@@ -12,7 +12,7 @@ class RankBackendsTest {
 
   @Test
   void aCpuRankGetsItsThreadsWhateverItsGpu() {
-    try (Backend backend = RankBackends.create("cpu", Optional.of("3"), 2)) {
+    try (Backend backend = RankBackends.create("cpu", Optional.of("3"), 2, Optional.empty())) {
       assertEquals("cpu(float32, 2 threads)", backend.description());
     }
   }
@@ -20,14 +20,14 @@ class RankBackendsTest {
   @Test
   void aNegativeOrdinalIsRefused() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> RankBackends.create("cpu", Optional.of("-1"), 1));
+        () -> RankBackends.create("cpu", Optional.of("-1"), 1, Optional.empty()));
     assertTrue(e.getMessage().contains("-1"), e.getMessage());
   }
 
   @Test
   void aGpuAddressThatIsNotAnOrdinalIsRefusedNamingIt() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> RankBackends.create("cpu", Optional.of("GPU-5f3c"), 1));
+        () -> RankBackends.create("cpu", Optional.of("GPU-5f3c"), 1, Optional.empty()));
     assertTrue(e.getMessage().contains("'GPU-5f3c'")
         && e.getMessage().contains("spark.executor.resource.gpu.discoveryScript"), e.getMessage());
   }

@@ -79,22 +79,30 @@ final class MobaChecks {
     return geometry(c, layout, maxSharedBytes);
   }
 
-  /** The kernels' limits on the config and the batch, then the launch sizes. */
-  static MobaGeometry geometry(AttentionConfig c, SeqLayout layout, int maxSharedBytes) {
+  /** What in {@code c} the kernels cannot run, or null when they can run it. */
+  static String configProblem(AttentionConfig c) {
     if (c.headDim() != 64 && c.headDim() != 128) {
-      throw new IllegalArgumentException("head_dim " + c.headDim()
-          + " is not supported by the CUDA MoBA kernels: it must be 64 or 128");
+      return "head_dim " + c.headDim()
+          + " is not supported by the CUDA MoBA kernels: it must be 64 or 128";
     }
     if (c.kind() == AttentionKind.MOBA) {
       if (c.blockSize() % BLOCK_MULTIPLE != 0) {
-        throw new IllegalArgumentException("block_size " + c.blockSize()
-            + " is not supported by the CUDA MoBA kernels: it must be a multiple of " + BLOCK_MULTIPLE);
+        return "block_size " + c.blockSize()
+            + " is not supported by the CUDA MoBA kernels: it must be a multiple of " + BLOCK_MULTIPLE;
       }
       if (c.topk() > MAX_TOPK) {
-        throw new IllegalArgumentException("topk " + c.topk()
-            + " is not supported by the CUDA MoBA kernels: it must be at most " + MAX_TOPK
-            + " (a topk at or above the block count is dense attention either way)");
+        return "topk " + c.topk() + " is not supported by the CUDA MoBA kernels: it must be at most "
+            + MAX_TOPK + " (a topk at or above the block count is dense attention either way)";
       }
+    }
+    return null;
+  }
+
+  /** The kernels' limits on the config and the batch, then the launch sizes. */
+  static MobaGeometry geometry(AttentionConfig c, SeqLayout layout, int maxSharedBytes) {
+    String problem = configProblem(c);
+    if (problem != null) {
+      throw new IllegalArgumentException(problem);
     }
     if (layout.totalTokens() >= MAX_TOKENS) {
       throw new IllegalArgumentException("a packed batch of " + layout.totalTokens()

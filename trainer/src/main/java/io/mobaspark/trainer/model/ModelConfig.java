@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import io.mobaspark.kernels.AttentionConfig;
 import io.mobaspark.kernels.AttentionKind;
+import io.mobaspark.kernels.cuda.CudaSupport;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -183,6 +185,21 @@ public record ModelConfig(
       case SLIDING -> AttentionConfig.sliding(heads, kvHeads, headDim, window);
       case MOBA -> AttentionConfig.moba(heads, kvHeads, headDim, blockSize, topk);
     };
+  }
+
+  /**
+   * Why the CUDA backend cannot run this model (its first layer whose attention the CUDA kernels
+   * refuse), or empty when it can; {@code run.backend = auto} then takes the CPU.
+   */
+  public Optional<String> cudaProblem() {
+    for (int l = 0; l < layers; l++) {
+      Optional<String> problem = CudaSupport.attentionProblem(attentionConfig(l));
+      if (problem.isPresent()) {
+        return Optional.of("layer " + l + " (" + attentionKind(l).name().toLowerCase(Locale.ROOT)
+            + "): " + problem.get());
+      }
+    }
+    return Optional.empty();
   }
 
   public boolean usesRope(int layer) {

@@ -52,6 +52,21 @@ class ModelConfigTest {
   }
 
   @Test
+  void theCudaProblemNamesTheFirstLayerTheKernelsRefuse() {
+    ModelConfig small = parse("layers = 2, attention = \"swa, moba\", heads = 4, kv_heads = 2,"
+        + " head_dim = 32, d_model = 128");
+    assertTrue(small.cudaProblem().orElseThrow().startsWith("layer 0 (sliding): head_dim 32"),
+        small.cudaProblem().toString());
+    ModelConfig oddBlock = parse("layers = 2, attention = \"swa, moba\", heads = 2, kv_heads = 2,"
+        + " head_dim = 64, d_model = 128, block_size = 40");
+    assertTrue(oddBlock.cudaProblem().orElseThrow().startsWith("layer 1 (moba): block_size 40"),
+        oddBlock.cudaProblem().toString());
+    ModelConfig runnable = parse("layers = 2, attention = \"swa, moba\", heads = 2, kv_heads = 2,"
+        + " head_dim = 64, d_model = 128, block_size = 64");
+    assertTrue(runnable.cudaProblem().isEmpty(), runnable.cudaProblem().toString());
+  }
+
+  @Test
   void ropeCanBeOff() {
     ModelConfig c = parse("rope = none, head_dim = 5, d_model = 20");
     assertTrue(c.rope().isEmpty());
