@@ -214,13 +214,13 @@ public final class DeviceSharedExchange implements GradientExchange, DeviceGradi
       world.arena.announce(rank, step, elements);
       world.barrier.await(++count, () -> "step " + step + ", gradients ready");
       world.requireSameStep(step, elements);
-      arena.mean(sliceStart(rank, elements), sliceStart(rank + 1, elements)
-          - sliceStart(rank, elements));
+      arena.mean(world.sliceStart(rank, elements), world.sliceStart(rank + 1, elements)
+          - world.sliceStart(rank, elements));
       arena.synchronize();
       world.barrier.await(++count, () -> "step " + step + ", reduced");
       for (int r = 0; r < worldSize(); r++) {
-        arena.copyFrom(r, sliceStart(r, elements), sliceStart(r + 1, elements)
-            - sliceStart(r, elements));
+        arena.copyFrom(r, world.sliceStart(r, elements), world.sliceStart(r + 1, elements)
+            - world.sliceStart(r, elements));
       }
       arena.synchronize();
       world.barrier.await(++count, () -> "step " + step + ", gathered");
@@ -229,11 +229,6 @@ public final class DeviceSharedExchange implements GradientExchange, DeviceGradi
       failure = e;
       throw e;
     }
-  }
-
-  /** First element of slice {@code slice} (0..N; N gives the end) of {@code elements}. */
-  private long sliceStart(int slice, long elements) {
-    return elements * slice / worldSize();
   }
 
   /** Leaves the group; an arena made here is freed, one the caller gave stays the caller's. */

@@ -140,9 +140,9 @@ final class SharedExchange extends NetworkExchange {
     }
   }
 
-  /** First element of slice {@code slice} (0..N; N gives the end) of a bucket of {@code n}. */
+  /** First element of slice {@code slice} of a bucket of {@code n} (SharedWorld.sliceStart). */
   private int chunkStart(int slice, int n) {
-    return (int) ((long) n * slice / spec.worldSize());
+    return (int) world.sliceStart(slice, n);
   }
 
   @Override

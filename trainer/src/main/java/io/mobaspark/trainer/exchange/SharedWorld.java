@@ -70,6 +70,14 @@ final class SharedWorld implements AutoCloseable {
     }
   }
 
+  /**
+   * First element of rank {@code slice}'s slice (0..N; N gives the end) of an average of {@code
+   * elements}: the part that rank reduces, on the host and the device alike.
+   */
+  long sliceStart(int slice, long elements) {
+    return elements * slice / arena.worldSize();
+  }
+
   @Override
   public void close() {
     group.close();

@@ -1,6 +1,6 @@
 package io.mobaspark.trainer.loop;
 
-import io.mobaspark.trainer.Parameter;
+import io.mobaspark.kernels.Tensor;
 import io.mobaspark.trainer.exchange.DeviceGradients;
 import java.util.List;
 
@@ -13,12 +13,12 @@ import java.util.List;
  */
 final class DeviceGradientAverage implements GradientAverage {
   private final DeviceGradients exchange;
-  private final List<Parameter> parameters;
+  private final List<Tensor> grads;
   private int step;
 
-  DeviceGradientAverage(DeviceGradients exchange, List<Parameter> parameters) {
+  DeviceGradientAverage(DeviceGradients exchange, List<Tensor> grads) {
     this.exchange = exchange;
-    this.parameters = parameters;
+    this.grads = grads;
   }
 
   @Override
@@ -33,7 +33,7 @@ final class DeviceGradientAverage implements GradientAverage {
 
   @Override
   public double finish(double loss) {
-    return exchange.allReduceMean(step, parameters.stream().map(Parameter::grad).toList(), loss);
+    return exchange.allReduceMean(step, grads, loss);
   }
 
   @Override

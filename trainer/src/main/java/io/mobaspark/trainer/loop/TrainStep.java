@@ -68,7 +68,7 @@ public final class TrainStep implements AutoCloseable {
     this.exchange = exchange;
     this.average = exchange.worldSize() == 1 ? null
         : exchange instanceof DeviceGradients device
-            ? new DeviceGradientAverage(device, parameters)
+            ? new DeviceGradientAverage(device, grads)
             : new OverlappedGradientAverage(backend, exchange, model.gradientGroups());
   }
 
