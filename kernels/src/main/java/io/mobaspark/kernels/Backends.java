@@ -27,21 +27,23 @@ public final class Backends {
    * @param threads CPU worker threads; 0 means every available core
    */
   public static Backend create(String kind, int threads) {
-    return create(kind, threads, Integer.getInteger(DEVICE_PROPERTY, 0));
+    return create(kind, threads, Optional.empty());
   }
 
   /**
-   * As {@link #create(String, int)}, a CUDA backend on device {@code cudaDevice}: a Spark task
-   * passes the GPU it was assigned, since the tasks of one executor JVM may hold different GPUs.
+   * As {@link #create(String, int)} for a model the CUDA backend may not run (see {@link
+   * #create(String, int, int, Optional)}).
    */
-  public static Backend create(String kind, int threads, int cudaDevice) {
-    return create(kind, threads, cudaDevice, Optional.empty());
+  public static Backend create(String kind, int threads, Optional<String> cudaProblem) {
+    return create(kind, threads, Integer.getInteger(DEVICE_PROPERTY, 0), cudaProblem);
   }
 
   /**
-   * As {@link #create(String, int, int)} for a model the CUDA backend may not run: {@code
-   * cudaProblem} says why not ({@code io.mobaspark.kernels.cuda.CudaSupport}), and then {@code auto}
-   * takes the CPU and {@code cuda} is refused with that reason.
+   * As {@link #create(String, int)}, a CUDA backend on device {@code cudaDevice} (a Spark task
+   * passes the GPU it was assigned, since the tasks of one executor JVM may hold different GPUs),
+   * for a model the CUDA backend may not run: {@code cudaProblem} says why not ({@code
+   * io.mobaspark.kernels.cuda.CudaSupport}), and then {@code auto} takes the CPU and {@code cuda} is
+   * refused with that reason.
    */
   public static Backend create(String kind, int threads, int cudaDevice,
       Optional<String> cudaProblem) {

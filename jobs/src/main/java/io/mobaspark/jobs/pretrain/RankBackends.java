@@ -20,8 +20,7 @@ final class RankBackends {
   static Backend create(String backend, Optional<String> gpu, int threads,
       Optional<String> cudaProblem) {
     if (gpu.isEmpty()) {
-      return Backends.create(backend, threads, Integer.getInteger(Backends.DEVICE_PROPERTY, 0),
-          cudaProblem);
+      return Backends.create(backend, threads, cudaProblem);
     }
     int ordinal;
     try {

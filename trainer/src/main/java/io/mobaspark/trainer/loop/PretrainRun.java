@@ -26,7 +26,7 @@ public final class PretrainRun {
   /** Trains to {@code train.max_steps} on a backend chosen by {@code run.backend}. */
   public static TrainSummary run(PretrainConfig config, PrintStream console) {
     try (Backend backend = Backends.create(config.run().backend(), config.run().threads(),
-        Integer.getInteger(Backends.DEVICE_PROPERTY, 0), config.model().cudaProblem())) {
+        config.model().cudaProblem())) {
       return run(config, backend, console);
     }
   }
