@@ -2,7 +2,7 @@
 # Issue 5's ten-minute single-GPU pretraining run (docs/perf/training.md, "Single-GPU pretraining
 # run"), in two device commands because one command may last 10 minutes at most: segment 1 trains
 # for the first 5 minutes of training time and checkpoints into RUN_DIR, segment 2 resumes from that
-# checkpoint (the machine must still be warm: RUN_DIR lives on its disk, a 1.4 GB checkpoint cannot
+# checkpoint (the machine must still be warm: RUN_DIR, git-ignored so that the second call keeps it, lives on its disk, a 1.4 GB checkpoint cannot
 # travel back) and trains until the run's total training time reaches 10 minutes, then evaluates and
 # checkpoints. $OUT/metrics.jsonl comes back; plot it where Java runs with
 # io.mobaspark.trainer.metrics.LossCurvePlot METRICS PNG. The learning-rate schedule runs to MAX_STEPS; set it to about
@@ -18,7 +18,7 @@ dev=${1:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
 corpus=${2:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
 segment=${3:?usage: ten-minute-run.sh BUNDLE_DIR CORPUS_DIR 1|2}
 out=${OUT:-/tmp/ten-minute-run}
-run_dir=${RUN_DIR:-.run-10min}
+run_dir=${RUN_DIR:-.device-10min-run}
 max_steps=${MAX_STEPS:-6000}
 case "$segment" in
   1) minutes=5 ;;
