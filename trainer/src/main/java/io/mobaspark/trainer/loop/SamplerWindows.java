@@ -27,4 +27,9 @@ public final class SamplerWindows implements WindowSource {
   public void seek(long cursor) {
     sampler.seek(cursor);
   }
+
+  @Override
+  public long windowsPerPass() {
+    return sampler.windowsPerEpoch();
+  }
 }

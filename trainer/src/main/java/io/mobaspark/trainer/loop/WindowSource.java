@@ -13,4 +13,12 @@ public interface WindowSource {
   long cursor();
 
   void seek(long cursor);
+
+  /**
+   * Windows in one pass over this rank's data, so that the loop can say how often a run repeats it;
+   * 0 for a source without an end (synthetic data).
+   */
+  default long windowsPerPass() {
+    return 0;
+  }
 }

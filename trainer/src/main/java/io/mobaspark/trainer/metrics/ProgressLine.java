@@ -46,6 +46,15 @@ public final class ProgressLine {
         : line;
   }
 
+  /**
+   * A line with the passes made over the training data appended, e.g. {@code ... | pass 6.5}, so
+   * that a run which repeats a small corpus says so beside its falling training loss; unchanged when
+   * the data has no end (passes not finite).
+   */
+  public static String withPasses(String line, double passes) {
+    return Double.isFinite(passes) ? String.format(Locale.ROOT, "%s | pass %.1f", line, passes) : line;
+  }
+
   /** The line printed after an evaluation. */
   public static String eval(int step, int maxSteps, double valLoss) {
     int width = Integer.toString(maxSteps).length();

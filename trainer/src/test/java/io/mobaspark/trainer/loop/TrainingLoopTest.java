@@ -179,11 +179,31 @@ class TrainingLoopTest {
     assertFalse(Files.exists(tmp.resolve("unused")));
   }
 
-  /**
-   * One process's worth of training: fresh backend, model and data source, as after a restart.
-   *
-   * @param failOnCall when >= 0, the data source fails on that call (a simulated crash)
-   */
+  @Test
+  void aRunThatReadsItsDataManyTimesSaysSoAndItsLinesCountThePasses() {
+    String once = repeatsRun("once", 12);
+    assertFalse(once.contains("read the training data"), once);
+    assertTrue(once.contains(" | pass 0.2\n") && once.contains(" | pass 1.0\n"), once);
+
+    String sixTimes = repeatsRun("six times", 2);
+    assertTrue(sixTimes.contains("steps up to 12 read the training data 6.0 times ("), sixTimes);
+    assertTrue(sixTimes.contains(" | pass 1.0\n") && sixTimes.contains(" | pass 6.0\n"), sixTimes);
+  }
+
+  /** The console of a 12-step run over data of {@code stepsPerPass} steps' windows. */
+  private String repeatsRun(String name, int stepsPerPass) {
+    consoleBytes.reset();
+    PretrainConfig config = TestConfigs.tiny(tmp.resolve(name), Map.of());
+    int batch = config.train().batchSize();
+    try (CpuBackend backend = new CpuBackend(Precision.FLOAT32, 2)) {
+      int window = config.train().windowTokens();
+      new TrainingLoop(config, backend, new LeastSquaresModel(backend, config.train().seed()),
+          new SyntheticWindows(batch, window, 50).withPassOf((long) stepsPerPass * batch),
+          new SyntheticWindows(batch, window, 50), -1, new LocalExchange(), console).run(12);
+    }
+    return consoleBytes.toString(StandardCharsets.UTF_8);
+  }
+
   @Test
   void aDivergedStepKeepsTheLastGoodCheckpointAndTheRunResumesFromIt() throws Exception {
     Path straight = tmp.resolve("straight");

@@ -32,6 +32,13 @@ class ProgressLineTest {
   }
 
   @Test
+  void aLineOverFiniteDataEndsWithThePassesMade() {
+    assertEquals("step 3/9 | loss 1.0000 | pass 6.5", ProgressLine.withPasses("step 3/9 | loss 1.0000",
+        6.48));
+    assertEquals("step 3/9", ProgressLine.withPasses("step 3/9", Double.NaN));
+  }
+
+  @Test
   void formatsLargeAndSmallNumbers() {
     assertEquals("950", ProgressLine.compact(950));
     assertEquals("1.35M", ProgressLine.compact(1_350_000));

@@ -12,6 +12,7 @@ public final class SyntheticWindows implements WindowSource {
   private final int windowTokens;
   private final int vocab;
   private long cursor;
+  private long windowsPerPass;
   private int failOnCall = -1;
   private int calls;
 
@@ -19,6 +20,12 @@ public final class SyntheticWindows implements WindowSource {
     this.batchSize = batchSize;
     this.windowTokens = windowTokens;
     this.vocab = vocab;
+  }
+
+  /** Makes the source report passes of {@code windows} windows, as a finite dataset does. */
+  public SyntheticWindows withPassOf(long windows) {
+    windowsPerPass = windows;
+    return this;
   }
 
   /** Makes the {@code call}-th {@link #next} (0-based, counted from now) throw. */
@@ -52,5 +59,10 @@ public final class SyntheticWindows implements WindowSource {
   @Override
   public void seek(long cursor) {
     this.cursor = cursor;
+  }
+
+  @Override
+  public long windowsPerPass() {
+    return windowsPerPass;
   }
 }
