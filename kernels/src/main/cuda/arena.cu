@@ -1,6 +1,7 @@
 // The shared exchange's reduction on the device (trainer: DeviceSharedExchange; docs/exchange.md,
-// "Ranks of one host"). Every rank's fp32 gradient arena is mapped into this process by CUDA IPC
-// (IpcArena); rank r computes slice r of the mean here, the others copy it out afterwards.
+// "Ranks of one host"). Every rank's fp32 gradient arena is readable here (DeviceArena: directly,
+// over peer access, for ranks that are threads of this process; by CUDA IPC for other processes);
+// rank r computes slice r of the mean here, the others copy it out afterwards.
 
 #define GRID_STRIDE(i, n) for (long i = (long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
                                i += (long)gridDim.x * blockDim.x)

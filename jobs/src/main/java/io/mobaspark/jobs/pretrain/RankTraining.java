@@ -13,7 +13,8 @@ import org.apache.spark.util.SerializableConfiguration;
 
 /**
  * What each task of the training stage runs: build the backend on the task's GPU, join the
- * exchange (the ring's rendezvous is the stage's one all-gather), and train this rank to
+ * exchange with it (the ring's rendezvous is the stage's one all-gather; GPU ranks of kind {@code
+ * shared} average in device memory, docs/exchange.md), and train this rank to
  * {@code train.max_steps}, resuming from the run folder's latest checkpoint. The console is the
  * executor's standard output; rank 0's progress reaches the driver through metrics.jsonl.
  *
@@ -62,7 +63,7 @@ record RankTraining(PretrainConfig config, ExchangeSpec spec, int threads,
     try (Backend backend = RankBackends.create(config.run().backend(), rank.gpu(), workers,
             config.model().cudaProblem());
         GradientExchange exchange = GradientExchanges.open(spec, rank.rank(), rank.host(),
-            rank::allGather)) {
+            rank::allGather, backend)) {
       return PretrainRun.run(config, backend, System.out, config.train().maxSteps(), exchange,
           folder);
     }

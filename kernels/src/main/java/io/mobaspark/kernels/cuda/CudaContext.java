@@ -46,6 +46,11 @@ public final class CudaContext implements AutoCloseable {
     return stream;
   }
 
+  /** The primary context itself, for calls that name a peer's context (PeerAccess). */
+  CUcontext handle() {
+    return context;
+  }
+
   boolean checkEveryLaunch() {
     return checkEveryLaunch;
   }

@@ -31,7 +31,7 @@ public final class KernelArgs {
     return this;
   }
 
-  /** A device address that no {@link DeviceBuffer} of this process owns (IpcArena's peers). */
+  /** A device address that no {@link DeviceBuffer} of this process owns (DeviceArena's peers). */
   KernelArgs ptr(CUdeviceptr address) {
     values.add(Pointer.to(address));
     return this;

@@ -4,14 +4,19 @@ import io.mobaspark.kernels.Tensor;
 import io.mobaspark.kernels.cuda.CudaContext;
 import io.mobaspark.kernels.cuda.CudaTensor;
 import io.mobaspark.kernels.cuda.DType;
-import io.mobaspark.kernels.cuda.IpcArena;
+import io.mobaspark.kernels.cuda.ArenaPeer;
+import io.mobaspark.kernels.cuda.DeviceArena;
+import io.mobaspark.kernels.cuda.PeerAccess;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The {@code shared} kind for GPU ranks of one host whose gradients stay on the device
- * (docs/exchange.md, "Ranks of one host"): every rank exports its fp32 gradient arena
- * ({@link IpcArena}) and maps the others', and per step, with {@code N} slices of the arena:
+ * (docs/exchange.md, "Ranks of one host"): every rank has an fp32 gradient arena on its device
+ * ({@link DeviceArena}) and reads the others' (threads of one process directly, over peer access
+ * between devices; other processes by CUDA IPC: {@link ArenaRoutes}), and per step, with {@code N}
+ * slices of the arena:
  * <ol>
  *   <li>barrier: every arena holds this step's gradients;
  *   <li>rank {@code r} writes the mean of slice {@code r} over all arenas into its own (summed in
@@ -31,42 +36,83 @@ import java.util.List;
  * ({@link GradientExchange#allReduceMean}) go through it too, copied in and out.
  */
 public final class DeviceSharedExchange implements GradientExchange, DeviceGradients {
+  private static final System.Logger LOG = System.getLogger(DeviceSharedExchange.class.getName());
   private final ExchangeSpec spec;
   private final SharedWorld world;
+  private final ArenaRoutes routes;
   private final String self;
   /** Where a lazily made arena goes; null when the caller gave the arena. */
   private final CudaContext context;
-  private IpcArena arena;
+  private DeviceArena arena;
   private long count = SharedWorld.JOINED;
   private ExchangeException failure;
 
-  private DeviceSharedExchange(ExchangeSpec spec, SharedWorld world, CudaContext context) {
+  private DeviceSharedExchange(ExchangeSpec spec, SharedWorld world, ArenaRoutes routes,
+      CudaContext context) {
     this.spec = spec;
     this.world = world;
+    this.routes = routes;
     this.context = context;
     this.self = "rank " + world.group.rank();
   }
 
   /**
    * Joins the ranks of this host as for {@link GradientExchanges#open} with kind {@code shared};
-   * the arena is made on {@code context}'s device at the first average.
+   * the arena is made on {@code context}'s device at the first average. When two devices of one
+   * process cannot reach each other every rank says why (a warning) and averages through host
+   * memory instead ({@link SharedExchange}, whose bits are the same).
    */
-  public static DeviceSharedExchange open(ExchangeSpec spec, int rank, String host,
+  public static GradientExchange open(ExchangeSpec spec, int rank, String host,
       Rendezvous rendezvous, CudaContext context) {
+    return open(spec, rank, host, rendezvous, context,
+        ArenaRoutes.Place.of(DeviceArena.processKey(), context.device().ordinal()),
+        PeerAccess::possible);
+  }
+
+  /** {@link #open} with this rank's place and the probe of peer access given (tests). */
+  static GradientExchange open(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous,
+      CudaContext context, ArenaRoutes.Place place, ArenaRoutes.PeerProbe probe) {
     requireShared(spec);
-    return new DeviceSharedExchange(spec, SharedWorld.join(spec, rank, host, rendezvous, 0),
-        context);
+    SameHostGroup group = SameHostGroup.join(spec, rank, host, rendezvous);
+    ArenaRoutes routes;
+    try {
+      routes = ArenaRoutes.agree(group, place, probe);
+    } catch (RuntimeException e) {
+      group.close();
+      throw e;
+    }
+    if (routes.hostReason() != null) {
+      LOG.log(System.Logger.Level.WARNING, "rank " + rank + ": exchange.kind = shared averages "
+          + "through host memory, not on the GPUs: " + routes.hostReason());
+      return SharedExchange.over(spec, group);
+    }
+    return new DeviceSharedExchange(spec, SharedWorld.over(group, spec, 0), routes, context);
   }
 
   /**
-   * Joins as {@link #open} with the caller's arena (it stays the caller's to close), and maps the
-   * other ranks' arenas at once; they must be equally long (checked).
+   * Joins as {@link #open} with the caller's arena (it stays the caller's to close), and reaches
+   * the other ranks' arenas at once; they must be equally long (checked).
+   *
+   * @throws ExchangeException when two devices of one process cannot reach each other
    */
   public static DeviceSharedExchange join(ExchangeSpec spec, int rank, String host,
-      Rendezvous rendezvous, IpcArena arena) {
+      Rendezvous rendezvous, DeviceArena arena) {
     requireShared(spec);
-    DeviceSharedExchange exchange = new DeviceSharedExchange(spec,
-        SharedWorld.join(spec, rank, host, rendezvous, 0), null);
+    SameHostGroup group = SameHostGroup.join(spec, rank, host, rendezvous);
+    DeviceSharedExchange exchange;
+    try {
+      ArenaRoutes routes = ArenaRoutes.agree(group, ArenaRoutes.Place.of(
+          DeviceArena.processKey(), arena.device().ordinal()),
+          PeerAccess::possible);
+      if (routes.hostReason() != null) {
+        throw new ExchangeException("rank " + rank + ": the arenas cannot be shared on the "
+            + "devices: " + routes.hostReason());
+      }
+      exchange = new DeviceSharedExchange(spec, SharedWorld.over(group, spec, 0), routes, null);
+    } catch (RuntimeException e) {
+      group.close();
+      throw e;
+    }
     try {
       exchange.attach(arena);
       return exchange;
@@ -78,19 +124,21 @@ public final class DeviceSharedExchange implements GradientExchange, DeviceGradi
   }
 
   private static void requireShared(ExchangeSpec spec) {
-    if (spec.kind() != ExchangeSpec.Kind.SHARED || spec.worldSize() > IpcArena.MAX_RANKS) {
+    if (spec.kind() != ExchangeSpec.Kind.SHARED || spec.worldSize() > DeviceArena.MAX_RANKS) {
       throw new IllegalArgumentException("the device exchange is the shared kind for at most "
-          + IpcArena.MAX_RANKS + " ranks (the GPUs of one host), got " + spec);
+          + DeviceArena.MAX_RANKS + " ranks (the GPUs of one host), got " + spec);
     }
   }
 
-  /** Swaps arena handles over the authenticated channel and maps the other ranks' arenas. */
-  private void attach(IpcArena mine) {
-    int rank = rank();
-    byte[] handle = new byte[8 + IpcArena.HANDLE_BYTES];
-    ByteBuffer.wrap(handle).putLong(mine.elements()).put(mine.handle());
-    byte[][] all = world.group.gather(handle);
-    byte[][] handles = new byte[all.length][];
+  /**
+   * Swaps with the other ranks what their arenas are reached by (length, in-process id, and the IPC
+   * handle where a rank of another process needs it) and makes them readable here.
+   */
+  private void attach(DeviceArena mine) {
+    byte[] ipc = routes.exportsIpc() ? mine.ipcHandle() : new byte[DeviceArena.HANDLE_BYTES];
+    byte[][] all = world.group.gather(ByteBuffer.allocate(16 + DeviceArena.HANDLE_BYTES)
+        .putLong(mine.elements()).putLong(mine.id()).put(ipc).array());
+    List<ArenaPeer> peers = new ArrayList<>();
     for (int r = 0; r < all.length; r++) {
       ByteBuffer theirs = ByteBuffer.wrap(all[r]);
       long elements = theirs.getLong();
@@ -98,10 +146,16 @@ public final class DeviceSharedExchange implements GradientExchange, DeviceGradi
         throw new ExchangeException(self + ": rank " + r + "'s arena holds " + elements
             + " elements, this rank's " + mine.elements());
       }
-      handles[r] = new byte[IpcArena.HANDLE_BYTES];
-      theirs.get(handles[r]);
+      long id = theirs.getLong();
+      byte[] handle = new byte[DeviceArena.HANDLE_BYTES];
+      theirs.get(handle);
+      peers.add(switch (routes.routes().get(r)) {
+        case OWN -> new ArenaPeer.Own();
+        case SAME_DEVICE, PEER -> new ArenaPeer.InProcess(id);
+        case IPC -> new ArenaPeer.Ipc(handle);
+      });
     }
-    mine.open(handles, rank);
+    mine.open(peers, rank());
     arena = mine;
   }
 
@@ -188,7 +242,7 @@ public final class DeviceSharedExchange implements GradientExchange, DeviceGradi
       if (context == null) {
         throw new IllegalStateException("no arena and no device to make one on");
       }
-      IpcArena made = IpcArena.allocate(context, elements);
+      DeviceArena made = DeviceArena.allocate(context, elements);
       try {
         attach(made);
       } catch (RuntimeException e) {

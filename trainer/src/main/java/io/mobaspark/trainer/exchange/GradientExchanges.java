@@ -52,7 +52,8 @@ public final class GradientExchanges {
 
   /**
    * {@link #open}, with the ranks' backend: a {@code shared} world of GPU ranks averages in device
-   * memory ({@link DeviceSharedExchange}, whose {@link DeviceGradients} the training step uses);
+   * memory ({@link DeviceSharedExchange}, whose {@link DeviceGradients} the training step uses;
+   * through host memory, with a warning, where two GPUs of one process cannot reach each other);
    * every other case is {@link #open}'s.
    */
   public static GradientExchange open(ExchangeSpec spec, int rank, String host,

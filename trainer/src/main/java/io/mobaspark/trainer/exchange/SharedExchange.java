@@ -58,6 +58,15 @@ final class SharedExchange extends NetworkExchange {
     return new SharedExchange(spec, world, parts);
   }
 
+  /**
+   * The host path for a group that has joined already: GPU ranks whose devices cannot reach each
+   * other ({@link DeviceSharedExchange#open}).
+   */
+  static SharedExchange over(ExchangeSpec spec, SameHostGroup group) {
+    SharedWorld world = SharedWorld.over(group, spec, spec.bucketElements());
+    return new SharedExchange(spec, world, RangeWorkers.partsFor(spec.worldSize()));
+  }
+
   @Override
   void exchange(int step, FlatBuffers flat, int buckets) {
     try {

@@ -28,7 +28,15 @@ final class SharedWorld implements AutoCloseable {
    */
   static SharedWorld join(ExchangeSpec spec, int rank, String host, Rendezvous rendezvous,
       int slotElements) {
-    SameHostGroup group = SameHostGroup.join(spec, rank, host, rendezvous);
+    return over(SameHostGroup.join(spec, rank, host, rendezvous), spec, slotElements);
+  }
+
+  /**
+   * {@link #join} for a group already joined (the device kind first agrees with its ranks which
+   * path it takes); the group is closed if this fails.
+   */
+  static SharedWorld over(SameHostGroup group, ExchangeSpec spec, int slotElements) {
+    int rank = group.rank();
     SharedArena arena = null;
     try {
       if (rank == 0) {

@@ -3,7 +3,7 @@ package io.mobaspark.trainer.exchange.lab;
 import io.mobaspark.kernels.cuda.CudaContext;
 import io.mobaspark.kernels.cuda.CudaDevice;
 import io.mobaspark.kernels.cuda.DeviceBuffer;
-import io.mobaspark.kernels.cuda.IpcArena;
+import io.mobaspark.kernels.cuda.DeviceArena;
 import io.mobaspark.trainer.exchange.DeviceSharedExchange;
 import io.mobaspark.trainer.exchange.ExchangeSpec;
 import io.mobaspark.trainer.exchange.GradientExchange;
@@ -186,7 +186,7 @@ public final class DeviceSharedBench {
     private float[] device(CudaContext context, int elements, int warmup, int steps) {
       float[] mean = gradient(elements, rank);
       double[] ms = new double[steps];
-      try (IpcArena arena = IpcArena.allocate(context, elements)) {
+      try (DeviceArena arena = DeviceArena.allocate(context, elements)) {
         arena.buffer().write(mean);
         try (DeviceSharedExchange exchange = DeviceSharedExchange.join(spec(
             ExchangeSpec.Kind.SHARED), rank, "127.0.0.1",

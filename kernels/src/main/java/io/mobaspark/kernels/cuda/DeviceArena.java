@@ -1,9 +1,11 @@
 package io.mobaspark.kernels.cuda;
 
 import java.lang.reflect.Field;
-import java.util.HexFormat;
+import java.security.SecureRandom;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUipcMemHandle;
@@ -11,45 +13,48 @@ import jcuda.driver.CUipcMem_flags;
 import jcuda.driver.JCudaDriver;
 
 /**
- * One rank's fp32 gradient arena in device memory, shared with the other training processes of its
- * host through CUDA IPC, and theirs mapped here: what the trainer's shared exchange reduces in
- * (docs/exchange.md, "Ranks of one host"). Ranks on separate GPUs read each other's arenas over
- * NVLink (peer access is enabled on open), ranks on one GPU in its own memory.
+ * One rank's fp32 gradient arena in device memory, and the other ranks' arenas of its host made
+ * visible here: what the trainer's shared exchange reduces in (docs/exchange.md, "Ranks of one
+ * host"). A rank reaches each other arena the cheapest way there is ({@link ArenaPeer}):
+ * <ul>
+ *   <li>a thread of this process made it: directly by its pointer (unified addressing), after
+ *       enabling peer access from this device to its device when they differ ({@link PeerAccess});
+ *   <li>another process made it: by CUDA IPC, mapped with lazy peer access (a handle cannot be
+ *       opened in the process that made it, hence the first route).
+ * </ul>
  *
- * <p>An arena's handle is CUDA's 64-byte {@code CUipcMemHandle}. JCuda keeps its bytes in a private
+ * <p>An IPC handle is CUDA's 64-byte {@code CUipcMemHandle}. JCuda keeps its bytes in a private
  * field; they are read and set here by reflection, so that the trainer sends them as plain bytes
  * over its own authenticated channel. A handle only names memory; a process that has it can map
- * the arena, which is why it travels only to ranks that proved the run secret. CUDA refuses to
- * open a handle in the process that exported it: ranks that are threads of one process use each
- * other's arenas directly, and must then share a GPU.
+ * the arena, which is why it travels only to ranks that proved the run secret.
  */
-public final class IpcArena implements AutoCloseable {
-  /** Bytes of a handle ({@code CU_IPC_HANDLE_SIZE}). */
+public final class DeviceArena implements AutoCloseable {
+  /** Bytes of an IPC handle ({@code CU_IPC_HANDLE_SIZE}). */
   public static final int HANDLE_BYTES = 64;
   /** Ranks {@code arena.cu} sums over: the GPUs of one host. */
   public static final int MAX_RANKS = 8;
+  /** Bytes of {@link #processKey()}. */
+  public static final int PROCESS_KEY_BYTES = 16;
   private static final int THREADS = 256;
   /** Enough blocks to keep every SM's loads in flight on an H100/H200 (132 SMs × 8). */
   private static final int MAX_BLOCKS = 1056;
   private static final Field RESERVED = reservedField();
-  /**
-   * The arenas this process has exported, by handle: CUDA refuses to open a handle in the process
-   * that made it, so ranks that are threads of one process (Spark local mode, an executor running
-   * several tasks) use each other's memory directly, on the same device.
-   */
-  private static final Map<String, IpcArena> EXPORTED = new ConcurrentHashMap<>();
+  private static final byte[] PROCESS_KEY = randomKey();
+  private static final AtomicLong IDS = new AtomicLong();
+  /** This process's live arenas by {@link #id()}: how its threads' ranks find each other's. */
+  private static final Map<Long, DeviceArena> LIVE = new ConcurrentHashMap<>();
 
   private final CudaContext context;
   private final DeviceBuffer own;
   private final long elements;
-  /** By rank, once {@link #open}ed: the other ranks' arenas mapped here, this rank's own. */
+  private final long id = IDS.incrementAndGet();
+  /** By rank, once {@link #open}ed: the other ranks' arenas as seen here, this rank's own. */
   private CUdeviceptr[] ranks;
-  /** By rank: whether {@link #ranks} holds a mapping this arena opened (and must close). */
+  /** By rank: whether {@link #ranks} holds an IPC mapping this arena opened (and must close). */
   private boolean[] opened;
-  private String exportedAs;
   private int rank = -1;
 
-  private IpcArena(CudaContext context, long elements) {
+  private DeviceArena(CudaContext context, long elements) {
     if (elements < 1) {
       throw new IllegalArgumentException("an arena needs at least one element, got " + elements);
     }
@@ -57,11 +62,26 @@ public final class IpcArena implements AutoCloseable {
     this.elements = elements;
     context.bind();
     this.own = context.allocate(4L * elements);
+    LIVE.put(id, this);
   }
 
   /** A fresh arena of {@code elements} floats on {@code context}'s device. */
-  public static IpcArena allocate(CudaContext context, long elements) {
-    return new IpcArena(context, elements);
+  public static DeviceArena allocate(CudaContext context, long elements) {
+    return new DeviceArena(context, elements);
+  }
+
+  /**
+   * Random bytes that name this process's set of arenas (more exactly, this class's: one per
+   * class loader): two ranks with equal keys reach each other's arenas by {@link #id()}, others by
+   * IPC. Not the pid, which containers of one host repeat.
+   */
+  public static byte[] processKey() {
+    return PROCESS_KEY.clone();
+  }
+
+  /** What the other ranks of this process open this arena by ({@link ArenaPeer.InProcess}). */
+  public long id() {
+    return id;
   }
 
   /** This rank's arena: where its gradients go before an average, and the mean after. */
@@ -73,68 +93,55 @@ public final class IpcArena implements AutoCloseable {
     return elements;
   }
 
-  /** The handle the other ranks open this arena by. */
-  public byte[] handle() {
+  /** The device the arena is on. */
+  public CudaDevice device() {
+    return context.device();
+  }
+
+  /** The CUDA IPC handle the ranks of other processes open this arena by. */
+  public byte[] ipcHandle() {
     context.bind();
     CUipcMemHandle handle = new CUipcMemHandle();
     Cuda.check(JCudaDriver.cuIpcGetMemHandle(handle, own.pointer()), "cuIpcGetMemHandle");
     try {
-      byte[] bytes = ((byte[]) RESERVED.get(handle)).clone();
-      exportedAs = HexFormat.of().formatHex(bytes);
-      EXPORTED.put(exportedAs, this);
-      return bytes;
+      return ((byte[]) RESERVED.get(handle)).clone();
     } catch (IllegalAccessException e) {
       throw new IllegalStateException("cannot read CUipcMemHandle's bytes", e);
     }
   }
 
   /**
-   * Maps every other rank's arena, {@code handles} by rank ({@code handles[rank]} is this one's and
-   * is not opened).
+   * Makes every other rank's arena readable here, {@code peers} by rank ({@code peers[rank]} is
+   * {@link ArenaPeer.Own}).
    *
-   * @throws CudaException when a handle cannot be opened (another device without peer access,
-   *     a process of another host, an ended process)
+   * @throws CudaException when an arena cannot be reached: devices without a peer path (named),
+   *     an IPC handle of another host or of an ended process
+   * @throws IllegalArgumentException when an in-process arena is not (or no longer) live
    */
-  public void open(byte[][] handles, int rank) {
-    if (handles.length > MAX_RANKS || rank < 0 || rank >= handles.length) {
-      throw new IllegalArgumentException("rank " + rank + " of " + handles.length + " ranks; the "
-          + "device arena takes at most " + MAX_RANKS + " ranks");
+  public void open(List<ArenaPeer> peers, int rank) {
+    if (peers.size() > MAX_RANKS || rank < 0 || rank >= peers.size()
+        || !(peers.get(rank) instanceof ArenaPeer.Own)) {
+      throw new IllegalArgumentException("rank " + rank + " of " + peers + "; the device arena "
+          + "takes at most " + MAX_RANKS + " ranks, with this rank's own at its index");
     }
     context.bind();
-    CUdeviceptr[] mapped = new CUdeviceptr[handles.length];
-    boolean[] mine = new boolean[handles.length];
+    CUdeviceptr[] mapped = new CUdeviceptr[peers.size()];
+    boolean[] mine = new boolean[peers.size()];
     try {
-      for (int r = 0; r < handles.length; r++) {
-        if (r == rank) {
-          mapped[r] = own.pointer();
-          continue;
-        }
-        if (handles[r].length != HANDLE_BYTES) {
-          throw new IllegalArgumentException("rank " + r + "'s handle has " + handles[r].length
-              + " bytes, expected " + HANDLE_BYTES);
-        }
-        IpcArena local = EXPORTED.get(HexFormat.of().formatHex(handles[r]));
-        if (local != null) {
-          if (local.context.device().ordinal() != context.device().ordinal()) {
-            throw new IllegalArgumentException("rank " + r + " is a thread of this process on "
-                + local.context.device() + ", this rank on " + context.device() + ": ranks that "
-                + "share a process must share a GPU (or run as processes of their own)");
+      for (int r = 0; r < peers.size(); r++) {
+        ArenaPeer peer = peers.get(r);
+        if (peer instanceof ArenaPeer.Own) {
+          if (r != rank) {
+            throw new IllegalArgumentException("rank " + r + " is not this rank (" + rank + ")");
           }
-          mapped[r] = local.own.pointer();
-          continue;
+          mapped[r] = own.pointer();
+        } else if (peer instanceof ArenaPeer.InProcess p) {
+          mapped[r] = inProcess(r, p.id());
+        } else {
+          mapped[r] = openIpc(r, ((ArenaPeer.Ipc) peer).handle());
+          mine[r] = true;
         }
-        CUipcMemHandle handle = new CUipcMemHandle();
-        RESERVED.set(handle, handles[r].clone());
-        CUdeviceptr pointer = new CUdeviceptr();
-        Cuda.check(JCudaDriver.cuIpcOpenMemHandle(pointer, handle,
-            CUipcMem_flags.CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS),
-            "cuIpcOpenMemHandle(rank " + r + "'s arena)");
-        mapped[r] = pointer;
-        mine[r] = true;
       }
-    } catch (IllegalAccessException e) {
-      closeMapped(mapped, mine);
-      throw new IllegalStateException("cannot set CUipcMemHandle's bytes", e);
     } catch (RuntimeException e) {
       closeMapped(mapped, mine);
       throw e;
@@ -142,6 +149,37 @@ public final class IpcArena implements AutoCloseable {
     this.ranks = mapped;
     this.opened = mine;
     this.rank = rank;
+  }
+
+  /** Rank {@code r}'s arena made by a thread of this process, readable from this device. */
+  private CUdeviceptr inProcess(int r, long theirId) {
+    DeviceArena theirs = LIVE.get(theirId);
+    if (theirs == null) {
+      throw new IllegalArgumentException("rank " + r + "'s arena " + theirId + " is not a live "
+          + "arena of this process (closed, or made in another class loader)");
+    }
+    PeerAccess.enable(context, theirs.context);
+    context.bind();
+    return theirs.own.pointer();
+  }
+
+  private CUdeviceptr openIpc(int r, byte[] handleBytes) {
+    if (handleBytes.length != HANDLE_BYTES) {
+      throw new IllegalArgumentException("rank " + r + "'s handle has " + handleBytes.length
+          + " bytes, expected " + HANDLE_BYTES);
+    }
+    CUipcMemHandle handle = new CUipcMemHandle();
+    try {
+      RESERVED.set(handle, handleBytes.clone());
+    } catch (IllegalAccessException e) {
+      throw new IllegalStateException("cannot set CUipcMemHandle's bytes", e);
+    }
+    CUdeviceptr pointer = new CUdeviceptr();
+    // Lazy peer access: an arena on another GPU becomes readable from this one (over NVLink).
+    Cuda.check(JCudaDriver.cuIpcOpenMemHandle(pointer, handle,
+        CUipcMem_flags.CU_IPC_MEM_LAZY_ENABLE_PEER_ACCESS),
+        "cuIpcOpenMemHandle(rank " + r + "'s arena, from " + context.device() + ")");
+    return pointer;
   }
 
   /**
@@ -230,9 +268,7 @@ public final class IpcArena implements AutoCloseable {
   @Override
   public void close() {
     context.bind();
-    if (exportedAs != null) {
-      EXPORTED.remove(exportedAs);
-    }
+    LIVE.remove(id);
     if (ranks != null) {
       closeMapped(ranks, opened);
       ranks = null;
@@ -246,6 +282,12 @@ public final class IpcArena implements AutoCloseable {
         JCudaDriver.cuIpcCloseMemHandle(mapped[r]); // best effort: the mapping ends with us anyway
       }
     }
+  }
+
+  private static byte[] randomKey() {
+    byte[] key = new byte[PROCESS_KEY_BYTES];
+    new SecureRandom().nextBytes(key);
+    return key;
   }
 
   private static Field reservedField() {
