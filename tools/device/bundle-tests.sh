@@ -28,7 +28,9 @@ jar cf .device/lib/zz-kernels-tests.jar -C kernels/target/test-classes .
 jar cf .device/lib/zz-trainer-tests.jar -C trainer/target/test-classes .
 console=org.junit.platform:junit-platform-console-standalone:1.14.4
 mvn -q -B dependency:copy -Dartifact=$console -DoutputDirectory=.device/lib
-rm -f .device/lib/mobaspark-jobs*.jar
+# Spark-side jars have no use there; the RAPIDS jar (fetched into jobs/target by a jobs build) alone
+# is over 500 MB, far beyond what a device run carries.
+rm -f .device/lib/mobaspark-jobs*.jar .device/lib/rapids-4-spark*.jar
 rm -rf "$target" && cp -r .device "$target"
 # The MoBA harness (issue 3's lab; training-bench.sh's `moba` part), compiled here for the H100/H200.
 if command -v nvcc > /dev/null; then

@@ -1,10 +1,10 @@
 package io.mobaspark.trainer.exchange;
 
 import io.mobaspark.kernels.Tensor;
+import io.mobaspark.kernels.cuda.ArenaPeer;
 import io.mobaspark.kernels.cuda.CudaContext;
 import io.mobaspark.kernels.cuda.CudaTensor;
 import io.mobaspark.kernels.cuda.DType;
-import io.mobaspark.kernels.cuda.ArenaPeer;
 import io.mobaspark.kernels.cuda.DeviceArena;
 import io.mobaspark.kernels.cuda.PeerAccess;
 import java.nio.ByteBuffer;

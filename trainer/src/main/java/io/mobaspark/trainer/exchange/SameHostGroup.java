@@ -14,7 +14,7 @@ import java.util.List;
  * The control side of the {@code shared} kind (docs/exchange.md, "Ranks of one host"): the ranks
  * meet once, all on one host, through rank 0's local socket; every other rank connects and
  * authenticates with the run secret ({@link Handshake}), and only then learns where the shared
- * memory is ({@link #broadcast}) or swaps CUDA IPC handles ({@link #gather}). The connections stay
+ * memory is ({@link #broadcast}) or swaps devices and arenas ({@link #gather}). The connections stay
  * open after that, carrying nothing, so that a rank that ends is noticed at once ({@link #gone})
  * instead of after the timeout.
  *
@@ -218,7 +218,7 @@ final class SameHostGroup implements AutoCloseable {
    * sends the concatenation back.
    */
   byte[][] gather(byte[] mine) {
-    String where = "swapping arena handles";
+    String where = "swapping the ranks' devices and arenas";
     int n = spec.worldSize();
     byte[] all = new byte[n * mine.length];
     if (rank == 0) {
@@ -227,7 +227,7 @@ final class SameHostGroup implements AutoCloseable {
         byte[] theirs = read(channels[r], r, where);
         if (theirs.length != mine.length) {
           throw new ExchangeException("rank 0: rank " + r + " sent " + theirs.length
-              + " handle bytes, expected " + mine.length);
+              + " bytes, expected " + mine.length);
         }
         System.arraycopy(theirs, 0, all, r * mine.length, mine.length);
       }
