@@ -32,19 +32,20 @@ import java.util.function.IntConsumer;
 
 /**
  * How much of the data-parallel gradient average the backward hides (docs/exchange.md, "Overlap
- * with the backward"): {@code ranks} ranks as threads of this JVM, each with its own backend (all on
- * GPU 0, or the CPU), model and ring exchange over loopback, train the same steps twice: with the
- * groups sent during the last backward, and with every group sent after it (the model wrapped so
- * that it reports no group early). Prints rank 0's median step time and median wait for the
- * exchange after the backward ({@code TrainStep.Result#exchangeWaitMillis}) for both.
+ * with the backward"): {@code ranks} ranks as threads of this JVM, each with its own backend (rank
+ * {@code r} on GPU {@code r % gpus}, or the CPU), model and exchange, train the same steps twice:
+ * with the groups sent during the last backward, and with every group sent after it (the model
+ * wrapped so that it reports no group early). Prints rank 0's median step time and median wait
+ * for the exchange after the backward ({@code TrainStep.Result#exchangeWaitMillis}) for both.
  *
  * <pre>
  * DataParallelOverlap MODEL.conf [--ranks 2] [--batch 1] [--seq 8192] [--steps 6] [--warmup 2]
- *     [--wire fp32|bf16] [--cpu] [--kind ring|shared|shared-host]
+ *     [--wire fp32|bf16] [--cpu] [--gpus 1] [--kind ring|shared|shared-host]
  * </pre>
- * {@code shared} on GPUs averages in device memory (the step's {@code DeviceGradientAverage}),
- * {@code shared-host} through the host as the other kinds do; both print rank 0's losses, which
- * must agree.
+ * {@code shared} on GPUs averages in device memory (the step's {@code DeviceGradientAverage}; with
+ * {@code --gpus 2} or more the thread ranks read each other's arenas over peer access, as the Spark
+ * job's tasks of one executor do), {@code shared-host} through the host as the other kinds do; both
+ * print rank 0's losses, which must agree.
  */
 public final class DataParallelOverlap {
   private DataParallelOverlap() {}
@@ -52,7 +53,8 @@ public final class DataParallelOverlap {
   public static void main(String[] args) throws Exception {
     if (args.length == 0) {
       System.err.println("usage: DataParallelOverlap MODEL.conf [--ranks N] [--batch N] [--seq N]"
-          + " [--steps N] [--warmup N] [--wire fp32|bf16] [--cpu] [--kind ring|shared|shared-host]");
+          + " [--steps N] [--warmup N] [--wire fp32|bf16] [--cpu] [--gpus N]"
+          + " [--kind ring|shared|shared-host]");
       System.exit(2);
     }
     Path conf = Path.of(args[0]);
@@ -63,6 +65,7 @@ public final class DataParallelOverlap {
     int warmup = 2;
     WireDType wire = WireDType.FP32;
     boolean cpu = false;
+    int gpus = 1;
     String kind = "ring";
     for (int i = 1; i < args.length; i++) {
       switch (args[i]) {
@@ -73,20 +76,25 @@ public final class DataParallelOverlap {
         case "--warmup" -> warmup = Integer.parseInt(args[++i]);
         case "--wire" -> wire = WireDType.valueOf(args[++i].toUpperCase(Locale.ROOT));
         case "--cpu" -> cpu = true;
+        case "--gpus" -> gpus = Integer.parseInt(args[++i]);
         case "--kind" -> kind = args[++i];
         default -> throw new IllegalArgumentException("unknown argument " + args[i]);
       }
+    }
+    if (gpus < 1) {
+      throw new IllegalArgumentException("--gpus must be >= 1, got " + gpus);
     }
     ModelConfig config = PretrainConfig.load(conf, Map.of()).model();
     System.out.printf(Locale.ROOT, "%s, %,d parameters, %d ranks x %d x %d tokens, " + kind
         + ", wire %s,"
         + " %s, %d cores%n", conf.getFileName(), config.parameterCount(), ranks, batch, seq, wire,
-        cpu ? "CPU backends" : "all ranks on GPU 0", Runtime.getRuntime().availableProcessors());
+        cpu ? "CPU backends" : gpus == 1 ? "all ranks on GPU 0" : "rank r on GPU r % " + gpus,
+        Runtime.getRuntime().availableProcessors());
     System.out.println("| mode | step ms (rank 0, median) | exchange wait ms (median) |");
     System.out.println("|---|---|---|");
     for (boolean overlap : new boolean[] {true, false}) {
       double[][] rank0 = run(config, ranks, SeqLayout.uniform(batch, seq), steps, warmup, wire, cpu,
-          overlap, kind);
+          gpus, overlap, kind);
       System.out.printf(Locale.ROOT, "| %s | %.1f | %.1f |%n",
           overlap ? "groups during the backward" : "all groups after the backward",
           TrainingThroughput.median(rank0[0]), TrainingThroughput.median(rank0[1]));
@@ -99,7 +107,8 @@ public final class DataParallelOverlap {
    * every step.
    */
   private static double[][] run(ModelConfig config, int ranks, SeqLayout layout, int steps,
-      int warmup, WireDType wire, boolean cpu, boolean overlap, String kind) throws Exception {
+      int warmup, WireDType wire, boolean cpu, int gpus, boolean overlap, String kind)
+      throws Exception {
     boolean onHost = kind.equals("shared-host");
     ExchangeSpec spec = new ExchangeSpec(ExchangeSpec.Kind.parse(onHost ? "shared" : kind), ranks, "",
         GradientExchanges.newSecret(), 4 << 20, wire, 600_000);
@@ -112,7 +121,7 @@ public final class DataParallelOverlap {
         futures.add(threads.submit(() -> {
           Backend backend = cpu
               ? new CpuBackend(Precision.FLOAT32, Runtime.getRuntime().availableProcessors())
-              : new CudaBackend(0);
+              : new CudaBackend(rank % gpus);
           try (backend;
               Model model = new Model(backend, config, 1);
               AdamW adamw = new AdamW(backend, model.parameters(), 0.9, 0.95, 1e-8, 0.1);
