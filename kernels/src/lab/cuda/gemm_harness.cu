@@ -1,6 +1,7 @@
 // Standalone lab of gemm.cu (docs/gemm-cuda.md): checks both kernel families against a float64
 // reference (a naive kernel) at awkward shapes and all four transpose combinations, then times the
-// training shapes with CUDA events (median of 20 after 3 warm-ups, inputs rotated over > L2). The Java
+// training shapes with CUDA events (median of 20 samples after 3 warm-ups, a sample being as many
+// back-to-back products as fill about 1 ms, inputs rotated over > L2). The Java
 // path (GemmLab) is the one that counts; this exists to iterate on the kernel without Java.
 // Operands are generated on the GPU. `gemm_harness --no-check` times only.
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
@@ -209,6 +210,8 @@ static double median(std::vector<float> v) {
   return v[v.size() / 2];
 }
 
+static const int kMaxLaunches = 20;
+
 static void time_shape(const Shape& s, int family) {
   size_t a_elems = (size_t)s.m * s.k, b_elems = (size_t)s.k * s.n;
   size_t set_bytes = (a_elems + b_elems) * 2;
@@ -227,17 +230,22 @@ static void time_shape(const Shape& s, int family) {
   cudaEvent_t e0, e1;
   CHECK(cudaEventCreate(&e0));
   CHECK(cudaEventCreate(&e1));
+  // A sample is `launches` products back to back between two events (operand sets rotating), so that
+  // host launch time between the events stops counting once a product is shorter than a millisecond:
+  // launches = 1 ms / the last warm-up's time, at most kMaxLaunches (tools/gemm_peer.py, GemmLab: same).
   std::vector<float> ms;
   Run run{};
+  int launches = 1, next_set = 0;
   for (int rep = -3; rep < 20; rep++) {
-    int i = (rep + 3) % sets;
     CHECK(cudaEventRecord(e0));
-    run = gemm(out, as[i], bs[i], s.m, s.n, s.k, s.ta, s.tb, s.out_f32, s.acc, family, 0);
+    for (int l = 0; l < launches; l++, next_set = (next_set + 1) % sets)
+      run = gemm(out, as[next_set], bs[next_set], s.m, s.n, s.k, s.ta, s.tb, s.out_f32, s.acc, family, 0);
     CHECK(cudaEventRecord(e1));
     CHECK(cudaEventSynchronize(e1));
     float t;
     CHECK(cudaEventElapsedTime(&t, e0, e1));
-    if (rep >= 0) ms.push_back(t);
+    if (rep == -1) launches = std::min(kMaxLaunches, std::max(1, (int)std::ceil(1.0 / t)));
+    if (rep >= 0) ms.push_back(t / launches);
   }
   double med = median(ms);
   double tflops = 2.0 * s.m * s.n * s.k / (med * 1e-3) / 1e12;
