@@ -7,6 +7,9 @@
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
 //        -o kernels/target-gemm/gemm_harness kernels/src/lab/cuda/gemm_harness.cu
 #include "gemm.cu"
+#ifdef GEMM_WS
+#include "gemm_ws.cu"  // the warp-specialized candidate, family "ws" (docs/gemm-cuda.md, Candidates)
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -48,8 +51,14 @@ static int choose_splits(long tiles, int k) {
   return best;
 }
 
-enum Family { MMA = 0, WGMMA = 1 };
-static const char* kFamilyNames[] = {"mma", "wgmma"};
+enum Family { MMA = 0, WGMMA = 1, WS = 2 };
+static const char* kFamilyNames[] = {"mma", "wgmma", "ws"};
+// The persistent 128 x 256 families this binary has: the landed kernel, and the candidate if built in.
+#ifdef GEMM_WS
+static const Family kPersistent[] = {WGMMA, WS};
+#else
+static const Family kPersistent[] = {WGMMA};
+#endif
 
 struct Run {
   Family family;
@@ -82,6 +91,13 @@ static Run gemm(void* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int m
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WG_SMEM_BYTES));
     int blocks = (int)std::min<long>(tiles * splits, g_blocks);
     kern<<<blocks, WG_THREADS, WG_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
+#ifdef GEMM_WS
+  } else if (family == WS) {
+    auto kern = ta ? (tb ? gemm_ws_tt : gemm_ws_tn) : (tb ? gemm_ws_nt : gemm_ws_nn);
+    CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));
+    int blocks = (int)std::min<long>(tiles * splits, g_blocks);
+    kern<<<blocks, WS_THREADS, WS_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
+#endif
   } else {
     auto kern = ta ? (tb ? gemm_mma_tt : gemm_mma_tn) : (tb ? gemm_mma_nt : gemm_mma_nn);
     kern<<<grid, MMA_THREADS>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
@@ -263,7 +279,9 @@ static int correctness_failures() {
   int failures = 0;
   struct C { int m, n, k; };
   const C awkward[] = {{1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 72, 136}, {200, 264, 1032}, {256, 512, 2048}};
-  for (int family : {MMA, WGMMA})
+  std::vector<int> families{MMA};
+  families.insert(families.end(), std::begin(kPersistent), std::end(kPersistent));
+  for (int family : families)
     for (const C& c : awkward)
       for (int t = 0; t < 4; t++) {
         bool ta = t & 2, tb = t & 1;
@@ -271,8 +289,7 @@ static int correctness_failures() {
         if (family != MMA && !aligned) continue;
         failures += !check(c.m, c.n, c.k, ta, tb, t % 2 == 0, t == 3, family, 1);
       }
-  {
-    const int family = WGMMA;
+  for (const int family : kPersistent) {
     // Split-K, both out dtypes, accumulate.
     failures += !check(136, 264, 3000, true, false, true, true, family, 3);
     failures += !check(136, 264, 3000, true, false, false, false, family, 5);
@@ -325,7 +342,8 @@ int main(int argc, char** argv) {
       {"dW lmhead T16K", 50304, 768, 16384, true, false, true, true},
       {"tt 4096", 4096, 4096, 4096, true, true, false, false},
   };
-  for (const Shape& s : shapes) time_shape(s, -1);
+  for (const Shape& s : shapes)
+    for (const int family : kPersistent) time_shape(s, family);
   std::printf("\nmma.sync path for comparison:\n");
   time_shape(shapes[2], MMA);
   time_shape(shapes[6], MMA);

@@ -259,38 +259,52 @@ __device__ __forceinline__ WgItem wg_item(int w, int m, int n, int K, int k_spli
   return it;
 }
 
-// This thread's share of copying op(x) rows [r0, r0 + ROWS) x K [k0, k0 + 64) into a stage (zeros
-// outside [rows, K)). K_MAJOR: x is [rows, K]; else x is [K, rows]. Whole 16-byte chunks are in or
-// out, which the launcher's alignment rule guarantees. Chunk i of the thread differs from chunk 0 by
-// a fixed shared offset and a fixed number of rows (K-major) or K indices, so only those are counted.
-template <int ROWS, bool K_MAJOR>
+// Thread `tid` of THREADS copying its share of op(x) rows [r0, r0 + ROWS) x K [k0, k0 + 64) into a
+// stage (zeros outside [rows, K)). K_MAJOR: x is [rows, K]; else x is [K, rows]. Whole 16-byte chunks
+// are in or out, which the launcher's alignment rule guarantees. Chunk i of the thread differs from
+// chunk 0 by a fixed shared offset and a fixed number of rows, K indices or columns, so only those
+// are counted: a step of rows or K indices is a multiple of 8, which keeps the swizzle (row % 8).
+// FRESH: the arguments are hidden from the compiler, so that a caller with few registers (a producer
+// warpgroup at setmaxnreg 40) computes each call's addresses anew instead of keeping every copy's
+// offset live across calls (which spilled).
+template <int ROWS, bool K_MAJOR, int THREADS = WG_THREADS, bool FRESH = false>
 __device__ __forceinline__ void wg_load_tile(uint32_t stage, const __nv_bfloat16* __restrict__ x, int rows, int K,
-                                             int r0, int k0, int k_end) {
-  constexpr int COPIES = ROWS * WG_BK / 8 / WG_THREADS;
-  const int tid = threadIdx.x;
+                                             int r0, int k0, int k_end, int tid) {
+  constexpr int COPIES = ROWS * WG_BK / 8 / THREADS;
+  if (FRESH) asm volatile("" : "+l"(x), "+r"(rows), "+r"(K), "+r"(r0), "+r"(k0), "+r"(k_end), "+r"(tid));
   if (K_MAJOR) {
-    // 8 threads per 128-byte row segment; copy i covers row tid / 8 + 32 i.
+    // 8 threads per 128-byte row segment; copy i covers row tid / 8 + (THREADS / 8) i.
+    constexpr int ROWS_PER_COPY = THREADS / 8;
+    static_assert(ROWS_PER_COPY % 8 == 0, "a copy step of whole swizzle atoms");
     const int r = tid / 8, c = tid % 8;
     const int gk = k0 + c * 8;
     const uint32_t dst = stage + (r / 8) * 1024 + swizzled(r, c);
     const __nv_bfloat16* src = x + (long)(r0 + r) * K + gk;
 #pragma unroll
     for (int i = 0; i < COPIES; i++) {
-      const bool valid = r0 + r + 32 * i < rows && gk < k_end;
-      cp_async16(dst + i * 4096, valid ? src + (long)(32 * i) * K : x, valid ? 16 : 0);
+      const bool valid = r0 + r + ROWS_PER_COPY * i < rows && gk < k_end;
+      cp_async16(dst + i * (ROWS_PER_COPY / 8) * 1024, valid ? src + (long)(ROWS_PER_COPY * i) * K : x,
+                 valid ? 16 : 0);
     }
   } else {
-    // ROWS / 8 threads per K row; copy i covers K row tid / (ROWS / 8) + (256 / (ROWS / 8)) i.
-    constexpr int ROW_CHUNKS = ROWS / 8, K_PER_COPY = WG_THREADS / ROW_CHUNKS;
-    const int kr = tid / ROW_CHUNKS, c = tid % ROW_CHUNKS;
+    // LANES threads per K row (all of its ROWS / 8 chunks, or as many as leave 8 K rows per pass);
+    // copy (p, j) covers K row tid / LANES + K_PER_PASS p and chunk tid % LANES + LANES j.
+    constexpr int ROW_CHUNKS = ROWS / 8;
+    constexpr int LANES = ROW_CHUNKS < THREADS / 8 ? ROW_CHUNKS : THREADS / 8;
+    constexpr int K_PER_PASS = THREADS / LANES, COLUMN_PASSES = ROW_CHUNKS / LANES;
+    static_assert(K_PER_PASS % 8 == 0 && LANES % 8 == 0, "copy steps of whole swizzle atoms");
+    const int kr = tid / LANES, c = tid % LANES;
     const int gr = r0 + c * 8;
     const uint32_t dst = stage + ((c / 8) * (WG_BK / 8) + kr / 8) * 1024 + swizzled(kr, c % 8);
     const __nv_bfloat16* src = x + (long)(k0 + kr) * rows + gr;
 #pragma unroll
-    for (int i = 0; i < COPIES; i++) {
-      const bool valid = k0 + kr + K_PER_COPY * i < k_end && gr < rows;
-      cp_async16(dst + i * (K_PER_COPY / 8) * 1024, valid ? src + (long)(K_PER_COPY * i) * rows : x, valid ? 16 : 0);
-    }
+    for (int p = 0; p < COPIES / COLUMN_PASSES; p++)
+#pragma unroll
+      for (int j = 0; j < COLUMN_PASSES; j++) {
+        const bool valid = k0 + kr + K_PER_PASS * p < k_end && gr + LANES * 8 * j < rows;
+        cp_async16(dst + p * (K_PER_PASS / 8) * 1024 + j * (LANES / 8) * (WG_BK / 8) * 1024,
+                   valid ? src + (long)(K_PER_PASS * p) * rows + LANES * 8 * j : x, valid ? 16 : 0);
+      }
   }
 }
 
@@ -343,36 +357,54 @@ __device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-// Plain bf16 store (out overwritten, no split, N % 8 == 0) of a warpgroup's 64 x 256 accumulators,
-// staged through `buf` (32 KiB, 1 KiB aligned, this warpgroup's alone) so that global stores are whole
-// 512-byte rows of 16 bytes per thread instead of 4-byte pieces of 8 rows. buf row r (512 bytes)
-// holds 16-byte chunk c at chunk c ^ (r % 8): the 8 rows a stmatrix writes, and the row a warp
-// reads back, hit distinct banks.
+// Plain bf16 store (out overwritten, no split, N % 8 == 0) of a warpgroup's 64 x COLS accumulators of
+// columns [8 FIRST, 8 FIRST + COLS) of its 64 x 256 (the whole tile, or one half where only 16 KiB
+// are free), staged through `buf` (64 x COLS bf16, 1 KiB aligned, this warpgroup's alone) so that
+// global stores are whole rows of 16 bytes per thread instead of 4-byte pieces of 8 rows. buf row r
+// (2 COLS bytes) holds 16-byte chunk c at chunk c ^ (r % 8): the 8 rows a stmatrix writes, and the
+// rows a warp reads back, hit distinct banks. `bar` names the warpgroup's barrier (bar.sync bar, 128).
+template <int COLS = WG_BN, int FIRST = 0>
 __device__ __forceinline__ void wg_store_staged(const GemmOut& o, const float (&d)[128], uint32_t buf, long row0,
-                                                int n0, int wg) {
+                                                int n0, int bar) {
+  constexpr int ROW_BYTES = COLS * 2, LANES_PER_ROW = COLS / 8, ROWS_PER_WARP = 32 / LANES_PER_ROW;
   const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
   // stmatrix x4: lanes 8i..8i+7 address the rows of matrix i = (column block j + i / 2, row half i % 2).
   const int mi = lane / 8, r = 16 * q + 8 * (mi % 2) + lane % 8;
 #pragma unroll
-  for (int j = 0; j < 32; j += 2) {
-    const int c = j + mi / 2;
-    const uint32_t at = buf + r * 512 + ((c ^ (r & 7)) << 4);
+  for (int j = FIRST; j < FIRST + COLS / 8; j += 2) {
+    const int c = j - FIRST + mi / 2;
+    const uint32_t at = buf + r * ROW_BYTES + ((c ^ (r & 7)) << 4);
     asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(at),
                  "r"(bf16x2(d[4 * j], d[4 * j + 1])), "r"(bf16x2(d[4 * j + 2], d[4 * j + 3])),
                  "r"(bf16x2(d[4 * j + 4], d[4 * j + 5])), "r"(bf16x2(d[4 * j + 6], d[4 * j + 7]))
                  : "memory");
   }
-  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");  // this warpgroup's rows are staged
+  asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");  // this warpgroup's rows are staged
   __nv_bfloat16* out = static_cast<__nv_bfloat16*>(o.out);
-  const int col = n0 + lane * 8;
+  const int chunk = lane % LANES_PER_ROW;
+  const int col = n0 + FIRST * 8 + chunk * 8;
 #pragma unroll 4
-  for (int p = 0; p < 16; p++) {
-    const int rr = 4 * p + q;
+  for (int p = 0; p < 64 / (4 * ROWS_PER_WARP); p++) {
+    const int rr = (4 * p + q) * ROWS_PER_WARP + lane / LANES_PER_ROW;
     uint4 v;
     asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                  : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "r"(buf + rr * 512 + ((lane ^ (rr & 7)) << 4)));
+                 : "r"(buf + rr * ROW_BYTES + ((chunk ^ (rr & 7)) << 4)));
     if (row0 + rr < o.m && col < o.n) *reinterpret_cast<uint4*>(out + (row0 + rr) * o.n + col) = v;
+  }
+}
+
+// Any output (fp32, +=, split partials, odd N) straight from a warpgroup's accumulator fragments, 4 or
+// 8 bytes per thread: warp q holds rows 16q + lane/4 (+8); register 4j + {0,1} columns
+// 8j + 2(lane%4) + {0,1} of the first row, 4j + {2,3} the same columns of the second.
+__device__ __forceinline__ void wg_store_fragments(const GemmOut& o, const float (&d)[128], long row0, int n0) {
+  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+  const long row = row0 + q * 16 + lane / 4;
+#pragma unroll
+  for (int j = 0; j < 32; j++) {
+    const int col = n0 + j * 8 + (lane % 4) * 2;
+    store_pair(o, row, col, d[4 * j], d[4 * j + 1]);
+    store_pair(o, row + 8, col, d[4 * j + 2], d[4 * j + 3]);
   }
 }
 
@@ -394,8 +426,8 @@ __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* 
   auto load = [&]() {
     if (load_item < items) {
       const int k0 = li.k_begin + load_step * WG_BK;
-      wg_load_tile<WG_BM, !TA>(stage_a(load_stage), a, o.m, K, li.m0, k0, li.k_end);
-      wg_load_tile<WG_BN, TB>(stage_b(load_stage), b, o.n, K, li.n0, k0, li.k_end);
+      wg_load_tile<WG_BM, !TA>(stage_a(load_stage), a, o.m, K, li.m0, k0, li.k_end, threadIdx.x);
+      wg_load_tile<WG_BN, TB>(stage_b(load_stage), b, o.n, K, li.n0, k0, li.k_end, threadIdx.x);
       if (++load_step == li.steps) {
         load_step = 0;
         load_item += gridDim.x;
@@ -446,18 +478,9 @@ __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* 
       // item's first two are being copied into the other two). Warpgroup w stages its rows in the
       // stage of step last - w; the copies into them start after the next step's barrier.
       __syncthreads();
-      wg_store_staged(o, d, stage_a((stage + WG_STAGES - 1 - wg) % WG_STAGES), row0, it.n0, wg);
+      wg_store_staged(o, d, stage_a((stage + WG_STAGES - 1 - wg) % WG_STAGES), row0, it.n0, 1 + wg);
     } else {
-      // Accumulator fragment: warp q of the warpgroup holds rows 16q + lane/4 (+8); register 4j + {0,1}
-      // columns 8j + 2(lane%4) + {0,1} of the first row, 4j + {2,3} the same columns of the second.
-      const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
-      const long row = row0 + q * 16 + lane / 4;
-#pragma unroll
-      for (int j = 0; j < 32; j++) {
-        const int col = it.n0 + j * 8 + (lane % 4) * 2;
-        store_pair(o, row, col, d[4 * j], d[4 * j + 1]);
-        store_pair(o, row + 8, col, d[4 * j + 2], d[4 * j + 3]);
-      }
+      wg_store_fragments(o, d, row0, it.n0);
     }
   }
 }
