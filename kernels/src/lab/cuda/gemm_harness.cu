@@ -8,9 +8,10 @@
 //        -o kernels/target-gemm/gemm_harness kernels/src/lab/cuda/gemm_harness.cu
 #include "gemm.cu"
 #ifdef GEMM_WS
-#include "gemm_ws.cu"  // the warp-specialized candidate, family "ws" (docs/gemm-cuda.md, Candidates)
+#include "gemm_ws.cu"  // the warp-specialized candidates, families ws and wspair (docs/gemm-cuda.md)
 #endif
 #include <algorithm>
+#include <map>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -51,19 +52,38 @@ static int choose_splits(long tiles, int k) {
   return best;
 }
 
-enum Family { MMA = 0, WGMMA = 1, WS = 2 };
-static const char* kFamilyNames[] = {"mma", "wgmma", "ws"};
-// The persistent 128 x 256 families this binary has: the landed kernel, and the candidate if built in.
+enum Family { MMA = 0, WGMMA = 1, WS = 2, WS_PAIR = 3 };
+static const char* kFamilyNames[] = {"mma", "wgmma", "ws", "wspair"};
+// The persistent 128 x 256 families this binary has: the landed kernel, and the candidates if built in.
 #ifdef GEMM_WS
-static const Family kPersistent[] = {WGMMA, WS};
+static std::vector<int> g_persistent{WGMMA, WS, WS_PAIR};
 #else
-static const Family kPersistent[] = {WGMMA};
+static std::vector<int> g_persistent{WGMMA};
 #endif
+// Whether the mma.sync family is checked and timed too (not with --only).
+static bool g_mma = true;
 
 struct Run {
   Family family;
   int splits;
 };
+
+#ifdef GEMM_WS
+// Clusters of two blocks of a pair kernel that fit on the GPU at once (a GPC with an odd number of
+// free SMs leaves one out), so that the persistent grid never waits for a second wave of clusters.
+static int max_pair_clusters(const void* kernel) {
+  static std::map<const void*, int> known;
+  if (known.count(kernel)) return known[kernel];
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(2 * g_sms, 1, 1);
+  config.blockDim = dim3(WS_THREADS, 1, 1);
+  config.dynamicSmemBytes = WS_SMEM_BYTES;
+  int clusters = 0;
+  CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &config));
+  std::printf("pair kernel: %d clusters of 2 blocks fit at once\n", clusters);
+  return known[kernel] = clusters;
+}
+#endif
 
 static float* g_partials = nullptr;
 static size_t g_partials_bytes = 0;
@@ -97,6 +117,12 @@ static Run gemm(void* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int m
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));
     int blocks = (int)std::min<long>(tiles * splits, g_blocks);
     kern<<<blocks, WS_THREADS, WS_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
+  } else if (family == WS_PAIR) {
+    auto kern = ta ? (tb ? gemm_ws_pair_tt : gemm_ws_pair_tn) : (tb ? gemm_ws_pair_nt : gemm_ws_pair_nn);
+    CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));
+    long pairs = (long)((m + 2 * WG_BM - 1) / (2 * WG_BM)) * ((n + WG_BN - 1) / WG_BN) * splits;
+    int clusters = (int)std::min<long>(pairs, std::min(max_pair_clusters((const void*)kern), std::max(1, g_blocks / 2)));
+    kern<<<2 * clusters, WS_THREADS, WS_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
 #endif
   } else {
     auto kern = ta ? (tb ? gemm_mma_tt : gemm_mma_tn) : (tb ? gemm_mma_nt : gemm_mma_nn);
@@ -279,8 +305,8 @@ static int correctness_failures() {
   int failures = 0;
   struct C { int m, n, k; };
   const C awkward[] = {{1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 72, 136}, {200, 264, 1032}, {256, 512, 2048}};
-  std::vector<int> families{MMA};
-  families.insert(families.end(), std::begin(kPersistent), std::end(kPersistent));
+  std::vector<int> families = g_persistent;
+  if (g_mma) families.insert(families.begin(), MMA);
   for (int family : families)
     for (const C& c : awkward)
       for (int t = 0; t < 4; t++) {
@@ -289,7 +315,7 @@ static int correctness_failures() {
         if (family != MMA && !aligned) continue;
         failures += !check(c.m, c.n, c.k, ta, tb, t % 2 == 0, t == 3, family, 1);
       }
-  for (const int family : kPersistent) {
+  for (const int family : g_persistent) {
     // Split-K, both out dtypes, accumulate.
     failures += !check(136, 264, 3000, true, false, true, true, family, 3);
     failures += !check(136, 264, 3000, true, false, false, false, family, 5);
@@ -309,14 +335,31 @@ static int correctness_failures() {
     failures += !check(130, 1000, 64, false, true, false, false, family, 1);
     g_blocks = g_sms;
   }
-  failures += !check(136, 264, 3000, true, false, true, true, MMA, 3);
+  if (g_mma) failures += !check(136, 264, 3000, true, false, true, true, MMA, 3);
   return failures;
 }
 
 // --no-check skips the correctness cases (timing builds of experimental variants that compute wrong
-// results on purpose, e.g. without some of their copies).
+// results on purpose, e.g. without some of their copies). --only FAMILY checks and times that one
+// persistent family alone (wgmma, ws, wspair), so that a hang in one leaves the others' results.
 int main(int argc, char** argv) {
-  const bool checks = !(argc > 1 && std::string(argv[1]) == "--no-check");
+  bool checks = true;
+  for (int i = 1; i < argc; i++) {
+    const std::string arg = argv[i];
+    if (arg == "--no-check") {
+      checks = false;
+    } else if (arg == "--only" && i + 1 < argc) {
+      const std::string name = argv[++i];
+      const auto known = std::find_if(g_persistent.begin(), g_persistent.end(),
+                                      [&](int f) { return name == kFamilyNames[f]; });
+      if (known == g_persistent.end()) {
+        std::printf("--only %s: not a persistent family of this build\n", name.c_str());
+        return 2;
+      }
+      g_persistent = {*known};
+      g_mma = false;
+    }
+  }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // whole lines reach the log even if a timeout kills the run
   cudaDeviceProp prop;
   CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -343,9 +386,11 @@ int main(int argc, char** argv) {
       {"tt 4096", 4096, 4096, 4096, true, true, false, false},
   };
   for (const Shape& s : shapes)
-    for (const int family : kPersistent) time_shape(s, family);
-  std::printf("\nmma.sync path for comparison:\n");
-  time_shape(shapes[2], MMA);
-  time_shape(shapes[6], MMA);
+    for (const int family : g_persistent) time_shape(s, family);
+  if (g_mma) {
+    std::printf("\nmma.sync path for comparison:\n");
+    time_shape(shapes[2], MMA);
+    time_shape(shapes[6], MMA);
+  }
   return failures == 0 ? 0 : 1;
 }

@@ -65,52 +65,128 @@ __device__ __forceinline__ void cp_async_arrive_noinc(uint32_t bar) {
   asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
 }
 
-template <bool TA, bool TB>
+// ---- cluster pairs (gemm_ws_pair_*) ----------------------------------------------------------------
+
+__device__ __forceinline__ int cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return (int)r;
+}
+// The peer block's shared::cluster address of the same offset as `local` in this block.
+__device__ __forceinline__ uint32_t peer_address(uint32_t local, int peer) {
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(local), "r"(peer));
+  return remote;
+}
+// Every thread of both blocks; release / acquire order the shared-memory work around it.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbarrier_arrive_remote(uint32_t remote_bar) {
+  asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(remote_bar) : "memory");
+}
+// Announces `bytes` of asynchronous copies completing on the barrier's current phase (no arrival).
+__device__ __forceinline__ void mbarrier_expect_bytes(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// `bytes` of this block's shared memory at `local` -> the peer's `remote_dst`, completing on the
+// peer's barrier `remote_bar` (both shared::cluster addresses).
+__device__ __forceinline__ void copy_to_peer(uint32_t remote_dst, uint32_t local, uint32_t bytes, uint32_t remote_bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.shared::cta.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(
+          remote_dst),
+      "r"(local), "r"(bytes), "r"(remote_bar)
+      : "memory");
+}
+
+// Where a block's barriers are and who it works with. PAIR: blocks 2u and 2u + 1 form cluster u and
+// take the two tile rows of each of unit u's items (wg_item with rows 2), sharing its B tile: rank r
+// copies B rows [128 r, 128 r + 128) of the 256 (16 KiB, contiguous in either layout) and forwards
+// them to the peer. Barriers, 8 bytes each: full[s], empty[s], then (PAIR) half[s] (128 arrivals:
+// this block's half of B landed, so it may be forwarded).
+template <bool PAIR>
+struct WsBlock {
+  static constexpr int ROWS = PAIR ? 2 : 1;                   // tile rows per unit
+  static constexpr int B_ROWS = WG_BN / ROWS;                 // rows of B this block copies
+  static constexpr int B_OWN_BYTES = WG_B_BYTES / ROWS;
+  uint32_t smem, full, empty, half;
+  int rank, unit, units, items;
+
+  __device__ uint32_t stage_a(int s) const { return smem + s * WG_STAGE_BYTES; }
+  __device__ uint32_t own_b(int s) const { return smem + s * WG_STAGE_BYTES + WG_A_BYTES + rank * B_OWN_BYTES; }
+};
+
+// Producer warpgroup (PAIR: thread 0 also forwards this block's half of each step's B to the peer
+// once it has landed, one step after issuing it, so that no copy of the other threads waits on it).
+template <bool TA, bool TB, bool PAIR>
 __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16* __restrict__ a,
-                                           const __nv_bfloat16* __restrict__ b, int K, int k_split, int items,
-                                           uint32_t smem, uint32_t full, uint32_t empty) {
+                                           const __nv_bfloat16* __restrict__ b, int K, int k_split,
+                                           const WsBlock<PAIR>& blk) {
   const int tid = threadIdx.x;  // 0..127
-  int stage = 0;
-  uint32_t round = 0;  // how many times the stages have been walked, mod 2
-  for (int item = blockIdx.x; item < items; item += gridDim.x) {
-    const WgItem it = wg_item(item, o.m, o.n, K, k_split);
+  const bool forwarder = PAIR && tid == 0;
+  int stage = 0, sent = -1;  // sent: the stage whose half is forwarded next, -1 none
+  uint32_t round = 0, sent_round = 0;  // how many times the stages have been walked, mod 2
+  auto forward = [&]() {
+    mbarrier_wait(blk.half + 8 * sent, sent_round);
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // cp.async wrote it, the bulk copy reads it
+    const int peer = blk.rank ^ 1;
+    copy_to_peer(peer_address(blk.own_b(sent), peer), blk.own_b(sent), WsBlock<PAIR>::B_OWN_BYTES,
+                 peer_address(blk.full + 8 * sent, peer));
+  };
+  for (int item = blk.unit; item < blk.items; item += blk.units) {
+    const WgItem it = wg_item(item, o.m, o.n, K, k_split, WsBlock<PAIR>::ROWS, blk.rank);
     for (int step = 0; step < it.steps; step++) {
-      mbarrier_wait(empty + 8 * stage, round ^ 1);
-      const uint32_t sa = smem + stage * WG_STAGE_BYTES, sb = sa + WG_A_BYTES;
+      // Free in this block (and, PAIR, in the peer, whose consumers arrive here too).
+      mbarrier_wait(blk.empty + 8 * stage, round ^ 1);
+      if (forwarder) mbarrier_expect_bytes(blk.full + 8 * stage, WG_B_BYTES - WsBlock<PAIR>::B_OWN_BYTES);
       const int k0 = it.k_begin + step * WG_BK;
-      wg_load_tile<WG_BM, !TA, WS_PRODUCER_THREADS, true>(sa, a, o.m, K, it.m0, k0, it.k_end, tid);
-      wg_load_tile<WG_BN, TB, WS_PRODUCER_THREADS, true>(sb, b, o.n, K, it.n0, k0, it.k_end, tid);
-      cp_async_arrive_noinc(full + 8 * stage);
+      wg_load_tile<WsBlock<PAIR>::B_ROWS, TB, WS_PRODUCER_THREADS, true>(
+          blk.own_b(stage), b, o.n, K, it.n0 + blk.rank * WsBlock<PAIR>::B_ROWS, k0, it.k_end, tid);
+      if (PAIR) cp_async_arrive_noinc(blk.half + 8 * stage);
+      wg_load_tile<WG_BM, !TA, WS_PRODUCER_THREADS, true>(blk.stage_a(stage), a, o.m, K, it.m0, k0, it.k_end, tid);
+      cp_async_arrive_noinc(blk.full + 8 * stage);
+      if (forwarder) {
+        if (sent >= 0) forward();
+        sent = stage;
+        sent_round = round;
+      }
       if (++stage == WS_STAGES) {
         stage = 0;
         round ^= 1;
       }
     }
   }
+  if (forwarder && sent >= 0) forward();
   cp_async_wait<0>();  // leave no copy in flight behind an exited thread
 }
 
 // Consumer warpgroup cw (0 or 1): rows [64 cw, 64 cw + 64) of every item's tile.
-template <bool TA, bool TB>
-__device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, int items, uint32_t smem, uint32_t full,
-                                           uint32_t empty, int cw) {
+template <bool TA, bool TB, bool PAIR>
+__device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const WsBlock<PAIR>& blk, int cw) {
   const bool staged = o.splits == 1 && !o.out_f32 && !o.accumulate && o.n % 8 == 0;
   const bool warp_leader = threadIdx.x % 32 == 0;
   const int bar = 1 + cw;  // this warpgroup's named barrier (0 is the block's)
-  const uint32_t buf = smem + WS_STAGES * WG_STAGE_BYTES + cw * WS_EPILOGUE_BYTES;
+  const uint32_t buf = blk.smem + WS_STAGES * WG_STAGE_BYTES + cw * WS_EPILOGUE_BYTES;
+  const uint32_t peer_empty = PAIR ? peer_address(blk.empty, blk.rank ^ 1) : 0;
+  // Stage s goes back to the producers that write it: this block's, and (PAIR) the peer's forward.
+  auto release = [&](int s) {
+    if (!warp_leader) return;
+    mbarrier_arrive(blk.empty + 8 * s);
+    if (PAIR) mbarrier_arrive_remote(peer_empty + 8 * s);
+  };
   float d[128];
   int stage = 0, held = 0;
   uint32_t round = 0;
-  for (int item = blockIdx.x; item < items; item += gridDim.x) {
-    const WgItem it = wg_item(item, o.m, o.n, K, k_split);
+  for (int item = blk.unit; item < blk.items; item += blk.units) {
+    const WgItem it = wg_item(item, o.m, o.n, K, k_split, WsBlock<PAIR>::ROWS, blk.rank);
 #pragma unroll
     for (int i = 0; i < 128; i++) d[i] = 0.0f;
     for (int step = 0; step < it.steps; step++) {
-      mbarrier_wait(full + 8 * stage, round);
+      mbarrier_wait(blk.full + 8 * stage, round);
       // The copies reached shared memory through the generic proxy; wgmma reads through the async one.
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-      const uint32_t a_base = smem + stage * WG_STAGE_BYTES + cw * 8192;
-      const uint32_t b_base = smem + stage * WG_STAGE_BYTES + WG_A_BYTES;
+      const uint32_t a_base = blk.stage_a(stage) + cw * 8192;
+      const uint32_t b_base = blk.stage_a(stage) + WG_A_BYTES;
       fence_accumulators(d);
       wgmma_fence();
 #pragma unroll
@@ -121,9 +197,9 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, int it
       }
       wgmma_commit();
       fence_accumulators(d);
-      wgmma_wait<1>();  // the previous step's wgmmas are done: its stage goes back to the producer
+      wgmma_wait<1>();  // the previous step's wgmmas are done: its stage goes back
       fence_accumulators(d);
-      if (step > 0 && warp_leader) mbarrier_arrive(empty + 8 * held);
+      if (step > 0) release(held);
       held = stage;
       if (++stage == WS_STAGES) {
         stage = 0;
@@ -132,7 +208,7 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, int it
     }
     wgmma_wait<0>();
     fence_accumulators(d);
-    if (it.steps > 0 && warp_leader) mbarrier_arrive(empty + 8 * held);
+    if (it.steps > 0) release(held);
 
     o.split = it.split;
     const long row0 = it.m0 + cw * 64;
@@ -152,45 +228,66 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, int it
   }
 }
 
-template <bool TA, bool TB>
+template <bool TA, bool TB, bool PAIR>
 __device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __restrict__ a,
                                              const __nv_bfloat16* __restrict__ b, int K, int k_split) {
   extern __shared__ uint8_t smem_raw[];
-  __shared__ __align__(8) uint64_t barriers[2 * WS_STAGES];  // full[s] at 8 s, empty[s] after them
-  const uint32_t smem = (static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023) & ~1023u;
-  const uint32_t full = static_cast<uint32_t>(__cvta_generic_to_shared(barriers));
-  const uint32_t empty = full + 8 * WS_STAGES;
-  const int items = ((o.m + WG_BM - 1) / WG_BM) * ((o.n + WG_BN - 1) / WG_BN) * o.splits;
+  __shared__ __align__(8) uint64_t barriers[3 * WS_STAGES];
+  WsBlock<PAIR> blk;
+  blk.smem = (static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023) & ~1023u;
+  blk.full = static_cast<uint32_t>(__cvta_generic_to_shared(barriers));
+  blk.empty = blk.full + 8 * WS_STAGES;
+  blk.half = blk.empty + 8 * WS_STAGES;
+  blk.rank = PAIR ? cluster_rank() : 0;
+  blk.unit = blockIdx.x / WsBlock<PAIR>::ROWS;
+  blk.units = gridDim.x / WsBlock<PAIR>::ROWS;
+  const int rows = WsBlock<PAIR>::ROWS * WG_BM;
+  blk.items = ((o.m + rows - 1) / rows) * ((o.n + WG_BN - 1) / WG_BN) * o.splits;
   if (threadIdx.x == 0) {
     for (int s = 0; s < WS_STAGES; s++) {
-      mbarrier_init(full + 8 * s, WS_PRODUCER_THREADS);
-      mbarrier_init(empty + 8 * s, WS_CONSUMER_WARPS);
+      mbarrier_init(blk.full + 8 * s, WS_PRODUCER_THREADS);
+      mbarrier_init(blk.empty + 8 * s, WS_CONSUMER_WARPS * WsBlock<PAIR>::ROWS);
+      if (PAIR) mbarrier_init(blk.half + 8 * s, WS_PRODUCER_THREADS);
     }
+    if (PAIR) asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  __syncthreads();
+  if (PAIR) {
+    cluster_sync();  // the peer's barriers exist before anything arrives on them
+  } else {
+    __syncthreads();
+  }
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(WS_PRODUCER_REGS));
-    ws_produce<TA, TB>(o, a, b, K, k_split, items, smem, full, empty);
+    ws_produce<TA, TB, PAIR>(o, a, b, K, k_split, blk);
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(WS_CONSUMER_REGS));
-    ws_consume<TA, TB>(o, K, k_split, items, smem, full, empty, wg - 1);
+    ws_consume<TA, TB, PAIR>(o, K, k_split, blk, wg - 1);
   }
+  if (PAIR) cluster_sync();  // the peer no longer reads, writes or arrives on this block's shared memory
 }
 
-#define GEMM_WS_BODY(TA, TB)                                                                              \
-  gemm_ws_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, a, \
-                       b, k, k_split);
+#define GEMM_WS_BODY(TA, TB, PAIR)                                                                     \
+  gemm_ws_body<TA, TB, PAIR>(GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, \
+                             a, b, k, k_split);
 #else
-#define GEMM_WS_BODY(TA, TB)
+#define GEMM_WS_BODY(TA, TB, PAIR)
 #endif
 
 // Grid: (min(work items, SMs), 1, 1), WS_SMEM_BYTES of dynamic shared memory.
 #define GEMM_WS_KERNEL(NAME, TA, TB)                                                                   \
-  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) {                   \
-    GEMM_WS_BODY(TA, TB)                                                                               \
-  }
+  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) { GEMM_WS_BODY(TA, TB, false) }
 GEMM_WS_KERNEL(gemm_ws_nn, false, false)
 GEMM_WS_KERNEL(gemm_ws_nt, false, true)
 GEMM_WS_KERNEL(gemm_ws_tn, true, false)
 GEMM_WS_KERNEL(gemm_ws_tt, true, true)
+
+// Grid: 2 x min(pair items, clusters of 2 that fit at once), WS_SMEM_BYTES.
+#define GEMM_WS_PAIR_KERNEL(NAME, TA, TB)                                                              \
+  extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) { \
+    GEMM_WS_BODY(TA, TB, true)                                                                         \
+  }
+GEMM_WS_PAIR_KERNEL(gemm_ws_pair_nn, false, false)
+GEMM_WS_PAIR_KERNEL(gemm_ws_pair_nt, false, true)
+GEMM_WS_PAIR_KERNEL(gemm_ws_pair_tn, true, false)
+GEMM_WS_PAIR_KERNEL(gemm_ws_pair_tt, true, true)

@@ -240,18 +240,21 @@ struct WgItem {
   int m0, n0, k_begin, k_end, steps, split;
 };
 
-// Item w of tiles_m * tiles_n * S: split outermost, then groups of WG_GROUP_M tile rows, N tiles,
-// tile rows innermost.
-__device__ __forceinline__ WgItem wg_item(int w, int m, int n, int K, int k_split) {
-  const int tiles_m = (m + WG_BM - 1) / WG_BM, tiles_n = (n + WG_BN - 1) / WG_BN;
-  const int per_split = tiles_m * tiles_n;
+// Item w of units_m * tiles_n * S, a unit being `rows` tile rows (1; 2 for the cluster pairs of a
+// candidate kernel): split outermost, then groups of WG_GROUP_M tile rows, N tiles, units innermost.
+// `rank` picks the tile row within the unit; a rank past the last tile row gets rows outside M (its
+// copies read zeros, its stores are skipped).
+__device__ __forceinline__ WgItem wg_item(int w, int m, int n, int K, int k_split, int rows = 1, int rank = 0) {
+  const int units_m = (m + rows * WG_BM - 1) / (rows * WG_BM), tiles_n = (n + WG_BN - 1) / WG_BN;
+  const int per_split = units_m * tiles_n;
+  const int group = WG_GROUP_M / rows;
   const int t = w % per_split;
-  const int first_m = t / (WG_GROUP_M * tiles_n) * WG_GROUP_M;
-  const int in_group = t % (WG_GROUP_M * tiles_n);
-  const int group_rows = min(WG_GROUP_M, tiles_m - first_m);
+  const int first_m = t / (group * tiles_n) * group;
+  const int in_group = t % (group * tiles_n);
+  const int group_rows = min(group, units_m - first_m);
   WgItem it;
   it.split = w / per_split;
-  it.m0 = (first_m + in_group % group_rows) * WG_BM;
+  it.m0 = ((first_m + in_group % group_rows) * rows + rank) * WG_BM;
   it.n0 = in_group / group_rows * WG_BN;
   it.k_begin = it.split * k_split;
   it.k_end = min(K, it.k_begin + k_split);
