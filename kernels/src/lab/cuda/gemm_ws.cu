@@ -16,6 +16,9 @@
 //
 // Epilogue: the stages belong to the producer, which is already copying the next item; each consumer
 // warpgroup stages its bf16 rows in a 16 KiB buffer of its own, half of the 256 columns at a time.
+//
+// gemm_ws_pair_*: the same in clusters of two blocks that share each B stage (WsBlock below), so that
+// an SM reads 32 KiB per K step from L2 instead of 48; the forwarding is the producer's alone.
 
 // Stages: 3 gives a full-width 32 KiB staging buffer per warpgroup and a copy lead of 2 steps, 4 half
 // buffers and a lead of 3 (the shared memory holds 208 or 224 KiB plus alignment either way).
@@ -157,7 +160,8 @@ __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16
     }
   }
   if (forwarder && sent >= 0) forward();
-  cp_async_wait<0>();  // leave no copy in flight behind an exited thread
+  // No copy in flight behind an exited thread (wait_all: none of them was committed to a group).
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
 
 // Consumer warpgroup cw (0 or 1): rows [64 cw, 64 cw + 64) of every item's tile.
