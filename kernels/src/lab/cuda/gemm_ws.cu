@@ -191,19 +191,8 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
       const uint32_t a_base = blk.stage_a(stage) + cw * 8192;
       const uint32_t b_base = blk.stage_a(stage) + WG_A_BYTES;
-      fence_accumulators(d);
-      wgmma_fence();
-#pragma unroll
-      for (int j = 0; j < WG_BK / 16; j++) {
-        const uint64_t da = TA ? smem_desc(a_base + j * 2048, 8192, 1024) : smem_desc(a_base + j * 32, 16, 1024);
-        const uint64_t db = TB ? smem_desc(b_base + j * 32, 16, 1024) : smem_desc(b_base + j * 2048, 8192, 1024);
-        wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(d, da, db);
-      }
-      wgmma_commit();
-      fence_accumulators(d);
-      wgmma_wait<1>();  // the previous step's wgmmas are done: its stage goes back
-      fence_accumulators(d);
-      if (step > 0) release(held);
+      wg_mma_step<TA, TB>(d, a_base, b_base);
+      if (step > 0) release(held);  // the previous step's wgmmas are done: its stage goes back
       held = stage;
       if (++stage == WS_STAGES) {
         stage = 0;

@@ -355,6 +355,24 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_
       : "l"(desc_a), "l"(desc_b), "n"(TA), "n"(TB));
 }
 
+// One 64-deep K step of a warpgroup: its 64 rows of A at a_base, B at b_base (one stage, the layouts
+// above); returns once the previous step's wgmmas are done, this step's still in flight.
+template <bool TA, bool TB>
+__device__ __forceinline__ void wg_mma_step(float (&d)[128], uint32_t a_base, uint32_t b_base) {
+  fence_accumulators(d);
+  wgmma_fence();
+#pragma unroll
+  for (int j = 0; j < WG_BK / 16; j++) {
+    const uint64_t da = TA ? smem_desc(a_base + j * 2048, 8192, 1024) : smem_desc(a_base + j * 32, 16, 1024);
+    const uint64_t db = TB ? smem_desc(b_base + j * 32, 16, 1024) : smem_desc(b_base + j * 2048, 8192, 1024);
+    wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(d, da, db);
+  }
+  wgmma_commit();
+  fence_accumulators(d);
+  wgmma_wait<1>();
+  fence_accumulators(d);
+}
+
 __device__ __forceinline__ uint32_t bf16x2(float lo, float hi) {
   __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
   return *reinterpret_cast<uint32_t*>(&v);
@@ -457,18 +475,7 @@ __device__ __forceinline__ void gemm_wgmma_body(GemmOut o, const __nv_bfloat16* 
       // This warpgroup's 64 rows of A: the same 8 KiB offset in both layouts (8 atoms of 1 KiB).
       const uint32_t a_base = stage_a(stage) + wg * 8192;
       const uint32_t b_base = stage_b(stage);
-      fence_accumulators(d);
-      wgmma_fence();
-#pragma unroll
-      for (int j = 0; j < WG_BK / 16; j++) {
-        const uint64_t da = TA ? smem_desc(a_base + j * 2048, 8192, 1024) : smem_desc(a_base + j * 32, 16, 1024);
-        const uint64_t db = TB ? smem_desc(b_base + j * 32, 16, 1024) : smem_desc(b_base + j * 2048, 8192, 1024);
-        wgmma_m64n256k16<TA ? 1 : 0, TB ? 0 : 1>(d, da, db);
-      }
-      wgmma_commit();
-      fence_accumulators(d);
-      wgmma_wait<1>();
-      fence_accumulators(d);
+      wg_mma_step<TA, TB>(d, a_base, b_base);
       stage = (stage + 1) % WG_STAGES;
     }
     wgmma_wait<0>();
