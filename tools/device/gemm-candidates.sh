@@ -26,13 +26,14 @@ for run in $RUNS; do
   start=$SECONDS
   timeout 20 "$D/gemm_harness_$binary" --only "$family" >"$OUT/$label.txt" 2>&1
   echo "rc $? after $((SECONDS - start)) s" >>"$OUT/$label.txt"
-  echo "$label: $(grep -c ' ok$' "$OUT/$label.txt") checks ok, $(grep -c 'FAIL$' "$OUT/$label.txt") failed; $(tail -1 "$OUT/$label.txt")"
+  log="$OUT/$label.txt"
+  echo "$label: $(grep -c ' ok$' "$log") checks ok, $(grep -c 'FAIL$' "$log") failed; $(tail -1 "$log")"
 done
 timeout 60 python3 "$D/gemm_peer.py" >"$OUT/cublas.txt" 2>&1
 echo "cublas: rc $?"
 
 python3 - "$OUT" $RUNS <<'PY'
-import re, sys
+import os, re, sys
 out, runs = sys.argv[1], [r.split(":")[0] for r in sys.argv[2:]]
 def rows(path, pattern):
     got = {}
@@ -45,14 +46,18 @@ def rows(path, pattern):
         pass
     return got
 # harness: 'fwd qkv T16K   nt  16384 x 2304 x 768 ws  splits 1  0.123 ms  456.7 TFLOP/s'
-ours = {r: rows(f"{out}/{r}.txt", r"^(.+?)\s+[nt][nt]\s+\d+ x\s+\d+ x\s+\d+ \S+\s+splits \d+\s+[\d.]+ ms\s+([\d.]+) TFLOP/s") for r in runs}
+HARNESS_ROW = r"^(.+?)\s+[nt][nt]\s+\d+ x\s+\d+ x\s+\d+ \S+\s+splits \d+\s+[\d.]+ ms\s+([\d.]+) TFLOP/s"
+ours = {r: rows(f"{out}/{r}.txt", HARNESS_ROW) for r in runs}
 # gemm_peer.py: 'fwd qkv T16K   nt   16384   2304    768    0.123    456.7  method'
 cublas = rows(f"{out}/cublas.txt", r"^(.+?)\s+[nt][nt]\s+\d+\s+\d+\s+\d+\s+[\d.]+\s+([\d.]+)\s")
 checks = {}
 for r in runs:
-    text = open(f"{out}/{r}.txt").read() if __import__("os").path.exists(f"{out}/{r}.txt") else ""
+    text = open(f"{out}/{r}.txt").read() if os.path.exists(f"{out}/{r}.txt") else ""
     m = re.search(r"correctness: (\d+) failure", text)
     checks[r] = "-" if not m else ("ok" if m.group(1) == "0" else m.group(1) + " FAIL")
+    rc = re.search(r"^rc (\d+) after", text, re.M)
+    if rc and rc.group(1) != "0":
+        checks[r] += f" (exit {rc.group(1)}{', timed out' if rc.group(1) == '124' else ''})"
 names = list(cublas) or list(next(iter(ours.values()), {}))
 print()
 print("TFLOP/s (ratio to cuBLAS); checks: " + ", ".join(f"{r} {checks[r]}" for r in runs))
