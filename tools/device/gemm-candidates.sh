@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The GEMM candidates of docs/gemm-cuda.md ("Candidates prepared, not yet run") on the GPU machine:
 # prebuilt harness binaries (nothing is compiled there), each family's float64 checks first, then its
-# timings, then cuBLAS through gemm_peer.py in the same command; prints one table last. About 40 s;
+# timings, then cuBLAS through gemm_peer.py in the same command; prints one table last. About 45 s;
 # each binary is bounded by a timeout so that a hang (a lost mbarrier arrival) costs 20 s, not the run.
 #
 # Prepare on the development machine (nvcc 13.0), from a worktree of the branch gemmprep:
 #   D=/work/main/.device-gemmprep; mkdir -p $D
-#   for v in "ws4:" "ws3:-DWS_STAGES=3"; do
+#   for v in "ws4:" "ws3:-DWS_STAGES=3" "lag0:-DWS_FORWARD_LAG=0"; do
 #     nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda -Ikernels/src/lab/cuda \
 #          -DGEMM_WS ${v#*:} -Xptxas -v -o $D/gemm_harness_${v%%:*} kernels/src/lab/cuda/gemm_harness.cu
 #   done
@@ -19,8 +19,9 @@ mkdir -p "$OUT"
 chmod +x "$D"/gemm_harness_* 2>/dev/null
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader | tee "$OUT/gpu.txt"
 
-# label binary family: the landed kernel, the warp-specialized kernel (4 and 3 stages), the pair.
-RUNS="wgmma:ws4:wgmma ws4:ws4:ws ws3:ws3:ws wspair:ws4:wspair"
+# label:binary:family: the landed kernel, the warp-specialized kernel (4 and 3 stages), the pair
+# (forwarding one step after issuing, and right after).
+RUNS="wgmma:ws4:wgmma ws4:ws4:ws ws3:ws3:ws wspair:ws4:wspair wspair0:lag0:wspair"
 for run in $RUNS; do
   IFS=: read -r label binary family <<<"$run"
   start=$SECONDS

@@ -34,6 +34,10 @@
 #define WS_PRODUCER_REGS 40
 #endif
 #define WS_CONSUMER_REGS ((65536 - WS_PRODUCER_THREADS * WS_PRODUCER_REGS) / (WS_THREADS - WS_PRODUCER_THREADS) / 8 * 8)
+// Pairs: how many steps after issuing its copies of a step the producer forwards that step's half of B.
+#ifndef WS_FORWARD_LAG
+#define WS_FORWARD_LAG 1
+#endif
 #define WS_EPILOGUE_COLS (WS_STAGES == 3 ? WG_BN : WG_BN / 2)
 #define WS_EPILOGUE_BYTES (64 * WS_EPILOGUE_COLS * 2)  // per consumer warpgroup
 // Dynamic shared memory: the stages, the two warpgroups' staging buffers, slack to align to 1 KiB.
@@ -120,7 +124,8 @@ struct WsBlock {
 };
 
 // Producer warpgroup (PAIR: thread 0 also forwards this block's half of each step's B to the peer
-// once it has landed, one step after issuing it, so that no copy of the other threads waits on it).
+// once it has landed: by default one step after issuing it, so that its warp's next copies do not wait
+// for the landing; WS_FORWARD_LAG 0 forwards right after issuing, waiting for it within the step).
 template <bool TA, bool TB, bool PAIR>
 __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16* __restrict__ a,
                                            const __nv_bfloat16* __restrict__ b, int K, int k_split,
@@ -149,9 +154,13 @@ __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16
       wg_load_tile<WG_BM, !TA, WS_PRODUCER_THREADS, true>(blk.stage_a(stage), a, o.m, K, it.m0, k0, it.k_end, tid);
       cp_async_arrive_noinc(blk.full + 8 * stage);
       if (forwarder) {
-        if (sent >= 0) forward();
+        if (sent >= 0) forward();  // the previous step's half (lag 1)
         sent = stage;
         sent_round = round;
+        if (WS_FORWARD_LAG == 0) {  // this step's, as soon as it has landed
+          forward();
+          sent = -1;
+        }
       }
       if (++stage == WS_STAGES) {
         stage = 0;
