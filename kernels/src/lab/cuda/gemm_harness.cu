@@ -121,7 +121,8 @@ static Run gemm(void* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int m
     auto kern = ta ? (tb ? gemm_ws_pair_tt : gemm_ws_pair_tn) : (tb ? gemm_ws_pair_nt : gemm_ws_pair_nn);
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));
     long pairs = (long)((m + 2 * WG_BM - 1) / (2 * WG_BM)) * ((n + WG_BN - 1) / WG_BN) * splits;
-    int clusters = (int)std::min<long>(pairs, std::min(max_pair_clusters((const void*)kern), std::max(1, g_blocks / 2)));
+    const int fit = std::max(1, max_pair_clusters((const void*)kern));  // 0 would launch nothing
+    int clusters = (int)std::min<long>(pairs, std::min(fit, std::max(1, g_blocks / 2)));
     kern<<<2 * clusters, WS_THREADS, WS_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
 #endif
   } else {
