@@ -12,11 +12,25 @@
 #   done
 #   cp tools/device/gemm-candidates.sh $D/run.sh; cp tools/gemm_peer.py $D/
 # Device command (run tool, carry [".device-gemmprep"]): bash .device-gemmprep/run.sh
+# If a candidate fails or hangs: bash .device-gemmprep/run.sh sanitize FAMILY [BINARY] runs its checks
+# alone (no timings) under compute-sanitizer memcheck and synccheck, then racecheck (which may not
+# model the async proxy's wgmma reads and bulk copies: a hazard it reports there needs reading).
 set -u
 D=$(dirname "$0")
 OUT=${OUT:-/tmp/gemm-candidates}
 mkdir -p "$OUT"
 chmod +x "$D"/gemm_harness_* 2>/dev/null
+
+if [ "${1:-}" = sanitize ]; then
+  family=${2:?family: ws or wspair}
+  binary=${3:-ws4}
+  for tool in memcheck synccheck racecheck; do
+    timeout 90 compute-sanitizer --tool "$tool" --print-limit 20 "$D/gemm_harness_$binary" --only "$family" \
+      --checks-only >"$OUT/sanitize-$tool.txt" 2>&1
+    echo "$tool: exit $?; $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|correctness' "$OUT/sanitize-$tool.txt" | tr '\n' ' ')"
+  done
+  exit 0
+fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu --format=csv,noheader | tee "$OUT/gpu.txt"
 
 # label:binary:family: the landed kernel, the warp-specialized kernel (4 and 3 stages), the pair

@@ -343,12 +343,15 @@ static int correctness_failures() {
 // --no-check skips the correctness cases (timing builds of experimental variants that compute wrong
 // results on purpose, e.g. without some of their copies). --only FAMILY checks and times that one
 // persistent family alone (wgmma, ws, wspair), so that a hang in one leaves the others' results.
+// --checks-only skips the timings (runs under compute-sanitizer).
 int main(int argc, char** argv) {
-  bool checks = true;
+  bool checks = true, timings = true;
   for (int i = 1; i < argc; i++) {
     const std::string arg = argv[i];
     if (arg == "--no-check") {
       checks = false;
+    } else if (arg == "--checks-only") {
+      timings = false;
     } else if (arg == "--only" && i + 1 < argc) {
       const std::string name = argv[++i];
       const auto known = std::find_if(g_persistent.begin(), g_persistent.end(),
@@ -369,6 +372,7 @@ int main(int argc, char** argv) {
   std::printf("device %s, %d SMs\n", prop.name, g_sms);
   const int failures = checks ? correctness_failures() : 0;
   std::printf("correctness: %d failure(s)\n\n", failures);
+  if (!timings) return failures == 0 ? 0 : 1;
 
   // GemmLab.SHAPES / tools/gemm_peer.py SHAPES: keep in step.
   const Shape shapes[] = {
