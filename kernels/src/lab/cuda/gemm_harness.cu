@@ -8,7 +8,7 @@
 //        -o kernels/target-gemm/gemm_harness kernels/src/lab/cuda/gemm_harness.cu
 #include "gemm.cu"
 #ifdef GEMM_WS
-#include "gemm_ws.cu"  // the warp-specialized candidates, families ws and wspair (docs/gemm-cuda.md)
+#include "gemm_ws_pair.cu"  // the cluster pair of the warp-specialized kernel, family wspair
 #endif
 #include <algorithm>
 #include <map>
@@ -54,11 +54,11 @@ static int choose_splits(long tiles, int k) {
 
 enum Family { MMA = 0, WGMMA = 1, WS = 2, WS_PAIR = 3 };
 static const char* kFamilyNames[] = {"mma", "wgmma", "ws", "wspair"};
-// The persistent 128 x 256 families this binary has: the landed kernel, and the candidates if built in.
+// The persistent 128 x 256 families this binary has: both launched kernels, and the pair if built in.
 #ifdef GEMM_WS
 static std::vector<int> g_persistent{WGMMA, WS, WS_PAIR};
 #else
-static std::vector<int> g_persistent{WGMMA};
+static std::vector<int> g_persistent{WGMMA, WS};
 #endif
 // Whether the mma.sync family is checked and timed too (not with --only).
 static bool g_mma = true;
@@ -111,12 +111,12 @@ static Run gemm(void* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int m
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WG_SMEM_BYTES));
     int blocks = (int)std::min<long>(tiles * splits, g_blocks);
     kern<<<blocks, WG_THREADS, WG_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
-#ifdef GEMM_WS
   } else if (family == WS) {
     auto kern = ta ? (tb ? gemm_ws_tt : gemm_ws_tn) : (tb ? gemm_ws_nt : gemm_ws_nn);
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));
     int blocks = (int)std::min<long>(tiles * splits, g_blocks);
     kern<<<blocks, WS_THREADS, WS_SMEM_BYTES>>>(out, g_partials, a, b, m, n, k, k_split, of, ac);
+#ifdef GEMM_WS
   } else if (family == WS_PAIR) {
     auto kern = ta ? (tb ? gemm_ws_pair_tt : gemm_ws_pair_tn) : (tb ? gemm_ws_pair_nt : gemm_ws_pair_nn);
     CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, WS_SMEM_BYTES));

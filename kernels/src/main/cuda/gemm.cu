@@ -512,3 +512,14 @@ GEMM_WGMMA_KERNEL(gemm_wgmma_nn, false, false)
 GEMM_WGMMA_KERNEL(gemm_wgmma_nt, false, true)
 GEMM_WGMMA_KERNEL(gemm_wgmma_tn, true, false)
 GEMM_WGMMA_KERNEL(gemm_wgmma_tt, true, true)
+
+// ---- gemm_ws: sm_90a, warp-specialized ---------------------------------------------------------------
+#include "gemm_ws.cuh"
+
+// Grid: (min(work items, SMs), 1, 1), WS_THREADS threads, WS_SMEM_BYTES of dynamic shared memory.
+#define GEMM_WS_KERNEL(NAME, TA, TB)                                                                   \
+  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) { GEMM_WS_BODY(TA, TB, false) }
+GEMM_WS_KERNEL(gemm_ws_nn, false, false)
+GEMM_WS_KERNEL(gemm_ws_nt, false, true)
+GEMM_WS_KERNEL(gemm_ws_tn, true, false)
+GEMM_WS_KERNEL(gemm_ws_tt, true, true)

@@ -9,18 +9,22 @@ import io.mobaspark.kernels.Shape;
  * a and b are bf16 (the trainer multiplies bf16 compute copies of the fp32 weights); out is bf16
  * or fp32; the products add up in fp32.
  *
- * <p>Kernel choice ({@link #plan}): the wgmma kernel where the sm_90a image is loaded and every
- * operand row starts on 16 bytes, else the mma.sync kernel (any shape, any GPU from sm_80 on). The
- * wgmma kernel is persistent: one block per SM walks the output tiles ({@link #persistentBlocks}).
+ * <p>Kernel choice ({@link #plan}): where the sm_90a image is loaded and every operand row starts on
+ * 16 bytes, one of two persistent wgmma kernels (one block per SM walks the output tiles, {@link
+ * #persistentBlocks}): the warp-specialized one, or the pipelined one where it measured faster
+ * ({@link #pipelinedWins}); else the mma.sync kernel (any shape, any GPU from sm_80 on).
  * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
  * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
  * order, so a shape always sums the same way (bitwise reproducible). Large products with
  * misaligned rows (an odd vocabulary) are padded onto the wgmma kernel by {@link GemmAlignment}.
  */
 public final class GemmCuda implements AutoCloseable {
-  /** The two main-loop kernels of gemm.cu and their block tiles (WG_* and MMA_* there). */
+  /** The main-loop kernels of gemm.cu and their block tiles (WG_*, WS_* and MMA_* there). */
   public enum Family {
+    /** Pipelined: both warpgroups copy and compute, one block barrier per K step. */
     WGMMA("gemm_wgmma_", 128, 256, 256, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024),
+    /** Warp-specialized: a copying warpgroup, mbarriers per stage, two 16 KiB epilogue buffers. */
+    WS("gemm_ws_", 128, 256, 384, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 2 * 16384 + 1024),
     MMA("gemm_mma_", 128, 128, 256, 0);
 
     final String prefix;
@@ -41,6 +45,37 @@ public final class GemmCuda implements AutoCloseable {
       return (long) ceilDiv(m, tileM) * ceilDiv(n, tileN);
     }
   }
+
+  /**
+   * Which persistent kernel runs an aligned product on sm_90a: the rule on the shape ({@link
+   * #pipelinedWins}), or one of the two for every shape (labs, and comparisons with the pipelined
+   * kernel alone, the choice before 2026-12-02, in one build: system property
+   * {@value GemmCuda#HOPPER_PROPERTY} = by_shape, wgmma or ws, read when the backend starts).
+   */
+  public enum HopperKernel {
+    BY_SHAPE, WGMMA, WS;
+
+    /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names (by_shape if unset). */
+    public static HopperKernel fromProperty() {
+      String value = System.getProperty(HOPPER_PROPERTY, "by_shape");
+      try {
+        return valueOf(value.toUpperCase(java.util.Locale.ROOT));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(HOPPER_PROPERTY + " = " + value
+            + ": expected by_shape, wgmma or ws", e);
+      }
+    }
+  }
+
+  public static final String HOPPER_PROPERTY = "mobaspark.gemm.hopper";
+
+  /**
+   * From this K on, a product with b transposed (K-major B: the forward {@code x W^T}) runs faster
+   * on the pipelined kernel: H200 2026-12-02, fwd down (64K x 768 x 3072) 492 against 467 TFLOP/s
+   * and tt 4096 465 against 411, while at K = 768 (fwd qkv, up, lm head) the warp-specialized one
+   * leads by 2 to 10% and with b as stored it leads at every K (dx up, K = 3072: +26%).
+   */
+  static final int PIPELINED_FROM_K_WITH_B_TRANSPOSED = 2048;
 
   /** One product's launch: kernel family, number of K splits and the K depth of each (a multiple of 64). */
   public record Plan(Family family, int splits, int splitDepth) {
@@ -64,9 +99,11 @@ public final class GemmCuda implements AutoCloseable {
   private final CudaContext context;
   private final GemmAlignment alignment;
   private final ScratchBuffer partials; // [splits, M, N] fp32
+  private HopperKernel hopper;
 
   GemmCuda(CudaContext context) {
     this.context = context;
+    this.hopper = HopperKernel.fromProperty();
     this.alignment = new GemmAlignment(context);
     this.partials = new ScratchBuffer(context);
   }
@@ -98,7 +135,7 @@ public final class GemmCuda implements AutoCloseable {
    * Whether wgmma's 16-byte row rule holds: the contiguous dimension of each operand (K for
    * a as stored and for b transposed, M for a transposed, N for b as stored) is a multiple of 8.
    */
-  static boolean rowsAligned(int m, int n, int k, boolean transA, boolean transB) {
+  public static boolean rowsAligned(int m, int n, int k, boolean transA, boolean transB) {
     boolean aRows = (transA ? m : k) % 8 == 0;
     boolean bRows = (transB ? k : n) % 8 == 0;
     return aRows && bRows;
@@ -107,10 +144,31 @@ public final class GemmCuda implements AutoCloseable {
   /** The launch for an {@code M x N x K} product on a GPU of {@code multiprocessors} SMs. */
   public static Plan plan(int m, int n, int k, boolean transA, boolean transB, boolean wgmmaLoaded,
       int multiprocessors) {
-    Family family = wgmmaLoaded && rowsAligned(m, n, k, transA, transB) ? Family.WGMMA : Family.MMA;
+    return plan(m, n, k, transA, transB, wgmmaLoaded, HopperKernel.BY_SHAPE, multiprocessors);
+  }
+
+  /** {@link #plan}, with the persistent kernel of aligned sm_90a products chosen by {@code hopper}. */
+  public static Plan plan(int m, int n, int k, boolean transA, boolean transB, boolean wgmmaLoaded,
+      HopperKernel hopper, int multiprocessors) {
+    Family family = Family.MMA;
+    if (wgmmaLoaded && rowsAligned(m, n, k, transA, transB)) {
+      family = switch (hopper) {
+        case WGMMA -> Family.WGMMA;
+        case WS -> Family.WS;
+        case BY_SHAPE -> pipelinedWins(k, transB) ? Family.WGMMA : Family.WS;
+      };
+    }
     int splits = splits(family.tiles(m, n), k, multiprocessors);
     int depth = ceilDiv(ceilDiv(k, splits), SPLIT_GRANULE) * SPLIT_GRANULE;
     return new Plan(family, ceilDiv(k, depth), depth);
+  }
+
+  /**
+   * Whether the pipelined kernel beats the warp-specialized one: with b transposed and K from
+   * {@link #PIPELINED_FROM_K_WITH_B_TRANSPOSED} on (the only shapes where it measured faster).
+   */
+  public static boolean pipelinedWins(int k, boolean transB) {
+    return transB && k >= PIPELINED_FROM_K_WITH_B_TRANSPOSED;
   }
 
   /**
@@ -135,7 +193,7 @@ public final class GemmCuda implements AutoCloseable {
   }
 
   /**
-   * Blocks of the persistent wgmma kernel for {@code items} work items (output tiles times splits):
+   * Blocks of a persistent wgmma kernel for {@code items} work items (output tiles times splits):
    * one per SM (its shared memory allows no second), each walking items {@code b, b + blocks, ...}.
    */
   static int persistentBlocks(long items, int multiprocessors) {
@@ -148,7 +206,7 @@ public final class GemmCuda implements AutoCloseable {
     return (double) blocks / (waves * multiprocessors);
   }
 
-  /** Whether the gemm module loaded is the sm_90a image, the one whose wgmma kernels work. */
+  /** Whether the gemm module loaded is the sm_90a image, the one whose wgmma and ws kernels work. */
   public static boolean wgmmaLoaded(CudaContext context) {
     return context.module("gemm").file().endsWith(".sm_90a.cubin");
   }
@@ -182,6 +240,11 @@ public final class GemmCuda implements AutoCloseable {
         accumulate);
   }
 
+  /** Which persistent kernel later aligned products on sm_90a run (labs: both at one shape). */
+  void hopperKernel(HopperKernel choice) {
+    this.hopper = choice;
+  }
+
   /** {@link GemmAlignment#configure}: for the labs, to pad small products in many chunks. */
   void padding(long chunkElements, double minFlops) {
     alignment.configure(chunkElements, minFlops);
@@ -192,13 +255,14 @@ public final class GemmCuda implements AutoCloseable {
       DeviceBuffer b, long bOffset, int m, int n, int k, boolean transA, boolean transB,
       boolean accumulate) {
     CudaDevice device = context.device();
-    Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), device.multiprocessors());
+    Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), hopper,
+        device.multiprocessors());
     long total = (long) m * n;
     boolean split = plan.splits() > 1;
     DeviceBuffer work = split ? partials.atLeast(4L * plan.splits() * total) : out;
     int outF32 = outType == DType.F32 ? 1 : 0;
     Family f = plan.family();
-    LaunchShape shape = f == Family.WGMMA
+    LaunchShape shape = f != Family.MMA
         ? new LaunchShape(persistentBlocks(f.tiles(m, n) * plan.splits(), device.multiprocessors()), 1,
             1, f.threads, 1, 1, f.sharedBytes)
         : new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(), f.threads, 1, 1,

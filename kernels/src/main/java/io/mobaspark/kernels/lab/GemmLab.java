@@ -23,7 +23,9 @@ import java.util.stream.IntStream;
  * as the naive one: see {@link #tensorCoreSum}), then CUDA events around samples of as many
  * back-to-back calls as fill about 1 ms (host launch time then stops counting), 3 warm-ups, median
  * of 20, operands rotated over sets larger than L2. tools/gemm_peer.py
- * times torch.matmul (cuBLAS) the same way and prints the ratio table from this output.
+ * times torch.matmul (cuBLAS) the same way and prints the ratio table from this output. The
+ * persistent kernel on Hopper is the launcher's choice per shape, or one for all shapes with
+ * {@code -Dmobaspark.gemm.hopper=wgmma} or {@code ws} ({@link GemmCuda.HopperKernel}).
  */
 public final class GemmLab {
   /** One training product; keep in step with tools/gemm_peer.py SHAPES. */
@@ -109,7 +111,8 @@ public final class GemmLab {
       double median = LabInputs.median(ms);
       double tflops = 2.0 * s.m() * s.n() * s.k() / (median * 1e-3) / 1e12;
       GemmCuda.Plan plan = GemmCuda.plan(s.m(), s.n(), s.k(), s.transA(), s.transB(),
-          GemmCuda.wgmmaLoaded(gpu.context()), gpu.context().device().multiprocessors());
+          GemmCuda.wgmmaLoaded(gpu.context()), GemmCuda.HopperKernel.fromProperty(),
+          gpu.context().device().multiprocessors());
       System.out.printf(Locale.ROOT, "%-22s | %-6s | %-22s | %-15s | %6.3f ms | %6.1f TFLOP/s | %s%n",
           s.name(), (s.transA() ? "t" : "n") + (s.transB() ? "t" : "n"),
           s.m() + " x " + s.n() + " x " + s.k(), plan.label(), median, tflops, verdict);

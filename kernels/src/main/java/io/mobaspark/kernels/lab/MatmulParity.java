@@ -17,24 +17,41 @@ import java.util.Random;
  * float32 version (bf16 inputs, one fp32 sum per element in increasing k, rounded to out's dtype)
  * under MOBA.md's forward tolerance, on fresh random inputs, at awkward shapes in all four
  * transpose combinations: one element, 113x203x77, a single output column, K and N odd (the
- * mma.sync fallback), aligned shapes (wgmma on Hopper), more output tiles than SMs (a second wave
- * of blocks) and a long K that is split. A non-accumulating
+ * mma.sync fallback), M odd with an edge tile in N, aligned shapes (wgmma on Hopper), more
+ * output tiles than SMs (a second wave of blocks) and a long K that is split. On Hopper every
+ * aligned product runs on both persistent kernels: the one the launcher picks for its shape, and
+ * the other one forced. A non-accumulating
  * output is poisoned (NaN) first; every product runs twice and must repeat bitwise.
  */
 public final class MatmulParity {
-  /** One product; {@code outType} and {@code accumulate} describe out. */
+  /**
+   * One product; {@code outType} and {@code accumulate} describe out, {@code hopper} the persistent
+   * kernel an aligned product runs on sm_90a.
+   */
   public record Case(int m, int n, int k, boolean transA, boolean transB, DType outType,
-      boolean accumulate) {
+      boolean accumulate, GemmCuda.HopperKernel hopper) {
+    /** The launcher's choice of kernel for the shape. */
+    public Case(int m, int n, int k, boolean transA, boolean transB, DType outType,
+        boolean accumulate) {
+      this(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.BY_SHAPE);
+    }
+
     public String label() {
       return String.format(Locale.ROOT, "%s%s %dx%dx%d %s%s", transA ? "t" : "n", transB ? "t" : "n",
           m, n, k, outType.name().toLowerCase(Locale.ROOT), accumulate ? " +=" : " =");
+    }
+
+    /** The same product on the persistent kernel that the launcher does not pick for its shape. */
+    Case otherHopperKernel() {
+      return new Case(m, n, k, transA, transB, outType, accumulate, GemmCuda.pipelinedWins(k, transB)
+          ? GemmCuda.HopperKernel.WS : GemmCuda.HopperKernel.WGMMA);
     }
   }
 
   /** {M, N, K} of the awkward shapes; each runs in the four layouts with rotating out settings. */
   private static final int[][] SIZES = {
-      {1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 33, 37}, {200, 264, 1032}, {2048, 2304, 72},
-      {136, 264, 3000}};
+      {1, 1, 1}, {113, 203, 77}, {1023, 1, 65}, {64, 33, 37}, {1001, 520, 136}, {200, 264, 1032},
+      {2048, 2304, 72}, {136, 264, 3000}};
 
   public static final List<Case> CASES = cases();
 
@@ -42,12 +59,17 @@ public final class MatmulParity {
 
   private static List<Case> cases() {
     List<Case> cases = new ArrayList<>();
-    for (int[] s : SIZES) {
+    for (int size = 0; size < SIZES.length; size++) {
+      int[] s = SIZES[size];
       for (int layout = 0; layout < 4; layout++) {
         // Every layout meets each (dtype, accumulate) pair across the sizes.
-        int variant = (layout + cases.size() / 4) % 4;
-        cases.add(new Case(s[0], s[1], s[2], (layout & 2) != 0, (layout & 1) != 0,
-            variant % 2 == 0 ? DType.BF16 : DType.F32, variant >= 2));
+        int variant = (layout + size) % 4;
+        Case c = new Case(s[0], s[1], s[2], (layout & 2) != 0, (layout & 1) != 0,
+            variant % 2 == 0 ? DType.BF16 : DType.F32, variant >= 2);
+        cases.add(c);
+        if (GemmCuda.rowsAligned(c.m(), c.n(), c.k(), c.transA(), c.transB())) {
+          cases.add(c.otherHopperKernel());
+        }
       }
     }
     return List.copyOf(cases);
@@ -59,7 +81,7 @@ public final class MatmulParity {
     int[] bShape = c.transB() ? new int[] {c.n(), c.k()} : new int[] {c.k(), c.n()};
     Random random = new Random(seed);
     GemmCuda.Plan plan = GemmCuda.plan(c.m(), c.n(), c.k(), c.transA(), c.transB(),
-        GemmCuda.wgmmaLoaded(gpu.context()), gpu.context().device().multiprocessors());
+        GemmCuda.wgmmaLoaded(gpu.context()), c.hopper(), gpu.context().device().multiprocessors());
     try (Tensor a = gpu.tensor("a", aShape);
         Tensor b = gpu.tensor("b", bShape);
         Tensor out = gpu.tensor("out", c.outType(), c.m(), c.n())) {
@@ -88,7 +110,9 @@ public final class MatmulParity {
     } else {
       KeyConvParity.poison(gpu, out);
     }
+    gpu.setGemmKernel(c.hopper());
     gpu.matmul(out, a, b, c.transA(), c.transB(), c.accumulate());
+    gpu.setGemmKernel(GemmCuda.HopperKernel.BY_SHAPE);
     return gpu.read(out);
   }
 

@@ -52,14 +52,63 @@ class GemmCudaTest {
 
   @Test
   void wgmmaOnlyOnSm90aWithSixteenByteRows() {
-    assertEquals(GemmCuda.Family.WGMMA, GemmCuda.plan(4096, 768, 768, false, true, true, H200_SMS).family());
+    assertEquals(GemmCuda.Family.WS, GemmCuda.plan(4096, 768, 768, false, true, true, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false, H200_SMS).family());
     // K odd: the rows of a (and of b transposed) start off 16 bytes.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true, H200_SMS).family());
     // a transposed is M-major: M decides; b as stored is N-major: N decides.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(769, 768, 4096, true, false, true, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(768, 769, 4096, true, false, true, H200_SMS).family());
-    assertEquals(GemmCuda.Family.WGMMA, GemmCuda.plan(768, 768, 4097, true, false, true, H200_SMS).family());
+    assertEquals(GemmCuda.Family.WS, GemmCuda.plan(768, 768, 4097, true, false, true, H200_SMS).family());
+  }
+
+  @Test
+  void warpSpecializedExceptForLongKWithBTransposed() {
+    GemmCuda.Family ws = GemmCuda.Family.WS;
+    GemmCuda.Family pipelined = GemmCuda.Family.WGMMA;
+    // The training shapes at 64K tokens (C 768, F 3072): forward (nt), input gradient (nn), weight
+    // gradient (tn); only the forward of the down projection (K = F) keeps the pipelined kernel.
+    assertEquals(ws, GemmCuda.plan(65536, 2304, 768, false, true, true, H200_SMS).family());
+    assertEquals(pipelined, GemmCuda.plan(65536, 768, 3072, false, true, true, H200_SMS).family());
+    assertEquals(ws, GemmCuda.plan(65536, 768, 3072, false, false, true, H200_SMS).family());
+    assertEquals(ws, GemmCuda.plan(65536, 3072, 768, false, false, true, H200_SMS).family());
+    assertEquals(ws, GemmCuda.plan(3072, 768, 65536, true, false, true, H200_SMS).family());
+    assertEquals(ws, GemmCuda.plan(16384, 50304, 768, false, true, true, H200_SMS).family());
+    assertEquals(pipelined, GemmCuda.plan(4096, 4096, 4096, true, true, true, H200_SMS).family());
+    // The threshold: K-major B from K = 2048 on.
+    assertEquals(ws, GemmCuda.plan(4096, 768, 2040, false, true, true, H200_SMS).family());
+    assertEquals(pipelined, GemmCuda.plan(4096, 768, 2048, false, true, true, H200_SMS).family());
+    // Forced choices hold for aligned shapes only; misaligned rows and other GPUs keep mma.sync.
+    assertEquals(ws, GemmCuda.plan(65536, 768, 3072, false, true, true, GemmCuda.HopperKernel.WS,
+        H200_SMS).family());
+    assertEquals(pipelined, GemmCuda.plan(65536, 2304, 768, false, true, true,
+        GemmCuda.HopperKernel.WGMMA, H200_SMS).family());
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true,
+        GemmCuda.HopperKernel.WS, H200_SMS).family());
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false,
+        GemmCuda.HopperKernel.WS, H200_SMS).family());
+  }
+
+  @Test
+  void hopperKernelFromTheSystemProperty() {
+    String before = System.getProperty(GemmCuda.HOPPER_PROPERTY);
+    try {
+      System.clearProperty(GemmCuda.HOPPER_PROPERTY);
+      assertEquals(GemmCuda.HopperKernel.BY_SHAPE, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "wgmma");
+      assertEquals(GemmCuda.HopperKernel.WGMMA, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "pair");
+      String message = assertThrows(IllegalArgumentException.class,
+          GemmCuda.HopperKernel::fromProperty).getMessage();
+      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected by_shape, wgmma or ws"),
+          message);
+    } finally {
+      if (before == null) {
+        System.clearProperty(GemmCuda.HOPPER_PROPERTY);
+      } else {
+        System.setProperty(GemmCuda.HOPPER_PROPERTY, before);
+      }
+    }
   }
 
   @Test

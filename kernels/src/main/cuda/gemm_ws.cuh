@@ -1,7 +1,9 @@
-// Candidate (not in the launcher, never run on a GPU yet): the persistent 128 x 256 wgmma GEMM of
-// gemm.cu with a producer warpgroup and per-stage mbarriers instead of one block barrier per K step
-// (docs/gemm-cuda.md, "Candidates prepared, not yet run"). Included by gemm_harness.cu after gemm.cu,
-// whose contract, tile order, copy mapping, descriptors and epilogues it reuses.
+// The warp-specialized persistent 128 x 256 wgmma GEMM (gemm_ws_*, docs/gemm-cuda.md "Kernels"): the
+// pipelined kernel of gemm.cu with a producer warpgroup and per-stage mbarriers instead of one block
+// barrier per K step. Included by gemm.cu after the pipelined kernel, whose contract, tile order,
+// copy mapping, descriptors and epilogues it reuses; gemm.cu defines the kernels. The lab's
+// gemm_ws_pair.cu adds 2-block cluster pairs on the same code (PAIR below; slower, not launched by
+// the trainer).
 //
 // 384 threads: warpgroup 0 copies (setmaxnreg 40), warpgroups 1 and 2 compute rows [0, 64) and
 // [64, 128) of the tile (setmaxnreg 232). Stage s has two mbarriers:
@@ -9,16 +11,13 @@
 //            thread's copies into the stage have landed, without the thread waiting for them;
 //   empty[s] 8 arrivals: one per consumer warp once its wgmmas that read the stage are done.
 // The producer waits only for empty stages, so its copies run up to WS_STAGES - 1 steps ahead of
-// the wgmmas (3 with 4 stages; the landed kernel: 2, tied to a block barrier). The removed 2026-11
+// the wgmmas (3 with 4 stages; the pipelined kernel: 2, tied to a block barrier). The removed 2026-11
 // warp-specialized kernel signalled "full" from the producer only after its cp.async.wait_group saw
 // the stage land, two stages later, so each full signal waited on the consumers' release of an
 // older stage; here the hardware signals it.
 //
 // Epilogue: the stages belong to the producer, which is already copying the next item; each consumer
 // warpgroup stages its bf16 rows in a 16 KiB buffer of its own, half of the 256 columns at a time.
-//
-// gemm_ws_pair_*: the same in clusters of two blocks that share each B stage (WsBlock below), so that
-// an SM reads 32 KiB per K step from L2 instead of 48; the forwarding is the producer's alone.
 
 // Stages: 3 gives a full-width 32 KiB staging buffer per warpgroup and a copy lead of 2 steps, 4 half
 // buffers and a lead of 3 (the shared memory holds 208 or 224 KiB plus alignment either way).
@@ -275,21 +274,3 @@ __device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __r
 #else
 #define GEMM_WS_BODY(TA, TB, PAIR)
 #endif
-
-// Grid: (min(work items, SMs), 1, 1), WS_SMEM_BYTES of dynamic shared memory.
-#define GEMM_WS_KERNEL(NAME, TA, TB)                                                                   \
-  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) { GEMM_WS_BODY(TA, TB, false) }
-GEMM_WS_KERNEL(gemm_ws_nn, false, false)
-GEMM_WS_KERNEL(gemm_ws_nt, false, true)
-GEMM_WS_KERNEL(gemm_ws_tn, true, false)
-GEMM_WS_KERNEL(gemm_ws_tt, true, true)
-
-// Grid: 2 x min(pair items, clusters of 2 that fit at once), WS_SMEM_BYTES.
-#define GEMM_WS_PAIR_KERNEL(NAME, TA, TB)                                                              \
-  extern "C" __global__ void __cluster_dims__(2, 1, 1) __launch_bounds__(WS_THREADS, 1) NAME(GEMM_PARAMS) { \
-    GEMM_WS_BODY(TA, TB, true)                                                                         \
-  }
-GEMM_WS_PAIR_KERNEL(gemm_ws_pair_nn, false, false)
-GEMM_WS_PAIR_KERNEL(gemm_ws_pair_nt, false, true)
-GEMM_WS_PAIR_KERNEL(gemm_ws_pair_tn, true, false)
-GEMM_WS_PAIR_KERNEL(gemm_ws_pair_tt, true, true)
