@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The GEMM candidates of docs/gemm-cuda.md ("Candidates prepared, not yet run") on the GPU machine:
+# GEMM kernel variants side by side (docs/gemm-cuda.md, "The warp-specialized kernel: measured") on the GPU machine:
 # prebuilt harness binaries (nothing is compiled there), each family's float64 checks first, then its
 # timings, then cuBLAS through gemm_peer.py in the same command; prints one table last. About 45 s;
 # each binary is bounded by a timeout so that a hang (a lost mbarrier arrival) costs 20 s, not the run.
 #
-# Prepare on the development machine (nvcc 13.0), from a worktree of the branch gemmprep:
+# Prepare on the development machine (nvcc 13.0), from the repository root or a worktree:
 #   D=/work/main/.device-gemmprep; mkdir -p $D
 #   for v in "ws4:" "ws3:-DWS_STAGES=3" "lag0:-DWS_FORWARD_LAG=0"; do
 #     nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda -Ikernels/src/lab/cuda \

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Desk model of the mbarrier protocol of kernels/src/lab/cuda/gemm_ws.cu (ws and wspair), for
+"""Desk model of the mbarrier protocol of kernels/src/main/cuda/gemm_ws.cuh (ws; wspair: the lab pair), for
 changing it without a GPU: random interleavings of each block's producer, its two consumer
 warpgroups and the asynchronous landings of copies and forwards. Checks that nothing deadlocks, that
 a consumer reads a stage only once it holds its step's data (own A, own B half, the peer's forwarded

@@ -8,7 +8,7 @@
 // overwritten) instead of out; gemm_reduce_splits then adds them in order z = 0..S-1 into out, so
 // the sum order is fixed by the shape alone (reproducible).
 //
-// Two main-loop kernels share that contract and the epilogue:
+// Three main-loop kernels share that contract and the epilogue:
 //   gemm_mma_*    any shape and alignment, every GPU from sm_80 on: bounds-checked element loads into
 //                 K-major shared tiles, mma.sync m16n8k16 (the sm_80 path and the unaligned fallback).
 //                 Grid: (N tiles, M tiles, S).
@@ -16,6 +16,9 @@
 //                 a 4-stage cp.async pipeline into 128-byte-swizzled shared tiles that runs on into
 //                 the next tile, wgmma m64n256k16 of two warpgroups. Needs rows that start on 16
 //                 bytes: K % 8 == 0 for a K-major operand, M % 8 (A) or N % 8 (B) for an M/N-major one.
+//   gemm_ws_*     sm_90a only, the same tiles, rows and tile order with a copying warpgroup and
+//                 per-stage mbarriers instead of a block barrier per K step (gemm_ws.cuh): what the
+//                 launcher runs on sm_90a (the pipelined gemm_wgmma_* only on request, for comparisons).
 #include <cuda_bf16.h>
 #include <stdint.h>
 

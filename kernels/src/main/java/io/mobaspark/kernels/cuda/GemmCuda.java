@@ -10,9 +10,9 @@ import io.mobaspark.kernels.Shape;
  * or fp32; the products add up in fp32.
  *
  * <p>Kernel choice ({@link #plan}): where the sm_90a image is loaded and every operand row starts on
- * 16 bytes, one of two persistent wgmma kernels (one block per SM walks the output tiles, {@link
- * #persistentBlocks}): the warp-specialized one, or the pipelined one where it measured faster
- * ({@link #pipelinedWins}); else the mma.sync kernel (any shape, any GPU from sm_80 on).
+ * 16 bytes, the warp-specialized wgmma kernel (persistent: one block per SM walks the output tiles,
+ * {@link #persistentBlocks}; the pipelined one on request, {@link HopperKernel}); else the mma.sync
+ * kernel (any shape, any GPU from sm_80 on).
  * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
  * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
  * order, so a shape always sums the same way (bitwise reproducible). Large products with
@@ -47,35 +47,28 @@ public final class GemmCuda implements AutoCloseable {
   }
 
   /**
-   * Which persistent kernel runs an aligned product on sm_90a: the rule on the shape ({@link
-   * #pipelinedWins}), or one of the two for every shape (labs, and comparisons with the pipelined
-   * kernel alone, the choice before 2026-12-02, in one build: system property
-   * {@value GemmCuda#HOPPER_PROPERTY} = by_shape, wgmma or ws, read when the backend starts).
+   * Which persistent kernel runs the aligned products on sm_90a. WS, the warp-specialized one, for
+   * every shape: through Java on the H200 (2026-12-02) it was +6 to +26% at 12 of the 13 training
+   * shapes of GemmLab and within 1% at the 13th (tt 4096). WGMMA, the pipelined one (the choice
+   * before), stays for comparisons in one build: system property {@value GemmCuda#HOPPER_PROPERTY}
+   * = wgmma, read when the backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
    */
   public enum HopperKernel {
-    BY_SHAPE, WGMMA, WS;
+    WS, WGMMA;
 
-    /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names (by_shape if unset). */
+    /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names (ws if unset). */
     public static HopperKernel fromProperty() {
-      String value = System.getProperty(HOPPER_PROPERTY, "by_shape");
+      String value = System.getProperty(HOPPER_PROPERTY, "ws");
       try {
         return valueOf(value.toUpperCase(java.util.Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(HOPPER_PROPERTY + " = " + value
-            + ": expected by_shape, wgmma or ws", e);
+            + ": expected ws or wgmma", e);
       }
     }
   }
 
   public static final String HOPPER_PROPERTY = "mobaspark.gemm.hopper";
-
-  /**
-   * From this K on, a product with b transposed (K-major B: the forward {@code x W^T}) runs faster
-   * on the pipelined kernel: H200 2026-12-02, fwd down (64K x 768 x 3072) 492 against 467 TFLOP/s
-   * and tt 4096 465 against 411, while at K = 768 (fwd qkv, up, lm head) the warp-specialized one
-   * leads by 2 to 10% and with b as stored it leads at every K (dx up, K = 3072: +26%).
-   */
-  static final int PIPELINED_FROM_K_WITH_B_TRANSPOSED = 2048;
 
   /** One product's launch: kernel family, number of K splits and the K depth of each (a multiple of 64). */
   public record Plan(Family family, int splits, int splitDepth) {
@@ -144,7 +137,7 @@ public final class GemmCuda implements AutoCloseable {
   /** The launch for an {@code M x N x K} product on a GPU of {@code multiprocessors} SMs. */
   public static Plan plan(int m, int n, int k, boolean transA, boolean transB, boolean wgmmaLoaded,
       int multiprocessors) {
-    return plan(m, n, k, transA, transB, wgmmaLoaded, HopperKernel.BY_SHAPE, multiprocessors);
+    return plan(m, n, k, transA, transB, wgmmaLoaded, HopperKernel.WS, multiprocessors);
   }
 
   /** {@link #plan}, with the persistent kernel of aligned sm_90a products chosen by {@code hopper}. */
@@ -152,23 +145,11 @@ public final class GemmCuda implements AutoCloseable {
       HopperKernel hopper, int multiprocessors) {
     Family family = Family.MMA;
     if (wgmmaLoaded && rowsAligned(m, n, k, transA, transB)) {
-      family = switch (hopper) {
-        case WGMMA -> Family.WGMMA;
-        case WS -> Family.WS;
-        case BY_SHAPE -> pipelinedWins(k, transB) ? Family.WGMMA : Family.WS;
-      };
+      family = hopper == HopperKernel.WS ? Family.WS : Family.WGMMA;
     }
     int splits = splits(family.tiles(m, n), k, multiprocessors);
     int depth = ceilDiv(ceilDiv(k, splits), SPLIT_GRANULE) * SPLIT_GRANULE;
     return new Plan(family, ceilDiv(k, depth), depth);
-  }
-
-  /**
-   * Whether the pipelined kernel beats the warp-specialized one: with b transposed and K from
-   * {@link #PIPELINED_FROM_K_WITH_B_TRANSPOSED} on (the only shapes where it measured faster).
-   */
-  public static boolean pipelinedWins(int k, boolean transB) {
-    return transB && k >= PIPELINED_FROM_K_WITH_B_TRANSPOSED;
   }
 
   /**

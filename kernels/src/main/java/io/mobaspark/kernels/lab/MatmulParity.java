@@ -19,8 +19,8 @@ import java.util.Random;
  * transpose combinations: one element, 113x203x77, a single output column, K and N odd (the
  * mma.sync fallback), M odd with an edge tile in N, aligned shapes (wgmma on Hopper), more
  * output tiles than SMs (a second wave of blocks) and a long K that is split. On Hopper every
- * aligned product runs on both persistent kernels: the one the launcher picks for its shape, and
- * the other one forced. A non-accumulating
+ * aligned product runs on both persistent kernels: the warp-specialized one the launcher picks,
+ * and the pipelined one. A non-accumulating
  * output is poisoned (NaN) first; every product runs twice and must repeat bitwise.
  */
 public final class MatmulParity {
@@ -30,10 +30,10 @@ public final class MatmulParity {
    */
   public record Case(int m, int n, int k, boolean transA, boolean transB, DType outType,
       boolean accumulate, GemmCuda.HopperKernel hopper) {
-    /** The launcher's choice of kernel for the shape. */
+    /** On the launcher's default kernel. */
     public Case(int m, int n, int k, boolean transA, boolean transB, DType outType,
         boolean accumulate) {
-      this(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.BY_SHAPE);
+      this(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.WS);
     }
 
     public String label() {
@@ -41,10 +41,9 @@ public final class MatmulParity {
           m, n, k, outType.name().toLowerCase(Locale.ROOT), accumulate ? " +=" : " =");
     }
 
-    /** The same product on the persistent kernel that the launcher does not pick for its shape. */
-    Case otherHopperKernel() {
-      return new Case(m, n, k, transA, transB, outType, accumulate, GemmCuda.pipelinedWins(k, transB)
-          ? GemmCuda.HopperKernel.WS : GemmCuda.HopperKernel.WGMMA);
+    /** The same product on the pipelined wgmma kernel. */
+    Case pipelined() {
+      return new Case(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.WGMMA);
     }
   }
 
@@ -68,7 +67,7 @@ public final class MatmulParity {
             variant % 2 == 0 ? DType.BF16 : DType.F32, variant >= 2);
         cases.add(c);
         if (GemmCuda.rowsAligned(c.m(), c.n(), c.k(), c.transA(), c.transB())) {
-          cases.add(c.otherHopperKernel());
+          cases.add(c.pipelined());
         }
       }
     }
@@ -112,7 +111,7 @@ public final class MatmulParity {
     }
     gpu.setGemmKernel(c.hopper());
     gpu.matmul(out, a, b, c.transA(), c.transB(), c.accumulate());
-    gpu.setGemmKernel(GemmCuda.HopperKernel.BY_SHAPE);
+    gpu.setGemmKernel(GemmCuda.HopperKernel.WS);
     return gpu.read(out);
   }
 

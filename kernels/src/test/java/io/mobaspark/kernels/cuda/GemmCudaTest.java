@@ -63,30 +63,30 @@ class GemmCudaTest {
   }
 
   @Test
-  void warpSpecializedExceptForLongKWithBTransposed() {
+  void warpSpecializedKernelForEveryAlignedShapeUnlessThePipelinedIsAskedFor() {
     GemmCuda.Family ws = GemmCuda.Family.WS;
     GemmCuda.Family pipelined = GemmCuda.Family.WGMMA;
-    // The training shapes at 64K tokens (C 768, F 3072): forward (nt), input gradient (nn), weight
-    // gradient (tn); only the forward of the down projection (K = F) keeps the pipelined kernel.
-    assertEquals(ws, GemmCuda.plan(65536, 2304, 768, false, true, true, H200_SMS).family());
-    assertEquals(pipelined, GemmCuda.plan(65536, 768, 3072, false, true, true, H200_SMS).family());
-    assertEquals(ws, GemmCuda.plan(65536, 768, 3072, false, false, true, H200_SMS).family());
-    assertEquals(ws, GemmCuda.plan(65536, 3072, 768, false, false, true, H200_SMS).family());
-    assertEquals(ws, GemmCuda.plan(3072, 768, 65536, true, false, true, H200_SMS).family());
-    assertEquals(ws, GemmCuda.plan(16384, 50304, 768, false, true, true, H200_SMS).family());
-    assertEquals(pipelined, GemmCuda.plan(4096, 4096, 4096, true, true, true, H200_SMS).family());
-    // The threshold: K-major B from K = 2048 on.
-    assertEquals(ws, GemmCuda.plan(4096, 768, 2040, false, true, true, H200_SMS).family());
-    assertEquals(pipelined, GemmCuda.plan(4096, 768, 2048, false, true, true, H200_SMS).family());
-    // Forced choices hold for aligned shapes only; misaligned rows and other GPUs keep mma.sync.
-    assertEquals(ws, GemmCuda.plan(65536, 768, 3072, false, true, true, GemmCuda.HopperKernel.WS,
-        H200_SMS).family());
-    assertEquals(pipelined, GemmCuda.plan(65536, 2304, 768, false, true, true,
-        GemmCuda.HopperKernel.WGMMA, H200_SMS).family());
+    GemmCuda.HopperKernel askPipelined = GemmCuda.HopperKernel.WGMMA;
+    // {M, N, K, transA, transB}: the training shapes at 64K tokens (C 768, F 3072): forward (nt),
+    // input gradient (nn), weight gradient (tn), the lm head's forward; and tt.
+    int[][] shapes = {{65536, 2304, 768, 0, 1}, {65536, 768, 3072, 0, 1}, {65536, 768, 3072, 0, 0},
+        {65536, 3072, 768, 0, 0}, {3072, 768, 65536, 1, 0}, {16384, 50304, 768, 0, 1},
+        {4096, 4096, 4096, 1, 1}};
+    for (int[] s : shapes) {
+      boolean transA = s[3] == 1;
+      boolean transB = s[4] == 1;
+      assertEquals(ws, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, H200_SMS).family());
+      assertEquals(pipelined, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, askPipelined,
+          H200_SMS).family());
+    }
+    // Asking changes nothing for misaligned rows or without the sm_90a image: mma.sync.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true,
-        GemmCuda.HopperKernel.WS, H200_SMS).family());
+        askPipelined, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false,
-        GemmCuda.HopperKernel.WS, H200_SMS).family());
+        askPipelined, H200_SMS).family());
+    // Both persistent kernels split the same way (same tiles).
+    assertEquals(GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS).splits(),
+        GemmCuda.plan(768, 768, 65536, true, false, true, askPipelined, H200_SMS).splits());
   }
 
   @Test
@@ -94,14 +94,13 @@ class GemmCudaTest {
     String before = System.getProperty(GemmCuda.HOPPER_PROPERTY);
     try {
       System.clearProperty(GemmCuda.HOPPER_PROPERTY);
-      assertEquals(GemmCuda.HopperKernel.BY_SHAPE, GemmCuda.HopperKernel.fromProperty());
+      assertEquals(GemmCuda.HopperKernel.WS, GemmCuda.HopperKernel.fromProperty());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "wgmma");
       assertEquals(GemmCuda.HopperKernel.WGMMA, GemmCuda.HopperKernel.fromProperty());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "pair");
       String message = assertThrows(IllegalArgumentException.class,
           GemmCuda.HopperKernel::fromProperty).getMessage();
-      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected by_shape, wgmma or ws"),
-          message);
+      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected ws or wgmma"), message);
     } finally {
       if (before == null) {
         System.clearProperty(GemmCuda.HOPPER_PROPERTY);
