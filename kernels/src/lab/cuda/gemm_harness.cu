@@ -1,9 +1,10 @@
-// Standalone lab of gemm.cu (docs/gemm-cuda.md): checks both kernel families against a float64
+// Standalone lab of gemm.cu (docs/gemm-cuda.md): checks every kernel family against a float64
 // reference (a naive kernel) at awkward shapes and all four transpose combinations, then times the
 // training shapes with CUDA events (median of 20 samples after 3 warm-ups, a sample being as many
 // back-to-back products as fill about 1 ms, inputs rotated over > L2). The Java
 // path (GemmLab) is the one that counts; this exists to iterate on the kernel without Java.
-// Operands are generated on the GPU. `gemm_harness --no-check` times only.
+// Operands are generated on the GPU. `gemm_harness --no-check` times only; `--shape "fwd up T64K"` times
+// that training shape alone (for ncu: --launch-skip 2 --launch-count 1 profiles a warm launch).
 //   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a -Ikernels/src/main/cuda \
 //        -o kernels/target-gemm/gemm_harness kernels/src/lab/cuda/gemm_harness.cu
 #include "gemm.cu"
@@ -346,12 +347,15 @@ static int correctness_failures() {
 // --checks-only skips the timings (runs under compute-sanitizer).
 int main(int argc, char** argv) {
   bool checks = true, timings = true;
+  std::string only_shape;  // --shape NAME: time that training shape alone (e.g. under ncu)
   for (int i = 1; i < argc; i++) {
     const std::string arg = argv[i];
     if (arg == "--no-check") {
       checks = false;
     } else if (arg == "--checks-only") {
       timings = false;
+    } else if (arg == "--shape" && i + 1 < argc) {
+      only_shape = argv[++i];
     } else if (arg == "--only" && i + 1 < argc) {
       const std::string name = argv[++i];
       const auto known = std::find_if(g_persistent.begin(), g_persistent.end(),
@@ -391,8 +395,9 @@ int main(int argc, char** argv) {
       {"tt 4096", 4096, 4096, 4096, true, true, false, false},
   };
   for (const Shape& s : shapes)
-    for (const int family : g_persistent) time_shape(s, family);
-  if (g_mma) {
+    for (const int family : g_persistent)
+      if (only_shape.empty() || only_shape == s.name) time_shape(s, family);
+  if (g_mma && only_shape.empty()) {
     std::printf("\nmma.sync path for comparison:\n");
     time_shape(shapes[2], MMA);
     time_shape(shapes[6], MMA);
