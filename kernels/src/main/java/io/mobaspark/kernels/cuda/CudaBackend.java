@@ -404,19 +404,13 @@ public final class CudaBackend implements Backend {
 
   @Override
   public void close() {
-    context.synchronize();
-    if (layout != null) {
-      layout.close();
-    }
-    keyConv.close();
-    mobaRouter.close();
-    mobaAttention.close();
-    gemm.close();
-    rmsNorm.close();
-    adamw.close();
-    memory.close();
-    hostCopies.close();
-    context.close();
+    // Every step even after a sticky CUDA error, so that the context is released (CloseAll).
+    CloseAll.run(context::synchronize, () -> {
+      if (layout != null) {
+        layout.close();
+      }
+    }, keyConv::close, mobaRouter::close, mobaAttention::close, gemm::close, rmsNorm::close,
+        adamw::close, memory::close, hostCopies::close, context::close);
   }
 
   // ---- helpers ----------------------------------------------------------------------------------

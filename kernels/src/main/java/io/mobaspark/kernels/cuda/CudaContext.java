@@ -105,14 +105,25 @@ public final class CudaContext implements AutoCloseable {
     if (closed) {
       return;
     }
-    bind();
-    Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
-    for (CudaModule module : modules.values()) {
-      module.close();
+    // Released even after a sticky error (CloseAll): the primary context goes once the last
+    // holder of this process releases it, and the next open gets a fresh one.
+    CloseAll.run(this::bind,
+        () -> Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize"),
+        this::closeModules,
+        () -> Cuda.check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy"),
+        () -> {
+          closed = true;
+          Cuda.check(JCudaDriver.cuDevicePrimaryCtxRelease(device.handle()),
+              "cuDevicePrimaryCtxRelease");
+        });
+  }
+
+  private void closeModules() {
+    try {
+      CloseAll.run(modules.values().stream().<CloseAll.Step>map(m -> m::close)
+          .toArray(CloseAll.Step[]::new));
+    } finally {
+      modules.clear();
     }
-    modules.clear();
-    Cuda.check(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
-    closed = true;
-    Cuda.check(JCudaDriver.cuDevicePrimaryCtxRelease(device.handle()), "cuDevicePrimaryCtxRelease");
   }
 }
