@@ -8,7 +8,7 @@
 // overwritten) instead of out; gemm_reduce_splits then adds them in order z = 0..S-1 into out, so
 // the sum order is fixed by the shape alone (reproducible).
 //
-// Three main-loop kernels share that contract and the epilogue:
+// Four main-loop kernels share that contract and the epilogue:
 //   gemm_mma_*    any shape and alignment, every GPU from sm_80 on: bounds-checked element loads into
 //                 K-major shared tiles, mma.sync m16n8k16 (the sm_80 path and the unaligned fallback).
 //                 Grid: (N tiles, M tiles, S).
@@ -19,6 +19,9 @@
 //   gemm_ws_*     sm_90a only, the same tiles, rows and tile order with a copying warpgroup and
 //                 per-stage mbarriers instead of a block barrier per K step (gemm_ws.cuh): what the
 //                 launcher runs on sm_90a (the pipelined gemm_wgmma_* only on request, for comparisons).
+//   gemm_tma_*    sm_90a only, gemm_ws_* with the copies issued by one thread as bulk tensor copies
+//                 from tensor maps the launcher encodes (gemm_tma.cuh); on request until it has
+//                 passed the GPU parity tests through Java.
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -526,3 +529,14 @@ GEMM_WS_KERNEL(gemm_ws_nn, false, false)
 GEMM_WS_KERNEL(gemm_ws_nt, false, true)
 GEMM_WS_KERNEL(gemm_ws_tn, true, false)
 GEMM_WS_KERNEL(gemm_ws_tt, true, true)
+
+// ---- gemm_tma: sm_90a, warp-specialized, fed by the copy engine --------------------------------------
+#include "gemm_tma.cuh"
+
+// Grid: (min(work items, SMs), 1, 1), WS_THREADS threads, WS_SMEM_BYTES of dynamic shared memory.
+#define GEMM_TMA_KERNEL(NAME, TA, TB)                                                                  \
+  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_TMA_PARAMS) { GEMM_TMA_BODY(TA, TB) }
+GEMM_TMA_KERNEL(gemm_tma_nn, false, false)
+GEMM_TMA_KERNEL(gemm_tma_nt, false, true)
+GEMM_TMA_KERNEL(gemm_tma_tn, true, false)
+GEMM_TMA_KERNEL(gemm_tma_tt, true, true)

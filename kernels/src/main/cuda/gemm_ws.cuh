@@ -172,8 +172,10 @@ __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16
   asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
 
-// Consumer warpgroup cw (0 or 1): rows [64 cw, 64 cw + 64) of every item's tile.
-template <bool TA, bool TB, bool PAIR>
+// Consumer warpgroup cw (0 or 1): rows [64 cw, 64 cw + 64) of every item's tile. GENERIC_COPIES: the
+// stages were written by cp.async (the generic proxy), which the wgmmas' async proxy must be fenced
+// against; the TMA-fed kernel's bulk tensor copies (gemm_tma.cuh) write through the async proxy already.
+template <bool TA, bool TB, bool PAIR, bool GENERIC_COPIES>
 __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const WsBlock<PAIR>& blk, int cw) {
   const bool staged = o.splits == 1 && !o.out_f32 && !o.accumulate && o.n % 8 == 0;
   const bool warp_leader = threadIdx.x % 32 == 0;
@@ -195,8 +197,7 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
     for (int i = 0; i < 128; i++) d[i] = 0.0f;
     for (int step = 0; step < it.steps; step++) {
       mbarrier_wait(blk.full + 8 * stage, round);
-      // The copies reached shared memory through the generic proxy; wgmma reads through the async one.
-      asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+      if (GENERIC_COPIES) asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
       const uint32_t a_base = blk.stage_a(stage) + cw * 8192;
       const uint32_t b_base = blk.stage_a(stage) + WG_A_BYTES;
       wg_mma_step<TA, TB>(d, a_base, b_base);
@@ -229,9 +230,11 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
   }
 }
 
-template <bool TA, bool TB, bool PAIR>
-__device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __restrict__ a,
-                                             const __nv_bfloat16* __restrict__ b, int K, int k_split) {
+// The block's frame, shared with the TMA-fed kernel (gemm_tma.cuh): barriers (full[s] expecting
+// `full_arrivals`), roles (warpgroup 0 runs produce(blk), warpgroups 1 and 2 consume(blk, cw) after
+// setmaxnreg) and, PAIR, the cluster syncs around them.
+template <bool PAIR, typename Produce, typename Consume>
+__device__ __forceinline__ void ws_run(int m, int n, int splits, int full_arrivals, Produce produce, Consume consume) {
   extern __shared__ uint8_t smem_raw[];
   __shared__ __align__(8) uint64_t barriers[3 * WS_STAGES];
   WsBlock<PAIR> blk;
@@ -243,14 +246,15 @@ __device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __r
   blk.unit = blockIdx.x / WsBlock<PAIR>::ROWS;
   blk.units = gridDim.x / WsBlock<PAIR>::ROWS;
   const int rows = WsBlock<PAIR>::ROWS * WG_BM;
-  blk.items = ((o.m + rows - 1) / rows) * ((o.n + WG_BN - 1) / WG_BN) * o.splits;
+  blk.items = ((m + rows - 1) / rows) * ((n + WG_BN - 1) / WG_BN) * splits;
   if (threadIdx.x == 0) {
     for (int s = 0; s < WS_STAGES; s++) {
-      mbarrier_init(blk.full + 8 * s, WS_PRODUCER_THREADS);
+      mbarrier_init(blk.full + 8 * s, full_arrivals);
       mbarrier_init(blk.empty + 8 * s, WS_CONSUMER_WARPS * WsBlock<PAIR>::ROWS);
       if (PAIR) mbarrier_init(blk.half + 8 * s, WS_PRODUCER_THREADS);
     }
-    if (PAIR) asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    // The initialized barriers visible to the peer and to the async proxy (bulk copies complete on them).
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   if (PAIR) {
     cluster_sync();  // the peer's barriers exist before anything arrives on them
@@ -260,12 +264,21 @@ __device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __r
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(WS_PRODUCER_REGS));
-    ws_produce<TA, TB, PAIR>(o, a, b, K, k_split, blk);
+    produce(blk);
   } else {
     asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(WS_CONSUMER_REGS));
-    ws_consume<TA, TB, PAIR>(o, K, k_split, blk, wg - 1);
+    consume(blk, wg - 1);
   }
   if (PAIR) cluster_sync();  // the peer no longer reads, writes or arrives on this block's shared memory
+}
+
+template <bool TA, bool TB, bool PAIR>
+__device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __restrict__ a,
+                                             const __nv_bfloat16* __restrict__ b, int K, int k_split) {
+  ws_run<PAIR>(
+      o.m, o.n, o.splits, WS_PRODUCER_THREADS,
+      [&](const WsBlock<PAIR>& blk) { ws_produce<TA, TB, PAIR>(o, a, b, K, k_split, blk); },
+      [&](const WsBlock<PAIR>& blk, int cw) { ws_consume<TA, TB, PAIR, true>(o, K, k_split, blk, cw); });
 }
 
 #define GEMM_WS_BODY(TA, TB, PAIR)                                                                     \
