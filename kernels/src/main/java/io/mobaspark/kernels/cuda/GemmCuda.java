@@ -11,8 +11,9 @@ import io.mobaspark.kernels.Shape;
  *
  * <p>Kernel choice ({@link #plan}): where the sm_90a image is loaded and every operand row starts on
  * 16 bytes, the warp-specialized wgmma kernel (persistent: one block per SM walks the output tiles,
- * {@link #persistentBlocks}; the pipelined one on request, {@link HopperKernel}); else the mma.sync
- * kernel (any shape, any GPU from sm_80 on).
+ * {@link #persistentBlocks}; on request, {@link HopperKernel}, the pipelined one or the TMA-fed one,
+ * whose operands go in as tensor maps, {@link GemmTensorMap}); else the mma.sync kernel (any shape,
+ * any GPU from sm_80 on).
  * When the output has too few tiles to fill the GPU and K is long (the weight gradients, K = T),
  * K is split: each split writes fp32 partials and a second kernel adds them into out in a fixed
  * order, so a shape always sums the same way (bitwise reproducible). Large products with
@@ -25,6 +26,8 @@ public final class GemmCuda implements AutoCloseable {
     WGMMA("gemm_wgmma_", 128, 256, 256, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024),
     /** Warp-specialized: a copying warpgroup, mbarriers per stage, two 16 KiB epilogue buffers. */
     WS("gemm_ws_", 128, 256, 384, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 2 * 16384 + 1024),
+    /** WS fed by the copy engine from tensor maps: one producer thread, the same frame and epilogue. */
+    TMA("gemm_tma_", 128, 256, 384, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 2 * 16384 + 1024),
     MMA("gemm_mma_", 128, 128, 256, 0);
 
     final String prefix;
@@ -50,11 +53,13 @@ public final class GemmCuda implements AutoCloseable {
    * Which persistent kernel runs the aligned products on sm_90a. WS, the warp-specialized one, for
    * every shape: through Java on the H200 (2026-12-02) it was +6 to +26% at 12 of the 13 training
    * shapes of GemmLab and within 1% at the 13th (tt 4096). WGMMA, the pipelined one (the choice
-   * before), stays for comparisons in one build: system property {@value GemmCuda#HOPPER_PROPERTY}
-   * = wgmma, read when the backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
+   * before), stays for comparisons in one build; TMA, the warp-specialized kernel fed by bulk tensor
+   * copies (0.78-1.04 of cuBLAS in the C++ harness, H200 2026-12-02), runs on request until it has
+   * passed the GPU parity tests through Java: system property {@value GemmCuda#HOPPER_PROPERTY} =
+   * wgmma or tma, read when the backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
    */
   public enum HopperKernel {
-    WS, WGMMA;
+    WS, WGMMA, TMA;
 
     /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names (ws if unset). */
     public static HopperKernel fromProperty() {
@@ -63,7 +68,7 @@ public final class GemmCuda implements AutoCloseable {
         return valueOf(value.toUpperCase(java.util.Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(HOPPER_PROPERTY + " = " + value
-            + ": expected ws or wgmma", e);
+            + ": expected ws, wgmma or tma", e);
       }
     }
   }
@@ -93,6 +98,7 @@ public final class GemmCuda implements AutoCloseable {
   private final GemmAlignment alignment;
   private final ScratchBuffer partials; // [splits, M, N] fp32
   private HopperKernel hopper;
+  private TensorMapEncoder tensorMaps; // made at the first TMA launch (loads JNA)
 
   GemmCuda(CudaContext context) {
     this.context = context;
@@ -145,7 +151,11 @@ public final class GemmCuda implements AutoCloseable {
       HopperKernel hopper, int multiprocessors) {
     Family family = Family.MMA;
     if (wgmmaLoaded && rowsAligned(m, n, k, transA, transB)) {
-      family = hopper == HopperKernel.WS ? Family.WS : Family.WGMMA;
+      family = switch (hopper) {
+        case WS -> Family.WS;
+        case WGMMA -> Family.WGMMA;
+        case TMA -> Family.TMA;
+      };
     }
     int splits = splits(family.tiles(m, n), k, multiprocessors);
     int depth = ceilDiv(ceilDiv(k, splits), SPLIT_GRANULE) * SPLIT_GRANULE;
@@ -248,10 +258,20 @@ public final class GemmCuda implements AutoCloseable {
             1, f.threads, 1, 1, f.sharedBytes)
         : new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(), f.threads, 1, 1,
             f.sharedBytes);
-    context.kernel("gemm", f.prefix + (transA ? "t" : "n") + (transB ? "t" : "n")).launch(shape,
-        new KernelArgs().ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset)
-            .ptr(b, bOffset).i32(m).i32(n).i32(k).i32(plan.splitDepth()).i32(outF32)
-            .i32(accumulate ? 1 : 0));
+    KernelArgs args = new KernelArgs();
+    if (f == Family.TMA) {
+      // gemm_tma_*: (map_a, map_b, out, partials, ...): the operands only through their maps.
+      if (tensorMaps == null) {
+        tensorMaps = new TensorMapEncoder(context);
+      }
+      args.struct(tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset))
+          .struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
+          .ptr(out, outOffset).ptr(work, split ? 0 : outOffset);
+    } else {
+      args.ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset).ptr(b, bOffset);
+    }
+    args.i32(m).i32(n).i32(k).i32(plan.splitDepth()).i32(outF32).i32(accumulate ? 1 : 0);
+    context.kernel("gemm", f.prefix + (transA ? "t" : "n") + (transB ? "t" : "n")).launch(shape, args);
     if (split) {
       long blocks = Math.min(ceilDiv(total, REDUCE_THREADS), 8L * device.multiprocessors());
       context.kernel("gemm", "gemm_reduce_splits").launch(LaunchShape.of(blocks, REDUCE_THREADS),

@@ -57,6 +57,15 @@ public final class KernelArgs {
     return this;
   }
 
+  /**
+   * A struct passed by value, as its bytes: the driver copies the parameter's size from them (a
+   * 128-byte CUtensorMap of a {@code __grid_constant__} parameter).
+   */
+  KernelArgs struct(byte[] bytes) {
+    values.add(Pointer.to(bytes));
+    return this;
+  }
+
   /** The {@code void**} array {@code cuLaunchKernel} takes. */
   Pointer toPointer() {
     return Pointer.to(values.toArray(new Pointer[0]));

@@ -19,8 +19,8 @@ import java.util.Random;
  * transpose combinations: one element, 113x203x77, a single output column, K and N odd (the
  * mma.sync fallback), M odd with an edge tile in N, aligned shapes (wgmma on Hopper), more
  * output tiles than SMs (a second wave of blocks) and a long K that is split. On Hopper every
- * aligned product runs on both persistent kernels: the warp-specialized one the launcher picks,
- * and the pipelined one. A non-accumulating
+ * aligned product runs on the three persistent kernels: the warp-specialized one the launcher
+ * picks, the pipelined one and the TMA-fed one (operands through tensor maps). A non-accumulating
  * output is poisoned (NaN) first; every product runs twice and must repeat bitwise.
  */
 public final class MatmulParity {
@@ -41,9 +41,9 @@ public final class MatmulParity {
           m, n, k, outType.name().toLowerCase(Locale.ROOT), accumulate ? " +=" : " =");
     }
 
-    /** The same product on the pipelined wgmma kernel. */
-    Case pipelined() {
-      return new Case(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.WGMMA);
+    /** The same product on another persistent kernel. */
+    Case on(GemmCuda.HopperKernel kernel) {
+      return new Case(m, n, k, transA, transB, outType, accumulate, kernel);
     }
   }
 
@@ -67,7 +67,8 @@ public final class MatmulParity {
             variant % 2 == 0 ? DType.BF16 : DType.F32, variant >= 2);
         cases.add(c);
         if (GemmCuda.rowsAligned(c.m(), c.n(), c.k(), c.transA(), c.transB())) {
-          cases.add(c.pipelined());
+          cases.add(c.on(GemmCuda.HopperKernel.WGMMA));
+          cases.add(c.on(GemmCuda.HopperKernel.TMA));
         }
       }
     }
@@ -111,7 +112,7 @@ public final class MatmulParity {
     }
     gpu.setGemmKernel(c.hopper());
     gpu.matmul(out, a, b, c.transA(), c.transB(), c.accumulate());
-    gpu.setGemmKernel(GemmCuda.HopperKernel.WS);
+    gpu.setGemmKernel(GemmCuda.HopperKernel.fromProperty());
     return gpu.read(out);
   }
 

@@ -63,10 +63,11 @@ class GemmCudaTest {
   }
 
   @Test
-  void warpSpecializedKernelForEveryAlignedShapeUnlessThePipelinedIsAskedFor() {
+  void warpSpecializedKernelForEveryAlignedShapeUnlessAnotherIsAskedFor() {
     GemmCuda.Family ws = GemmCuda.Family.WS;
     GemmCuda.Family pipelined = GemmCuda.Family.WGMMA;
     GemmCuda.HopperKernel askPipelined = GemmCuda.HopperKernel.WGMMA;
+    GemmCuda.HopperKernel askTma = GemmCuda.HopperKernel.TMA;
     // {M, N, K, transA, transB}: the training shapes at 64K tokens (C 768, F 3072): forward (nt),
     // input gradient (nn), weight gradient (tn), the lm head's forward; and tt.
     int[][] shapes = {{65536, 2304, 768, 0, 1}, {65536, 768, 3072, 0, 1}, {65536, 768, 3072, 0, 0},
@@ -78,15 +79,25 @@ class GemmCudaTest {
       assertEquals(ws, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, H200_SMS).family());
       assertEquals(pipelined, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, askPipelined,
           H200_SMS).family());
+      assertEquals(GemmCuda.Family.TMA, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true,
+          askTma, H200_SMS).family());
     }
     // Asking changes nothing for misaligned rows or without the sm_90a image: mma.sync.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true,
         askPipelined, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false,
         askPipelined, H200_SMS).family());
-    // Both persistent kernels split the same way (same tiles).
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true,
+        askTma, H200_SMS).family());
+    assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false,
+        askTma, H200_SMS).family());
+    // The persistent kernels split the same way (same tiles).
     assertEquals(GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS).splits(),
         GemmCuda.plan(768, 768, 65536, true, false, true, askPipelined, H200_SMS).splits());
+    GemmCuda.Plan wsSplit = GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS);
+    GemmCuda.Plan tmaSplit = GemmCuda.plan(768, 768, 65536, true, false, true, askTma, H200_SMS);
+    assertEquals(wsSplit.splits(), tmaSplit.splits());
+    assertEquals(wsSplit.splitDepth(), tmaSplit.splitDepth());
   }
 
   @Test
@@ -97,10 +108,14 @@ class GemmCudaTest {
       assertEquals(GemmCuda.HopperKernel.WS, GemmCuda.HopperKernel.fromProperty());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "wgmma");
       assertEquals(GemmCuda.HopperKernel.WGMMA, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "tma");
+      assertEquals(GemmCuda.HopperKernel.TMA, GemmCuda.HopperKernel.fromProperty());
+      assertEquals(GemmCuda.Family.TMA, GemmCuda.plan(65536, 2304, 768, false, true, true,
+          GemmCuda.HopperKernel.fromProperty(), H200_SMS).family());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "pair");
       String message = assertThrows(IllegalArgumentException.class,
           GemmCuda.HopperKernel::fromProperty).getMessage();
-      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected ws or wgmma"), message);
+      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected ws, wgmma or tma"), message);
     } finally {
       if (before == null) {
         System.clearProperty(GemmCuda.HOPPER_PROPERTY);
