@@ -24,8 +24,9 @@ import java.util.stream.IntStream;
  * back-to-back calls as fill about 1 ms (host launch time then stops counting), 3 warm-ups, median
  * of 20, operands rotated over sets larger than L2. tools/gemm_peer.py
  * times torch.matmul (cuBLAS) the same way and prints the ratio table from this output. The
- * persistent kernel on Hopper is the warp-specialized one, or the pipelined one with
- * {@code -Dmobaspark.gemm.hopper=wgmma} ({@link GemmCuda.HopperKernel}).
+ * persistent kernel on Hopper is the warp-specialized one, the pipelined one with
+ * {@code -Dmobaspark.gemm.hopper=wgmma} or the TMA-fed one with {@code =tma}
+ * ({@link GemmCuda.HopperKernel}).
  */
 public final class GemmLab {
   /** One training product; keep in step with tools/gemm_peer.py SHAPES. */
