@@ -17,36 +17,25 @@ class GemmTensorMapTest {
   private static final int N = 520;
   private static final int K = 136;
 
-  @Test
-  void aAsStoredIsKMajorInBoxesOfTheBlocksRows() {
-    GemmTensorMap a = GemmTensorMap.a(M, K, false); // [M, K]
-    assertArrayEquals(new long[] {K, M}, a.globalDims());
-    assertArrayEquals(new long[] {2L * K}, a.globalStrideBytes());
-    assertArrayEquals(new int[] {64, 128}, a.boxDims());
+  /** The map's dims (innermost first), row stride in bytes and box. */
+  private static void assertMap(GemmTensorMap map, long[] dims, long strideBytes, int[] box) {
+    assertArrayEquals(dims, map.globalDims(), map.describe());
+    assertArrayEquals(new long[] {strideBytes}, map.globalStrideBytes(), map.describe());
+    assertArrayEquals(box, map.boxDims(), map.describe());
   }
 
   @Test
-  void aTransposedIsMMajorInBoxesOf64Rows() {
-    GemmTensorMap a = GemmTensorMap.a(M, K, true); // [K, M]
-    assertArrayEquals(new long[] {M, K}, a.globalDims());
-    assertArrayEquals(new long[] {2L * M}, a.globalStrideBytes());
-    assertArrayEquals(new int[] {64, 64}, a.boxDims());
+  void kMajorOperandsComeInBoxesOfAllTheBlocksRows() {
+    // a [M, K] as stored: 128 rows of A per block; b [N, K] transposed: 256 rows of B.
+    assertMap(GemmTensorMap.a(M, K, false), new long[] {K, M}, 2L * K, new int[] {64, 128});
+    assertMap(GemmTensorMap.b(N, K, true), new long[] {K, N}, 2L * K, new int[] {64, 256});
   }
 
   @Test
-  void bAsStoredIsNMajorInBoxesOf64Rows() {
-    GemmTensorMap b = GemmTensorMap.b(N, K, false); // [K, N]
-    assertArrayEquals(new long[] {N, K}, b.globalDims());
-    assertArrayEquals(new long[] {2L * N}, b.globalStrideBytes());
-    assertArrayEquals(new int[] {64, 64}, b.boxDims());
-  }
-
-  @Test
-  void bTransposedIsKMajorInBoxesOfTheBlocksColumns() {
-    GemmTensorMap b = GemmTensorMap.b(N, K, true); // [N, K]
-    assertArrayEquals(new long[] {K, N}, b.globalDims());
-    assertArrayEquals(new long[] {2L * K}, b.globalStrideBytes());
-    assertArrayEquals(new int[] {64, 256}, b.boxDims());
+  void mnMajorOperandsComeInBoxesOf64Rows() {
+    // a [K, M] transposed, b [K, N] as stored: 64 M (N) values by 64 K per box.
+    assertMap(GemmTensorMap.a(M, K, true), new long[] {M, K}, 2L * M, new int[] {64, 64});
+    assertMap(GemmTensorMap.b(N, K, false), new long[] {N, K}, 2L * N, new int[] {64, 64});
   }
 
   @Test
