@@ -22,18 +22,20 @@ tma=-Dmobaspark.gemm.hopper=tma
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$out/gpu.txt"
 t0=$(date +%s)
 
-# 0. SASS of the image the trainer loads (inside the kernels jar).
-python3 - "$dev" "$out" <<'PY'
+# 0. SASS of the image the trainer loads (inside the kernels jar; the 5 MB cubin stays out of $OUT).
+cubin=$(mktemp --suffix=.cubin)
+python3 - "$dev" "$cubin" <<'PY'
 import glob, sys, zipfile
 jar = [j for j in glob.glob(sys.argv[1] + "/lib/mobaspark-kernels-*.jar") if "tests" not in j][0]
 with zipfile.ZipFile(jar) as z:
-    open(sys.argv[2] + "/gemm.sm_90a.cubin", "wb").write(z.read("io/mobaspark/kernels/cuda/gemm.sm_90a.cubin"))
+    open(sys.argv[2], "wb").write(z.read("io/mobaspark/kernels/cuda/gemm.sm_90a.cubin"))
 PY
 sass=""
 for f in gemm_tma_nn gemm_tma_nt gemm_tma_tn gemm_tma_tt; do
-  cuobjdump -sass -fun "$f" "$out/gemm.sm_90a.cubin" > "$out/$f.sass" 2>&1
+  cuobjdump -sass -fun "$f" "$cubin" > "$out/$f.sass" 2>&1
   sass="$sass $f $(grep -c UTMALDG "$out/$f.sass") UTMALDG $(grep -c HGMMA "$out/$f.sass") HGMMA $(grep -cE 'LDL|STL' "$out/$f.sass") LDL/STL;"
 done
+rm -f "$cubin"
 
 # 1. Matmul parity, every kernel.
 timeout 60 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
