@@ -4,8 +4,8 @@
 # the repository root with a bundle made by tools/device/bundle-tests.sh (jars of kernels and trainer
 # with their tests, the JUnit launcher):
 #   tools/device/tma-check.sh .device-final      (logs under $OUT, a summary printed last)
-# Steps, each binary under `timeout` (about 140 s on a warm H200; set PEER=1 to add cuBLAS beside
-# GemmLab, about 15 s more):
+# Steps, each binary under `timeout` (about 140 s on a warm H200; PEER=1 adds cuBLAS beside GemmLab,
+# about 15 s; TRAINERS=tma leaves out the ws run where the same command already has one, ~30 s):
 #   0. the bundle's sm_90a gemm image has bulk tensor loads (UTMALDG) in every gemm_tma_* kernel;
 #   1. MatmulParity with -Dmobaspark.gemm.hopper=tma: every case (aligned ones on ws, wgmma and tma,
 #      awkward sizes, all transposes, split K) against float64; if it fails, the rest is skipped;
@@ -38,7 +38,7 @@ done
 rm -f "$cubin"
 
 # 1. Matmul parity, every kernel.
-timeout 60 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
+timeout 40 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
 parity=$?
 t1=$(date +%s)
 junit=- lab=- trainer_tma=- trainer_ws=- peer=-
@@ -58,7 +58,7 @@ if [ $parity -eq 0 ]; then
   fi
   t3=$(date +%s)
   # 4. The trainer's step on each kernel, same command.
-  for h in tma ws; do
+  for h in ${TRAINERS:-tma ws}; do
     timeout 60 "$java" -Xmx40g -Dmobaspark.gemm.hopper=$h io.mobaspark.trainer.lab.TrainingThroughput \
       conf/models/paper-125m.conf --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$out/trainer-$h.txt" 2>&1
     eval "trainer_$h=$?"
