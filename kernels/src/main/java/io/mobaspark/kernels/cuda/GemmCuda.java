@@ -59,11 +59,28 @@ public final class GemmCuda implements AutoCloseable {
    * wgmma or tma, read when the backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
    */
   public enum HopperKernel {
-    WS, WGMMA, TMA;
+    WS(Family.WS), WGMMA(Family.WGMMA), TMA(Family.TMA);
 
-    /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names (ws if unset). */
+    /** The kernel when nothing is asked for (tools/device/tma-check.sh decides whether TMA takes over). */
+    public static final HopperKernel DEFAULT = WS;
+
+    private final Family family;
+
+    HopperKernel(Family family) {
+      this.family = family;
+    }
+
+    /** The kernel family this choice launches for an aligned product on sm_90a. */
+    public Family family() {
+      return family;
+    }
+
+    /** The choice system property {@value GemmCuda#HOPPER_PROPERTY} names ({@link #DEFAULT} if unset). */
     public static HopperKernel fromProperty() {
-      String value = System.getProperty(HOPPER_PROPERTY, "ws");
+      String value = System.getProperty(HOPPER_PROPERTY);
+      if (value == null) {
+        return DEFAULT;
+      }
       try {
         return valueOf(value.toUpperCase(java.util.Locale.ROOT));
       } catch (IllegalArgumentException e) {
@@ -143,7 +160,7 @@ public final class GemmCuda implements AutoCloseable {
   /** The launch for an {@code M x N x K} product on a GPU of {@code multiprocessors} SMs. */
   public static Plan plan(int m, int n, int k, boolean transA, boolean transB, boolean wgmmaLoaded,
       int multiprocessors) {
-    return plan(m, n, k, transA, transB, wgmmaLoaded, HopperKernel.WS, multiprocessors);
+    return plan(m, n, k, transA, transB, wgmmaLoaded, HopperKernel.DEFAULT, multiprocessors);
   }
 
   /** {@link #plan}, with the persistent kernel of aligned sm_90a products chosen by {@code hopper}. */
@@ -151,11 +168,7 @@ public final class GemmCuda implements AutoCloseable {
       HopperKernel hopper, int multiprocessors) {
     Family family = Family.MMA;
     if (wgmmaLoaded && rowsAligned(m, n, k, transA, transB)) {
-      family = switch (hopper) {
-        case WS -> Family.WS;
-        case WGMMA -> Family.WGMMA;
-        case TMA -> Family.TMA;
-      };
+      family = hopper.family();
     }
     int splits = splits(family.tiles(m, n), k, multiprocessors);
     int depth = ceilDiv(ceilDiv(k, splits), SPLIT_GRANULE) * SPLIT_GRANULE;

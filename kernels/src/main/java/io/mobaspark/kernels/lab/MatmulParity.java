@@ -33,7 +33,7 @@ public final class MatmulParity {
     /** On the launcher's default kernel. */
     public Case(int m, int n, int k, boolean transA, boolean transB, DType outType,
         boolean accumulate) {
-      this(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.WS);
+      this(m, n, k, transA, transB, outType, accumulate, GemmCuda.HopperKernel.DEFAULT);
     }
 
     public String label() {

@@ -52,19 +52,27 @@ class GemmCudaTest {
 
   @Test
   void wgmmaOnlyOnSm90aWithSixteenByteRows() {
-    assertEquals(GemmCuda.Family.WS, GemmCuda.plan(4096, 768, 768, false, true, true, H200_SMS).family());
+    GemmCuda.Family byDefault = GemmCuda.HopperKernel.DEFAULT.family();
+    assertEquals(byDefault, GemmCuda.plan(4096, 768, 768, false, true, true, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 768, false, true, false, H200_SMS).family());
     // K odd: the rows of a (and of b transposed) start off 16 bytes.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true, H200_SMS).family());
     // a transposed is M-major: M decides; b as stored is N-major: N decides.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(769, 768, 4096, true, false, true, H200_SMS).family());
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(768, 769, 4096, true, false, true, H200_SMS).family());
-    assertEquals(GemmCuda.Family.WS, GemmCuda.plan(768, 768, 4097, true, false, true, H200_SMS).family());
+    assertEquals(byDefault, GemmCuda.plan(768, 768, 4097, true, false, true, H200_SMS).family());
   }
 
   @Test
-  void warpSpecializedKernelForEveryAlignedShapeUnlessAnotherIsAskedFor() {
-    GemmCuda.Family ws = GemmCuda.Family.WS;
+  void defaultIsWarpSpecializedUntilTheTmaKernelHasPassedOnAGpu() {
+    // tools/device/tma-check.sh decides the switch to TMA (docs/gemm-cuda.md).
+    assertEquals(GemmCuda.HopperKernel.WS, GemmCuda.HopperKernel.DEFAULT);
+    assertEquals(GemmCuda.Family.WS, GemmCuda.HopperKernel.WS.family());
+  }
+
+  @Test
+  void defaultKernelForEveryAlignedShapeUnlessAnotherIsAskedFor() {
+    GemmCuda.Family byDefault = GemmCuda.HopperKernel.DEFAULT.family();
     GemmCuda.Family pipelined = GemmCuda.Family.WGMMA;
     GemmCuda.HopperKernel askPipelined = GemmCuda.HopperKernel.WGMMA;
     GemmCuda.HopperKernel askTma = GemmCuda.HopperKernel.TMA;
@@ -76,7 +84,9 @@ class GemmCudaTest {
     for (int[] s : shapes) {
       boolean transA = s[3] == 1;
       boolean transB = s[4] == 1;
-      assertEquals(ws, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, H200_SMS).family());
+      assertEquals(byDefault, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, H200_SMS).family());
+      assertEquals(GemmCuda.Family.WS, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true,
+          GemmCuda.HopperKernel.WS, H200_SMS).family());
       assertEquals(pipelined, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true, askPipelined,
           H200_SMS).family());
       assertEquals(GemmCuda.Family.TMA, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true,
@@ -94,10 +104,10 @@ class GemmCudaTest {
     // The persistent kernels split the same way (same tiles).
     assertEquals(GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS).splits(),
         GemmCuda.plan(768, 768, 65536, true, false, true, askPipelined, H200_SMS).splits());
-    GemmCuda.Plan wsSplit = GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS);
+    GemmCuda.Plan defaultSplit = GemmCuda.plan(768, 768, 65536, true, false, true, H200_SMS);
     GemmCuda.Plan tmaSplit = GemmCuda.plan(768, 768, 65536, true, false, true, askTma, H200_SMS);
-    assertEquals(wsSplit.splits(), tmaSplit.splits());
-    assertEquals(wsSplit.splitDepth(), tmaSplit.splitDepth());
+    assertEquals(defaultSplit.splits(), tmaSplit.splits());
+    assertEquals(defaultSplit.splitDepth(), tmaSplit.splitDepth());
   }
 
   @Test
@@ -105,6 +115,8 @@ class GemmCudaTest {
     String before = System.getProperty(GemmCuda.HOPPER_PROPERTY);
     try {
       System.clearProperty(GemmCuda.HOPPER_PROPERTY);
+      assertEquals(GemmCuda.HopperKernel.DEFAULT, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "ws");
       assertEquals(GemmCuda.HopperKernel.WS, GemmCuda.HopperKernel.fromProperty());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "wgmma");
       assertEquals(GemmCuda.HopperKernel.WGMMA, GemmCuda.HopperKernel.fromProperty());
