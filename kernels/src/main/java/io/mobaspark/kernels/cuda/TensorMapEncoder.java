@@ -1,8 +1,8 @@
 package io.mobaspark.kernels.cuda;
 
-import com.sun.jna.Library;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
 import jcuda.Pointer;
 import jcuda.driver.CUpointer_attribute;
 import jcuda.driver.JCudaDriver;
@@ -25,23 +25,35 @@ final class TensorMapEncoder {
   /** The driver wants the map's address 64-byte aligned; cuda.h aligns the type to 128. */
   private static final int MAP_ALIGNMENT = 128;
 
-  /** The one entry point used, with C types as Java ones (enums and cuuint32_t: int; void*: long). */
-  interface Driver extends Library {
-    int cuTensorMapEncodeTiled(com.sun.jna.Pointer tensorMap, int dataType, int rank, long globalAddress,
-        long[] globalDim, long[] globalStrides, int[] boxDim, int[] elementStrides, int interleave,
-        int swizzle, int l2Promotion, int oobFill);
+  /**
+   * The one entry point used, with C types as Java ones (enums and cuuint32_t: int; void*: long).
+   * JNA's direct mapping (a native method bound at class initialization): about 1 us per call against
+   * 5 us through an interface proxy (a stub libcuda on the development machine).
+   */
+  static final class Driver {
+    static {
+      Native.register(Driver.class, NativeLibrary.getInstance("libcuda.so.1"));
+    }
+
+    private Driver() {}
+
+    /** Runs the class initialization, which binds the entry point (or fails). */
+    static void link() {}
+
+    static native int cuTensorMapEncodeTiled(com.sun.jna.Pointer tensorMap, int dataType, int rank,
+        long globalAddress, long[] globalDim, long[] globalStrides, int[] boxDim,
+        int[] elementStrides, int interleave, int swizzle, int l2Promotion, int oobFill);
   }
 
   private final CudaContext context;
-  private final Driver driver;
   private final Memory scratch = new Memory(MAP_BYTES + MAP_ALIGNMENT);
   private final Memory map = scratch.align(MAP_ALIGNMENT);
 
   TensorMapEncoder(CudaContext context) {
     this.context = context;
     try {
-      this.driver = Native.load("libcuda.so.1", Driver.class);
-    } catch (UnsatisfiedLinkError e) {
+      Driver.link();
+    } catch (LinkageError e) {
       throw new IllegalStateException("the TMA GEMM kernel needs cuTensorMapEncodeTiled from "
           + "libcuda.so.1, which JNA could not load: " + e.getMessage(), e);
     }
@@ -53,7 +65,7 @@ final class TensorMapEncoder {
    */
   byte[] encode(GemmTensorMap layout, DeviceBuffer buffer, long byteOffset) {
     long address = address(buffer) + byteOffset;
-    int result = driver.cuTensorMapEncodeTiled(map, GemmTensorMap.DATA_TYPE_BFLOAT16, 2, address,
+    int result = Driver.cuTensorMapEncodeTiled(map, GemmTensorMap.DATA_TYPE_BFLOAT16, 2, address,
         layout.globalDims(), layout.globalStrideBytes(), layout.boxDims(), layout.elementStrides(),
         GemmTensorMap.INTERLEAVE_NONE, GemmTensorMap.SWIZZLE_128B, GemmTensorMap.L2_PROMOTION_256B,
         GemmTensorMap.OOB_FILL_NONE);
