@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# The TMA-fed GEMM kernel (gemm_tma_*, docs/gemm-cuda.md) through Java on the GPU machine, for the
-# decision to make it the default: correctness first, then speed, in one device command. Run from
+# The TMA-fed GEMM kernels (gemm_tma_*, gemm_tma3st_*, docs/gemm-cuda.md) through Java on the GPU
+# machine, for the decision to make one the default: correctness first, then speed, in one device
+# command. Run from
 # the repository root with a bundle made by tools/device/bundle-tests.sh (jars of kernels and trainer
 # with their tests, the JUnit launcher):
 #   tools/device/tma-check.sh .device-final      (logs under $OUT, a summary printed last)
-# Steps, each binary under `timeout` (about 140 s on a warm H200; PEER=1 adds cuBLAS beside GemmLab,
-# about 15 s; TRAINERS=tma leaves out the ws run where the same command already has one, ~30 s):
-#   0. the bundle's sm_90a gemm image has bulk tensor loads (UTMALDG) in every gemm_tma_* kernel;
-#   1. MatmulParity with -Dmobaspark.gemm.hopper=tma: every case (aligned ones on ws, wgmma and tma,
-#      awkward sizes, all transposes, split K) against float64; if it fails, the rest is skipped;
+# Steps, each binary under `timeout` (about 140 s on a warm H200 with the defaults):
+#   0. the bundle's sm_90a gemm image has bulk tensor loads (UTMALDG) in every gemm_tma* kernel and
+#      bulk tensor stores (UTMASTG) in gemm_tma3st_*;
+#   1. MatmulParity with -Dmobaspark.gemm.hopper=$KERNEL: every case (aligned ones on ws, wgmma, tma
+#      and tma3st, awkward sizes, all transposes, split K) against float64; on failure the rest is
+#      skipped;
 #   2. JUnit CudaKernelParityTest (every op, matmul and padded matmul included) and
-#      ModelGpuParityTest (a whole model's gradients and 20 steps against the CPU), tma as default;
-#   3. GemmLab at the 13 training shapes on tma (each validated, then timed);
-#   4. TrainingThroughput paper-125m 8 x 8192, 6 steps, profiled: once on tma, once on ws.
+#      ModelGpuParityTest (a whole model's gradients and 20 steps against the CPU), $KERNEL as default;
+#   3. GemmLab at the 13 training shapes on each of $LABS (each shape validated, then timed);
+#      PEER=1 adds cuBLAS beside them (tools/gemm_peer.py, about 15 s);
+#   4. TrainingThroughput paper-125m 8 x 8192, 6 steps, profiled, on each of $TRAINERS (~30 s each).
+# KERNEL (default tma), LABS (default tma), TRAINERS (default "tma ws"; drop ws where the same
+# command already has a ws run), e.g. KERNEL=tma3st LABS="tma tma3st" TRAINERS="tma tma3st".
 set -uo pipefail
 dev=${1:?usage: tma-check.sh BUNDLE_DIR}
 java="$dev/java"
 out=${OUT:-/tmp/tma-check}
 mkdir -p "$out"
-tma=-Dmobaspark.gemm.hopper=tma
+kernel=${KERNEL:-tma}
+tma=-Dmobaspark.gemm.hopper=$kernel
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$out/gpu.txt"
 t0=$(date +%s)
 
@@ -31,9 +37,9 @@ with zipfile.ZipFile(jar) as z:
     open(sys.argv[2], "wb").write(z.read("io/mobaspark/kernels/cuda/gemm.sm_90a.cubin"))
 PY
 sass=""
-for f in gemm_tma_nn gemm_tma_nt gemm_tma_tn gemm_tma_tt; do
+for f in gemm_tma_{nn,nt,tn,tt} gemm_tma3st_{nn,nt,tn,tt}; do
   cuobjdump -sass -fun "$f" "$cubin" > "$out/$f.sass" 2>&1
-  sass="$sass $f $(grep -c UTMALDG "$out/$f.sass") UTMALDG $(grep -c HGMMA "$out/$f.sass") HGMMA $(grep -cE 'LDL|STL' "$out/$f.sass") LDL/STL;"
+  sass="$sass $f $(grep -c UTMALDG "$out/$f.sass")/$(grep -c UTMASTG "$out/$f.sass")/$(grep -c HGMMA "$out/$f.sass")/$(grep -cE 'LDL|STL' "$out/$f.sass");"
 done
 rm -f "$cubin"
 
@@ -41,7 +47,7 @@ rm -f "$cubin"
 timeout 40 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
 parity=$?
 t1=$(date +%s)
-junit=- lab=- trainer_tma=- trainer_ws=- peer=-
+junit=- labs="" trainers="" peer=-
 if [ $parity -eq 0 ]; then
   # 2. The GPU JUnit classes that multiply, with tma as every matmul's kernel.
   timeout 120 "$java" $tma org.junit.platform.console.ConsoleLauncher execute --details=summary \
@@ -50,18 +56,20 @@ if [ $parity -eq 0 ]; then
   junit=$?
   t2=$(date +%s)
   # 3. The training shapes.
-  timeout 40 "$java" $tma io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab.txt" 2>&1
-  lab=$?
-  if [ "${PEER:-0}" = 1 ]; then
-    timeout 60 python3 tools/gemm_peer.py --ours "$out/gemm_lab.txt" > "$out/gemm_peer.txt" 2>&1
-    peer=$?
-  fi
+  for h in ${LABS:-tma}; do
+    timeout 40 "$java" -Dmobaspark.gemm.hopper=$h io.mobaspark.kernels.lab.GemmLab > "$out/gemm_lab-$h.txt" 2>&1
+    labs="$labs $h $?"
+    if [ "${PEER:-0}" = 1 ]; then
+      timeout 60 python3 tools/gemm_peer.py --ours "$out/gemm_lab-$h.txt" > "$out/gemm_peer-$h.txt" 2>&1
+      peer=$?
+    fi
+  done
   t3=$(date +%s)
   # 4. The trainer's step on each kernel, same command.
   for h in ${TRAINERS:-tma ws}; do
     timeout 60 "$java" -Xmx40g -Dmobaspark.gemm.hopper=$h io.mobaspark.trainer.lab.TrainingThroughput \
       conf/models/paper-125m.conf --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$out/trainer-$h.txt" 2>&1
-    eval "trainer_$h=$?"
+    trainers="$trainers $h $?"
   done
   t4=$(date +%s)
   times="parity $((t1 - t0)) junit $((t2 - t1)) gemm_lab $((t3 - t2)) trainers $((t4 - t3))"
@@ -69,14 +77,15 @@ else
   times="parity $((t1 - t0)) (failed: the rest skipped)"
 fi
 
-echo "== tma-check exit codes: MatmulParity $parity, junit $junit, GemmLab $lab, peer $peer, trainer tma $trainer_tma, trainer ws $trainer_ws; seconds: $times"
-echo "== sass:$sass"
+echo "== tma-check ($kernel) exit codes: MatmulParity $parity, junit $junit, GemmLab:${labs:- -}, peer $peer, trainer:${trainers:- -}; seconds: $times"
+echo "== sass (UTMALDG/UTMASTG/HGMMA/LDL+STL):$sass"
 {
   grep -E "FAIL|Exception|rror" "$out/MatmulParity.txt" | head -8
   tail -1 "$out/MatmulParity.txt"
   grep -E "tests (successful|failed)" "$out/junit.txt"
   grep -E "MethodSource|=>" "$out/junit.txt" | head -6
-  grep -E "\| tma|validated|FAIL" "$out/gemm_lab.txt" | head -16
-  tail -16 "$out/gemm_peer.txt"
-  for h in tma ws; do echo "== trainer $h"; tail -2 "$out/trainer-$h.txt"; done
+  for h in ${LABS:-tma}; do
+    echo "== GemmLab $h"; grep -E "\| $h|validated|FAIL" "$out/gemm_lab-$h.txt" | head -16; tail -16 "$out/gemm_peer-$h.txt"
+  done
+  for h in ${TRAINERS:-tma ws}; do echo "== trainer $h"; tail -2 "$out/trainer-$h.txt"; done
 } 2>/dev/null

@@ -20,8 +20,9 @@
 //                 per-stage mbarriers instead of a block barrier per K step (gemm_ws.cuh): what the
 //                 launcher runs on sm_90a (the pipelined gemm_wgmma_* only on request, for comparisons).
 //   gemm_tma_*    sm_90a only, gemm_ws_* with the copies issued by one thread as bulk tensor copies
-//                 from tensor maps the launcher encodes (gemm_tma.cuh); on request until it has
-//                 passed the GPU parity tests through Java.
+//                 from tensor maps the launcher encodes (gemm_tma.cuh); gemm_tma3st_* the same with
+//                 3 stages and the bf16 output stored by the copy engine too; on request until they
+//                 have passed the GPU parity tests through Java.
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -533,10 +534,16 @@ GEMM_WS_KERNEL(gemm_ws_tt, true, true)
 // ---- gemm_tma: sm_90a, warp-specialized, fed by the copy engine --------------------------------------
 #include "gemm_tma.cuh"
 
-// Grid: (min(work items, SMs), 1, 1), WS_THREADS threads, WS_SMEM_BYTES of dynamic shared memory.
-#define GEMM_TMA_KERNEL(NAME, TA, TB)                                                                  \
-  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_TMA_PARAMS) { GEMM_TMA_BODY(TA, TB) }
-GEMM_TMA_KERNEL(gemm_tma_nn, false, false)
-GEMM_TMA_KERNEL(gemm_tma_nt, false, true)
-GEMM_TMA_KERNEL(gemm_tma_tn, true, false)
-GEMM_TMA_KERNEL(gemm_tma_tt, true, true)
+// Grid: (min(work items, SMs), 1, 1), WS_THREADS threads, ws_smem_bytes(STAGES) of dynamic shared memory.
+#define GEMM_TMA_KERNEL(NAME, TA, TB, STAGES, STORE_TMA)                                               \
+  extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) NAME(GEMM_TMA_PARAMS) {               \
+    GEMM_TMA_BODY(TA, TB, STAGES, STORE_TMA)                                                           \
+  }
+GEMM_TMA_KERNEL(gemm_tma_nn, false, false, 4, false)
+GEMM_TMA_KERNEL(gemm_tma_nt, false, true, 4, false)
+GEMM_TMA_KERNEL(gemm_tma_tn, true, false, 4, false)
+GEMM_TMA_KERNEL(gemm_tma_tt, true, true, 4, false)
+GEMM_TMA_KERNEL(gemm_tma3st_nn, false, false, 3, true)
+GEMM_TMA_KERNEL(gemm_tma3st_nt, false, true, 3, true)
+GEMM_TMA_KERNEL(gemm_tma3st_tn, true, false, 3, true)
+GEMM_TMA_KERNEL(gemm_tma3st_tt, true, true, 3, true)

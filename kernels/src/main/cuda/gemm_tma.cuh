@@ -1,8 +1,8 @@
-// The TMA-fed warp-specialized GEMM (gemm_tma_*, docs/gemm-cuda.md "Kernels"): gemm_ws.cuh's kernel
-// with its 128 cp.async threads replaced by one thread that issues bulk tensor copies
-// (cp.async.bulk.tensor.2d). Included by gemm.cu after gemm_ws.cuh, whose block frame (ws_run:
-// barriers, roles, setmaxnreg), tile walk, consumers and epilogue it reuses unchanged; gemm.cu defines
-// the kernels. The H200 harness measured it at 0.78-1.04 of cuBLAS where ws reaches 0.63-0.86: the
+// The TMA-fed warp-specialized GEMMs (gemm_tma_*, gemm_tma3st_*, docs/gemm-cuda.md "Kernels"):
+// gemm_ws.cuh's kernel with its 128 cp.async threads replaced by one thread that issues bulk tensor
+// copies (cp.async.bulk.tensor.2d). Included by gemm.cu after gemm_ws.cuh, whose block frame (ws_run:
+// barriers, roles, setmaxnreg), tile walk, consumers and epilogues it reuses; gemm.cu defines the
+// kernels. The H200 harness measured gemm_tma at 0.78-1.04 of cuBLAS where ws reaches 0.63-0.86: the
 // copies' issue, not L2 bytes, held ws back.
 //
 // Producer: one thread of warpgroup 0 (the other 127 only lower their registers and leave). Per K step
@@ -19,9 +19,18 @@
 // multiple of 64 need no special case; a split's K range ends on a multiple of 64 or at K. A box's
 // bytes count in full even where it lies partly or wholly outside.
 //
-// The maps come from the host (GemmCuda through TensorMaps.java: cuTensorMapEncodeTiled, boxes as
-// above); they are 128-byte kernel parameters (__grid_constant__), so the copy engine reads them in
-// parameter space and nothing is allocated per launch.
+// gemm_tma3st_* (STORE_TMA, 3 stages): the plain bf16 output leaves through the copy engine too. Each
+// consumer warpgroup writes its 64 x 256 values with stmatrix into its 32 KiB buffer as 4 boxes of 64
+// rows x 64 columns (8 KiB each, 128-byte swizzle: the output map's layout), one thread issues
+// `cp.async.bulk.tensor.2d.global.shared::cta` stores, and the warpgroup goes straight on to the next
+// item's wgmmas instead of reading the buffer back and storing 16 bytes per thread; the stores' reads
+// of the buffer are waited for only before it is written again, one item later. The map's bounds drop
+// rows and columns outside [M, N). 3 stages (a copy lead of 2 steps) make room for the full-width
+// buffers. Harness: +5 to +14% over gemm_tma on the K = 768 bf16-output products.
+//
+// The maps come from the host (GemmCuda through GemmTensorMap and TensorMapEncoder:
+// cuTensorMapEncodeTiled, boxes as above); they are 128-byte kernel parameters (__grid_constant__), so
+// the copy engine reads them in parameter space and nothing is allocated per launch.
 #include <cuda.h>
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -53,7 +62,7 @@ __device__ __forceinline__ void tma_load_tile(uint32_t dst, const CUtensorMap* m
 }
 
 // The producer's one thread: every K step of the block's items, in the consumers' order.
-template <bool TA, bool TB>
+template <bool TA, bool TB, int STAGES>
 __device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap* map_a, const CUtensorMap* map_b, int K,
                                             int k_split, const WsBlock<false>& blk) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map_a) : "memory");
@@ -69,7 +78,7 @@ __device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap*
       const int k0 = it.k_begin + step * WG_BK;
       tma_load_tile<WG_BM, !TA>(blk.stage_a(stage), map_a, it.m0, k0, full);
       tma_load_tile<WG_BN, TB>(blk.own_b(stage), map_b, it.n0, k0, full);
-      if (++stage == WS_STAGES) {
+      if (++stage == STAGES) {
         stage = 0;
         round ^= 1;
       }
@@ -77,27 +86,82 @@ __device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap*
   }
 }
 
-template <bool TA, bool TB>
-__device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_a, const CUtensorMap* map_b, int K,
-                                              int k_split) {
-  ws_run<false>(
-      o.m, o.n, o.splits, 1,
-      [&](const WsBlock<false>& blk) {
-        if (threadIdx.x == 0) tma_produce<TA, TB>(o, map_a, map_b, K, k_split, blk);
-      },
-      [&](const WsBlock<false>& blk, int cw) { ws_consume<TA, TB, false, false>(o, K, k_split, blk, cw); });
+// Whether this thread issues its warpgroup's bulk stores (and waits for them).
+__device__ __forceinline__ bool tma_store_issuer() { return threadIdx.x % 128 == 0; }
+
+// A consumer warpgroup's 64 x 256 accumulators (rows row0.., columns n0..) -> out through `buf` (4
+// boxes of 64 x 64 bf16, 8 KiB each, 1 KiB aligned) and bulk tensor stores of `map_out` (boxes {64,
+// 64}, 128B swizzle). bar: the warpgroup's named barrier.
+__device__ __forceinline__ void tma_store_tile(const CUtensorMap* map_out, const float (&d)[128], uint32_t buf,
+                                               long row0, int n0, int bar) {
+  // The copy engine has read the buffer's previous contents (the previous item's stores).
+  if (tma_store_issuer()) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+  asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+  // stmatrix x4 (as wg_store_staged): lanes 8i..8i+7 address the rows of matrix i = (8-column block
+  // j + i / 2, row half i % 2); block c is 16-byte chunk c % 8 of box c / 8, swizzled by the row.
+  const int mi = lane / 8, r = 16 * q + 8 * (mi % 2) + lane % 8;
+#pragma unroll
+  for (int j = 0; j < WG_BN / 8; j += 2) {
+    const int c = j + mi / 2;
+    const uint32_t at = buf + (c / 8) * 8192 + r * 128 + (((c % 8) ^ (r & 7)) << 4);
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(at),
+                 "r"(bf16x2(d[4 * j], d[4 * j + 1])), "r"(bf16x2(d[4 * j + 2], d[4 * j + 3])),
+                 "r"(bf16x2(d[4 * j + 4], d[4 * j + 5])), "r"(bf16x2(d[4 * j + 6], d[4 * j + 7]))
+                 : "memory");
+  }
+  // The generic-proxy writes above are what the copy engine (async proxy) reads next.
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+  if (tma_store_issuer()) {
+#pragma unroll
+    for (int box = 0; box < WG_BN / 64; box++)
+      asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(map_out),
+                   "r"(n0 + 64 * box), "r"((int)row0), "r"(buf + box * 8192)
+                   : "memory");
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+  }
 }
 
-#define GEMM_TMA_BODY(TA, TB)                                                                          \
-  gemm_tma_body<TA, TB>(GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, &map_a, \
-                        &map_b, k, k_split);
+template <bool TA, bool TB, int STAGES, bool STORE_TMA>
+__device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_a, const CUtensorMap* map_b,
+                                              const CUtensorMap* map_out, int K, int k_split) {
+  static_assert(!STORE_TMA || ws_epilogue_cols(STAGES) == WG_BN, "bulk stores need the full-width buffer");
+  ws_run<false, STAGES>(
+      o.m, o.n, o.splits, 1,
+      [&](const WsBlock<false>& blk) {
+        if (threadIdx.x == 0) tma_produce<TA, TB, STAGES>(o, map_a, map_b, K, k_split, blk);
+        // Warp 0 whole again before it leaves: not needed by a lone block, but it keeps these kernels
+        // instruction for instruction the harness's, which were checked and timed on the H200.
+        __syncwarp();
+      },
+      [&](const WsBlock<false>& blk, int cw) {
+        ws_consume<TA, TB, false, false, STAGES>(o, K, k_split, blk, cw,
+                                                 [&](const float(&d)[128], uint32_t buf, long row0, int n0, int bar) {
+                                                   if (STORE_TMA) {
+                                                     tma_store_tile(map_out, d, buf, row0, n0, bar);
+                                                   } else {
+                                                     ws_store_staged<STAGES>(o, d, buf, row0, n0, bar);
+                                                   }
+                                                 });
+        // Shared memory is not left while the copy engine may still read the buffer.
+        if (STORE_TMA && tma_store_issuer()) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+      });
+}
+
+#define GEMM_TMA_BODY(TA, TB, STAGES, STORE_TMA)                                                       \
+  gemm_tma_body<TA, TB, STAGES, STORE_TMA>(                                                            \
+      GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, &map_a, &map_b, \
+      &map_out, k, k_split);
 #else
-#define GEMM_TMA_BODY(TA, TB)
+#define GEMM_TMA_BODY(TA, TB, STAGES, STORE_TMA)
 #endif
 
-// The parameters of gemm_tma_*, in the launcher's order (GemmCuda.launch): GEMM_PARAMS with the
-// operands as tensor maps of a ([M, K], or [K, M] when TA) and b ([K, N], or [N, K] when TB), passed
-// by value (TensorMaps.java says which boxes).
+// The parameters of gemm_tma_* and gemm_tma3st_*, in the launcher's order (GemmCuda.launch):
+// GEMM_PARAMS with the operands as tensor maps of a ([M, K], or [K, M] when TA) and b ([K, N], or
+// [N, K] when TB), and map_out, the bf16 out's map that gemm_tma3st_* stores through where the output
+// is staged (any 128 bytes otherwise, never read), all passed by value (GemmTensorMap says which boxes).
 #define GEMM_TMA_PARAMS                                                                                \
-  const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b, void *out,       \
-      float *partials, int m, int n, int k, int k_split, int out_f32, int accumulate
+  const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,                \
+      const __grid_constant__ CUtensorMap map_out, void *out, float *partials, int m, int n, int k, int k_split, \
+      int out_f32, int accumulate

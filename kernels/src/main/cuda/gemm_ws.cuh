@@ -37,10 +37,13 @@
 #ifndef WS_FORWARD_LAG
 #define WS_FORWARD_LAG 1
 #endif
-#define WS_EPILOGUE_COLS (WS_STAGES == 3 ? WG_BN : WG_BN / 2)
-#define WS_EPILOGUE_BYTES (64 * WS_EPILOGUE_COLS * 2)  // per consumer warpgroup
+// Columns of a consumer warpgroup's epilogue buffer for a stage count: all 256 with 3 stages, half with 4.
+__host__ __device__ constexpr int ws_epilogue_cols(int stages) { return stages == 3 ? WG_BN : WG_BN / 2; }
 // Dynamic shared memory: the stages, the two warpgroups' staging buffers, slack to align to 1 KiB.
-#define WS_SMEM_BYTES (WS_STAGES * WG_STAGE_BYTES + 2 * WS_EPILOGUE_BYTES + 1024)
+__host__ __device__ constexpr int ws_smem_bytes(int stages) {
+  return stages * WG_STAGE_BYTES + 2 * (64 * ws_epilogue_cols(stages) * 2) + 1024;
+}
+#define WS_SMEM_BYTES ws_smem_bytes(WS_STAGES)
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -172,15 +175,34 @@ __device__ __forceinline__ void ws_produce(const GemmOut& o, const __nv_bfloat16
   asm volatile("cp.async.wait_all;\n" ::: "memory");
 }
 
+// A consumer warpgroup's plain bf16 output (the staged case) through its buffer `buf` of 64 x
+// ws_epilogue_cols(STAGES) bf16: the whole 64 x 256, or one half of the columns at a time.
+template <int STAGES>
+__device__ __forceinline__ void ws_store_staged(const GemmOut& o, const float (&d)[128], uint32_t buf, long row0, int n0,
+                                                int bar) {
+  // The buffer is free once every warp of this warpgroup has read back the previous item's rows.
+  asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+  if (ws_epilogue_cols(STAGES) == WG_BN) {
+    wg_store_staged<WG_BN, 0>(o, d, buf, row0, n0, bar);
+  } else {
+    wg_store_staged<WG_BN / 2, 0>(o, d, buf, row0, n0, bar);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+    wg_store_staged<WG_BN / 2, WG_BN / 16>(o, d, buf, row0, n0, bar);
+  }
+}
+
 // Consumer warpgroup cw (0 or 1): rows [64 cw, 64 cw + 64) of every item's tile. GENERIC_COPIES: the
 // stages were written by cp.async (the generic proxy), which the wgmmas' async proxy must be fenced
 // against; the TMA-fed kernel's bulk tensor copies (gemm_tma.cuh) write through the async proxy already.
-template <bool TA, bool TB, bool PAIR, bool GENERIC_COPIES>
-__device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const WsBlock<PAIR>& blk, int cw) {
+// store_staged(d, buf, row0, n0, bar) writes a plain bf16 output (ws_store_staged, or gemm_tma.cuh's
+// bulk tensor stores); other outputs leave from the fragments.
+template <bool TA, bool TB, bool PAIR, bool GENERIC_COPIES, int STAGES, typename StoreStaged>
+__device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const WsBlock<PAIR>& blk, int cw,
+                                           StoreStaged store_staged) {
   const bool staged = o.splits == 1 && !o.out_f32 && !o.accumulate && o.n % 8 == 0;
   const bool warp_leader = threadIdx.x % 32 == 0;
   const int bar = 1 + cw;  // this warpgroup's named barrier (0 is the block's)
-  const uint32_t buf = blk.smem + WS_STAGES * WG_STAGE_BYTES + cw * WS_EPILOGUE_BYTES;
+  const uint32_t buf = blk.smem + STAGES * WG_STAGE_BYTES + cw * (64 * ws_epilogue_cols(STAGES) * 2);
   const uint32_t peer_empty = PAIR ? peer_address(blk.empty, blk.rank ^ 1) : 0;
   // Stage s goes back to the producers that write it: this block's, and (PAIR) the peer's forward.
   auto release = [&](int s) {
@@ -203,7 +225,7 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
       wg_mma_step<TA, TB>(d, a_base, b_base);
       if (step > 0) release(held);  // the previous step's wgmmas are done: its stage goes back
       held = stage;
-      if (++stage == WS_STAGES) {
+      if (++stage == STAGES) {
         stage = 0;
         round ^= 1;
       }
@@ -215,40 +237,32 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
     o.split = it.split;
     const long row0 = it.m0 + cw * 64;
     if (staged) {
-      // The buffer is free once every warp of this warpgroup has read back the previous item's rows.
-      asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
-      if (WS_EPILOGUE_COLS == WG_BN) {
-        wg_store_staged<WG_BN, 0>(o, d, buf, row0, it.n0, bar);
-      } else {
-        wg_store_staged<WG_BN / 2, 0>(o, d, buf, row0, it.n0, bar);
-        asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
-        wg_store_staged<WG_BN / 2, WG_BN / 16>(o, d, buf, row0, it.n0, bar);
-      }
+      store_staged(d, buf, row0, it.n0, bar);
     } else {
       wg_store_fragments(o, d, row0, it.n0);
     }
   }
 }
 
-// The block's frame, shared with the TMA-fed kernel (gemm_tma.cuh): barriers (full[s] expecting
-// `full_arrivals`), roles (warpgroup 0 runs produce(blk), warpgroups 1 and 2 consume(blk, cw) after
-// setmaxnreg) and, PAIR, the cluster syncs around them.
-template <bool PAIR, typename Produce, typename Consume>
+// The block's frame, shared with the TMA-fed kernels (gemm_tma.cuh): STAGES stages' barriers (full[s]
+// expecting `full_arrivals`), roles (warpgroup 0 runs produce(blk), warpgroups 1 and 2 consume(blk,
+// cw) after setmaxnreg) and, PAIR, the cluster syncs around them.
+template <bool PAIR, int STAGES, typename Produce, typename Consume>
 __device__ __forceinline__ void ws_run(int m, int n, int splits, int full_arrivals, Produce produce, Consume consume) {
   extern __shared__ uint8_t smem_raw[];
-  __shared__ __align__(8) uint64_t barriers[3 * WS_STAGES];
+  __shared__ __align__(8) uint64_t barriers[3 * STAGES];
   WsBlock<PAIR> blk;
   blk.smem = (static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw)) + 1023) & ~1023u;
   blk.full = static_cast<uint32_t>(__cvta_generic_to_shared(barriers));
-  blk.empty = blk.full + 8 * WS_STAGES;
-  blk.half = blk.empty + 8 * WS_STAGES;
+  blk.empty = blk.full + 8 * STAGES;
+  blk.half = blk.empty + 8 * STAGES;
   blk.rank = PAIR ? cluster_rank() : 0;
   blk.unit = blockIdx.x / WsBlock<PAIR>::ROWS;
   blk.units = gridDim.x / WsBlock<PAIR>::ROWS;
   const int rows = WsBlock<PAIR>::ROWS * WG_BM;
   blk.items = ((m + rows - 1) / rows) * ((n + WG_BN - 1) / WG_BN) * splits;
   if (threadIdx.x == 0) {
-    for (int s = 0; s < WS_STAGES; s++) {
+    for (int s = 0; s < STAGES; s++) {
       mbarrier_init(blk.full + 8 * s, full_arrivals);
       mbarrier_init(blk.empty + 8 * s, WS_CONSUMER_WARPS * WsBlock<PAIR>::ROWS);
       if (PAIR) mbarrier_init(blk.half + 8 * s, WS_PRODUCER_THREADS);
@@ -275,10 +289,15 @@ __device__ __forceinline__ void ws_run(int m, int n, int splits, int full_arriva
 template <bool TA, bool TB, bool PAIR>
 __device__ __forceinline__ void gemm_ws_body(GemmOut o, const __nv_bfloat16* __restrict__ a,
                                              const __nv_bfloat16* __restrict__ b, int K, int k_split) {
-  ws_run<PAIR>(
+  ws_run<PAIR, WS_STAGES>(
       o.m, o.n, o.splits, WS_PRODUCER_THREADS,
       [&](const WsBlock<PAIR>& blk) { ws_produce<TA, TB, PAIR>(o, a, b, K, k_split, blk); },
-      [&](const WsBlock<PAIR>& blk, int cw) { ws_consume<TA, TB, PAIR, true>(o, K, k_split, blk, cw); });
+      [&](const WsBlock<PAIR>& blk, int cw) {
+        ws_consume<TA, TB, PAIR, true, WS_STAGES>(o, K, k_split, blk, cw,
+                                                  [&](const float(&d)[128], uint32_t buf, long row0, int n0, int bar) {
+                                                    ws_store_staged<WS_STAGES>(o, d, buf, row0, n0, bar);
+                                                  });
+      });
 }
 
 #define GEMM_WS_BODY(TA, TB, PAIR)                                                                     \

@@ -20,28 +20,41 @@ import io.mobaspark.kernels.Shape;
  * misaligned rows (an odd vocabulary) are padded onto the wgmma kernel by {@link GemmAlignment}.
  */
 public final class GemmCuda implements AutoCloseable {
-  /** The main-loop kernels of gemm.cu and their block tiles (WG_*, WS_* and MMA_* there). */
+  /** One 64-deep stage of the 128 x 256 wgmma kernels: 16 KiB of A and 32 KiB of B. */
+  private static final int STAGE_BYTES = 128 * 64 * 2 + 256 * 64 * 2;
+
+  /**
+   * The main-loop kernels of gemm.cu and their block tiles (WG_*, WS_* and MMA_* there); shared
+   * bytes: the stages of 48 KiB, the epilogue buffers, 1 KiB of alignment slack.
+   */
   public enum Family {
     /** Pipelined: both warpgroups copy and compute, one block barrier per K step. */
-    WGMMA("gemm_wgmma_", 128, 256, 256, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 1024),
+    WGMMA("gemm_wgmma_", 128, 256, 256, 4 * STAGE_BYTES + 1024, Maps.NONE),
     /** Warp-specialized: a copying warpgroup, mbarriers per stage, two 16 KiB epilogue buffers. */
-    WS("gemm_ws_", 128, 256, 384, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 2 * 16384 + 1024),
+    WS("gemm_ws_", 128, 256, 384, 4 * STAGE_BYTES + 2 * 16384 + 1024, Maps.NONE),
     /** WS fed by the copy engine from tensor maps: one producer thread, the same frame and epilogue. */
-    TMA("gemm_tma_", 128, 256, 384, 4 * (128 * 64 * 2 + 256 * 64 * 2) + 2 * 16384 + 1024),
-    MMA("gemm_mma_", 128, 128, 256, 0);
+    TMA("gemm_tma_", 128, 256, 384, 4 * STAGE_BYTES + 2 * 16384 + 1024, Maps.OPERANDS),
+    /** TMA with 3 stages, two 32 KiB epilogue buffers and a plain bf16 out stored by the copy engine. */
+    TMA3ST("gemm_tma3st_", 128, 256, 384, 3 * STAGE_BYTES + 2 * 32768 + 1024, Maps.OPERANDS_AND_OUT),
+    MMA("gemm_mma_", 128, 128, 256, 0, Maps.NONE);
+
+    /** Which tensor maps a kernel takes (as its first three parameters, when any). */
+    enum Maps { NONE, OPERANDS, OPERANDS_AND_OUT }
 
     final String prefix;
     final int tileM;
     final int tileN;
     final int threads;
     final int sharedBytes;
+    final Maps maps;
 
-    Family(String prefix, int tileM, int tileN, int threads, int sharedBytes) {
+    Family(String prefix, int tileM, int tileN, int threads, int sharedBytes, Maps maps) {
       this.prefix = prefix;
       this.tileM = tileM;
       this.tileN = tileN;
       this.threads = threads;
       this.sharedBytes = sharedBytes;
+      this.maps = maps;
     }
 
     long tiles(int m, int n) {
@@ -54,12 +67,14 @@ public final class GemmCuda implements AutoCloseable {
    * every shape: through Java on the H200 (2026-12-02) it was +6 to +26% at 12 of the 13 training
    * shapes of GemmLab and within 1% at the 13th (tt 4096). WGMMA, the pipelined one (the choice
    * before), stays for comparisons in one build; TMA, the warp-specialized kernel fed by bulk tensor
-   * copies (0.78-1.04 of cuBLAS in the C++ harness, H200 2026-12-02), runs on request until it has
-   * passed the GPU parity tests through Java: system property {@value GemmCuda#HOPPER_PROPERTY} =
-   * wgmma or tma, read when the backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
+   * copies (0.78-1.04 of cuBLAS in the C++ harness, H200 2026-12-02), and TMA3ST, the same with 3
+   * stages and bulk tensor stores of a plain bf16 output (0.79-1.05; +5 to +14% over TMA on the
+   * K = 768 bf16 products), run on request until they have passed the GPU parity tests through
+   * Java: system property {@value GemmCuda#HOPPER_PROPERTY} = wgmma, tma or tma3st, read when the
+   * backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
    */
   public enum HopperKernel {
-    WS(Family.WS), WGMMA(Family.WGMMA), TMA(Family.TMA);
+    WS(Family.WS), WGMMA(Family.WGMMA), TMA(Family.TMA), TMA3ST(Family.TMA3ST);
 
     /** The kernel when nothing is asked for (tools/device/tma-check.sh decides whether TMA takes over). */
     public static final HopperKernel DEFAULT = WS;
@@ -85,7 +100,7 @@ public final class GemmCuda implements AutoCloseable {
         return valueOf(value.toUpperCase(java.util.Locale.ROOT));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(HOPPER_PROPERTY + " = " + value
-            + ": expected ws, wgmma or tma", e);
+            + ": expected ws, wgmma, tma or tma3st", e);
       }
     }
   }
@@ -272,14 +287,18 @@ public final class GemmCuda implements AutoCloseable {
         : new LaunchShape(ceilDiv(n, f.tileN), ceilDiv(m, f.tileM), plan.splits(), f.threads, 1, 1,
             f.sharedBytes);
     KernelArgs args = new KernelArgs();
-    if (f == Family.TMA) {
-      // gemm_tma_*: (map_a, map_b, out, partials, ...): the operands only through their maps.
+    if (f.maps != Family.Maps.NONE) {
+      // gemm_tma*: (map_a, map_b, map_out, out, partials, ...): the operands only through their maps.
       if (tensorMaps == null) {
         tensorMaps = new TensorMapEncoder(context);
       }
-      args.struct(tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset))
-          .struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
-          .ptr(out, outOffset).ptr(work, split ? 0 : outOffset);
+      byte[] mapA = tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset);
+      // map_out is read only for the output the kernels stage (gemm_ws.cuh: plain bf16, N % 8 == 0).
+      boolean staged = !split && outType == DType.BF16 && !accumulate && n % 8 == 0;
+      byte[] mapOut = f.maps == Family.Maps.OPERANDS_AND_OUT && staged
+          ? tensorMaps.encode(GemmTensorMap.out(m, n), out, outOffset) : mapA;
+      args.struct(mapA).struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
+          .struct(mapOut).ptr(out, outOffset).ptr(work, split ? 0 : outOffset);
     } else {
       args.ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset).ptr(b, bOffset);
     }

@@ -3,18 +3,18 @@ package io.mobaspark.kernels.cuda;
 import java.util.Locale;
 
 /**
- * What {@code cuTensorMapEncodeTiled} is told about one bf16 operand of the TMA GEMM kernel
+ * What {@code cuTensorMapEncodeTiled} is told about one bf16 matrix of the TMA GEMM kernels
  * (gemm_tma.cuh): the row-major matrix {@code [rows, cols]} as stored (cols contiguous), and the box
- * that one bulk tensor copy brings into shared memory, {@code boxCols x boxRows}, with the 128-byte
- * swizzle that the kernel's wgmma descriptors expect. Pure: {@link TensorMapEncoder} makes the
+ * that one bulk tensor copy moves between it and shared memory, {@code boxCols x boxRows}, with the
+ * 128-byte swizzle that the kernels' wgmma descriptors (operands) and stmatrix stores (out) use. Pure: {@link TensorMapEncoder} makes the
  * 128-byte map from it on the GPU path, tests check it without a driver.
  *
  * <p>Boxes: a K-major operand ({@code a [M, K]}, {@code b [N, K]} transposed) is loaded as one box of
  * 64 K by all the rows a block takes (128 of A, 256 of B); an M/N-major one ({@code a [K, M]}
  * transposed, {@code b [K, N]}) as boxes of 64 rows by 64 K. 64 bf16 are the 128 bytes that the
- * swizzle spans.
+ * swizzle spans. The bf16 output of gemm_tma3st_* leaves in boxes of 64 x 64.
  *
- * @param operand "a" or "b", for errors
+ * @param operand "a", "b" or "out", for errors
  * @param rows the outer dimension (slow, the stride's)
  * @param cols the inner dimension (contiguous)
  * @param boxRows rows of one box
@@ -58,6 +58,11 @@ public record GemmTensorMap(String operand, long rows, long cols, int boxRows) {
   public static GemmTensorMap b(int n, int k, boolean transB) {
     return transB ? new GemmTensorMap("b", n, k, GemmCuda.Family.TMA.tileN)
         : new GemmTensorMap("b", k, n, BOX_COLS);
+  }
+
+  /** The plain bf16 output {@code [M, N]} that gemm_tma3st_* stores through the copy engine. */
+  public static GemmTensorMap out(int m, int n) {
+    return new GemmTensorMap("out", m, n, BOX_COLS);
   }
 
   /** globalDim, innermost first. */

@@ -19,8 +19,9 @@ import java.util.Random;
  * transpose combinations: one element, 113x203x77, a single output column, K and N odd (the
  * mma.sync fallback), M odd with an edge tile in N, aligned shapes (wgmma on Hopper), more
  * output tiles than SMs (a second wave of blocks) and a long K that is split. On Hopper every
- * aligned product runs on the three persistent kernels: the warp-specialized one the launcher
- * picks, the pipelined one and the TMA-fed one (operands through tensor maps). A non-accumulating
+ * aligned product runs on every persistent kernel: the warp-specialized one the launcher picks,
+ * the pipelined one and the two TMA-fed ones (operands through tensor maps; tma3st also stores a
+ * plain bf16 output through one). A non-accumulating
  * output is poisoned (NaN) first; every product runs twice and must repeat bitwise.
  */
 public final class MatmulParity {
@@ -69,6 +70,7 @@ public final class MatmulParity {
         if (GemmCuda.rowsAligned(c.m(), c.n(), c.k(), c.transA(), c.transB())) {
           cases.add(c.on(GemmCuda.HopperKernel.WGMMA));
           cases.add(c.on(GemmCuda.HopperKernel.TMA));
+          cases.add(c.on(GemmCuda.HopperKernel.TMA3ST));
         }
       }
     }

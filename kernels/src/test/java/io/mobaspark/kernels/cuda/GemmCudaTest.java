@@ -91,6 +91,8 @@ class GemmCudaTest {
           H200_SMS).family());
       assertEquals(GemmCuda.Family.TMA, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true,
           askTma, H200_SMS).family());
+      assertEquals(GemmCuda.Family.TMA3ST, GemmCuda.plan(s[0], s[1], s[2], transA, transB, true,
+          GemmCuda.HopperKernel.TMA3ST, H200_SMS).family());
     }
     // Asking changes nothing for misaligned rows or without the sm_90a image: mma.sync.
     assertEquals(GemmCuda.Family.MMA, GemmCuda.plan(4096, 768, 767, false, true, true,
@@ -122,12 +124,16 @@ class GemmCudaTest {
       assertEquals(GemmCuda.HopperKernel.WGMMA, GemmCuda.HopperKernel.fromProperty());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "tma");
       assertEquals(GemmCuda.HopperKernel.TMA, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "tma3st");
+      assertEquals(GemmCuda.HopperKernel.TMA3ST, GemmCuda.HopperKernel.fromProperty());
+      System.setProperty(GemmCuda.HOPPER_PROPERTY, "tma");
       assertEquals(GemmCuda.Family.TMA, GemmCuda.plan(65536, 2304, 768, false, true, true,
           GemmCuda.HopperKernel.fromProperty(), H200_SMS).family());
       System.setProperty(GemmCuda.HOPPER_PROPERTY, "pair");
       String message = assertThrows(IllegalArgumentException.class,
           GemmCuda.HopperKernel::fromProperty).getMessage();
-      assertTrue(message.contains("mobaspark.gemm.hopper = pair: expected ws, wgmma or tma"), message);
+      assertTrue(message.contains(
+          "mobaspark.gemm.hopper = pair: expected ws, wgmma, tma or tma3st"), message);
     } finally {
       if (before == null) {
         System.clearProperty(GemmCuda.HOPPER_PROPERTY);

@@ -39,6 +39,11 @@ class GemmTensorMapTest {
   }
 
   @Test
+  void theBf16OutputLeavesInBoxesOf64By64() {
+    assertMap(GemmTensorMap.out(M, N), new long[] {N, M}, 2L * N, new int[] {64, 64});
+  }
+
+  @Test
   void boxesSpanThe128ByteSwizzleAndEveryElement() {
     GemmTensorMap a = GemmTensorMap.a(M, K, false);
     assertEquals(128, a.boxDims()[0] * 2); // bf16: the swizzle's span exactly
