@@ -44,7 +44,7 @@ done
 rm -f "$cubin"
 
 # 1. Matmul parity, every kernel.
-timeout 40 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
+timeout 60 "$java" $tma io.mobaspark.kernels.lab.MatmulParity > "$out/MatmulParity.txt" 2>&1
 parity=$?
 t1=$(date +%s)
 junit=- labs="" trainers="" peer=-
