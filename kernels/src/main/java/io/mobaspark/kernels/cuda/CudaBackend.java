@@ -324,8 +324,8 @@ public final class CudaBackend implements Backend {
 
   /**
    * Which persistent GEMM kernel later aligned matmuls run on sm_90a ({@link GemmCuda.HopperKernel};
-   * default ws, or system property {@value GemmCuda#HOPPER_PROPERTY}). For the labs: both kernels
-   * at one shape.
+   * {@code HopperKernel.DEFAULT}, or system property {@value GemmCuda#HOPPER_PROPERTY}). For the labs
+   * and MatmulParity: every kernel at one shape.
    */
   public void setGemmKernel(GemmCuda.HopperKernel choice) {
     gemm.hopperKernel(choice);
