@@ -259,6 +259,18 @@ public final class GemmCuda implements AutoCloseable {
         accumulate);
   }
 
+  /**
+   * Whether a launch of {@code family} stores out through its map_out: the gemm_tma3st kernels do
+   * for the output gemm_ws.cuh's consumers stage (ws_consume's `staged`: one split, plain bf16, not
+   * accumulated, N % 8 == 0). Elsewhere map_out is a stand-in the kernel never reads, so this rule
+   * must hold wherever the kernel's does: a stand-in stored through would write into an operand.
+   */
+  static boolean storesThroughOutMap(Family family, int splits, DType outType, boolean accumulate,
+      int n) {
+    return family.maps == Family.Maps.OPERANDS_AND_OUT && splits == 1 && outType == DType.BF16
+        && !accumulate && n % 8 == 0;
+  }
+
   /** Which persistent kernel later aligned products on sm_90a run (labs: both at one shape). */
   void hopperKernel(HopperKernel choice) {
     this.hopper = choice;
@@ -293,9 +305,7 @@ public final class GemmCuda implements AutoCloseable {
         tensorMaps = new TensorMapEncoder(context);
       }
       byte[] mapA = tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset);
-      // map_out is read only for the output the kernels stage (gemm_ws.cuh: plain bf16, N % 8 == 0).
-      boolean staged = !split && outType == DType.BF16 && !accumulate && n % 8 == 0;
-      byte[] mapOut = f.maps == Family.Maps.OPERANDS_AND_OUT && staged
+      byte[] mapOut = storesThroughOutMap(f, plan.splits(), outType, accumulate, n)
           ? tensorMaps.encode(GemmTensorMap.out(m, n), out, outOffset) : mapA;
       args.struct(mapA).struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
           .struct(mapOut).ptr(out, outOffset).ptr(work, split ? 0 : outOffset);

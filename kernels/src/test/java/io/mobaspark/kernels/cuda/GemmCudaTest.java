@@ -2,6 +2,7 @@ package io.mobaspark.kernels.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -110,6 +111,20 @@ class GemmCudaTest {
     GemmCuda.Plan tmaSplit = GemmCuda.plan(768, 768, 65536, true, false, true, askTma, H200_SMS);
     assertEquals(defaultSplit.splits(), tmaSplit.splits());
     assertEquals(defaultSplit.splitDepth(), tmaSplit.splitDepth());
+  }
+
+  @Test
+  void onlyTheStoringTmaKernelTakesAnOutputMapAndOnlyForTheStagedOutput() {
+    GemmCuda.Family stores = GemmCuda.Family.TMA3ST;
+    assertTrue(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, false, 768));
+    // Anything the consumers write from fragments: split partials, fp32, +=, N off 8.
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 2, DType.BF16, false, 768));
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.F32, false, 768));
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, true, 768));
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, false, 770));
+    for (GemmCuda.Family other : new GemmCuda.Family[] {GemmCuda.Family.TMA, GemmCuda.Family.WS}) {
+      assertFalse(GemmCuda.storesThroughOutMap(other, 1, DType.BF16, false, 768));
+    }
   }
 
   @Test
