@@ -63,21 +63,21 @@ public final class GemmCuda implements AutoCloseable {
   }
 
   /**
-   * Which persistent kernel runs the aligned products on sm_90a. WS, the warp-specialized one, for
-   * every shape: through Java on the H200 (2026-12-02) it was +6 to +26% at 12 of the 13 training
-   * shapes of GemmLab and within 1% at the 13th (tt 4096). WGMMA, the pipelined one (the choice
-   * before), stays for comparisons in one build; TMA, the warp-specialized kernel fed by bulk tensor
-   * copies (0.78-1.04 of cuBLAS in the C++ harness, H200 2026-12-02), and TMA3ST, the same with 3
-   * stages and bulk tensor stores of a plain bf16 output (0.79-1.05; +5 to +14% over TMA on the
-   * K = 768 bf16 products), run on request until they have passed the GPU parity tests through
-   * Java: system property {@value GemmCuda#HOPPER_PROPERTY} = wgmma, tma or tma3st, read when the
-   * backend starts, or {@code CudaBackend.setGemmKernel} in the labs.
+   * Which persistent kernel runs the aligned products on sm_90a. TMA3ST for every shape: the
+   * warp-specialized kernel fed by bulk tensor copies, with 3 stages and bulk tensor stores of a
+   * plain bf16 output. Through Java on the H200 (2026-12-02, tools/device/tma-check.sh) it passed
+   * MatmulParity (74 products, every kernel) and the GPU JUnit parity classes (37/37, whole model
+   * included), ran GemmLab's 13 training shapes at 0.85-1.19 of cuBLAS in the same command (TMA
+   * 0.83-1.06) and the 125M trainer's step in 153.1 ms (TMA 155.5, WS 175.3). The others stay for
+   * comparisons in one build: WS (warp-specialized, copies by cp.async), WGMMA (pipelined), TMA
+   * (bulk loads, 4 stages, plain epilogue): system property {@value GemmCuda#HOPPER_PROPERTY} = ws,
+   * wgmma, tma or tma3st, read when the backend starts, or {@code CudaBackend.setGemmKernel}.
    */
   public enum HopperKernel {
     WS(Family.WS), WGMMA(Family.WGMMA), TMA(Family.TMA), TMA3ST(Family.TMA3ST);
 
-    /** The kernel when nothing is asked for (tools/device/tma-check.sh decides whether TMA takes over). */
-    public static final HopperKernel DEFAULT = WS;
+    /** The kernel when nothing is asked for. */
+    public static final HopperKernel DEFAULT = TMA3ST;
 
     private final Family family;
 

@@ -65,10 +65,10 @@ class GemmCudaTest {
   }
 
   @Test
-  void defaultIsWarpSpecializedUntilTheTmaKernelHasPassedOnAGpu() {
-    // tools/device/tma-check.sh decides the switch to TMA (docs/gemm-cuda.md).
-    assertEquals(GemmCuda.HopperKernel.WS, GemmCuda.HopperKernel.DEFAULT);
-    assertEquals(GemmCuda.Family.WS, GemmCuda.HopperKernel.WS.family());
+  void defaultIsTheTmaKernelWithBulkStoresThatPassedOnTheGpu() {
+    // Chosen by tools/device/tma-check.sh on the H200, 2026-12-02 (docs/gemm-cuda.md).
+    assertEquals(GemmCuda.HopperKernel.TMA3ST, GemmCuda.HopperKernel.DEFAULT);
+    assertEquals(GemmCuda.Family.TMA3ST, GemmCuda.HopperKernel.TMA3ST.family());
   }
 
   @Test
