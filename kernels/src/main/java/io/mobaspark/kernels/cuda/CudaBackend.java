@@ -204,7 +204,6 @@ public final class CudaBackend implements Backend {
     cuda(t).buffer().zero();
   }
 
-  /** {@code dst = src}, converting when the dtypes differ. */
   @Override
   public void zeroAll(java.util.List<? extends Tensor> tensors) {
     memory.zeroAll(cudaList(tensors));
@@ -215,6 +214,7 @@ public final class CudaBackend implements Backend {
     memory.copyAll(cudaList(dst), cudaList(src));
   }
 
+  /** {@code dst = src}, converting when the dtypes differ. */
   @Override
   public void copy(Tensor dst, Tensor src) {
     OpChecks.sameNumel(dst.shape(), src.shape());
