@@ -10,9 +10,17 @@ import io.mobaspark.kernels.Shape;
  * (overwritten; it may be logits itself). Target -1 gives loss 0 and a zero row; targets are not
  * read back to be checked, and any other target outside {@code [0, V)} gives a NaN loss and row.
  * Every row's reduction has one fixed order: the results repeat bit for bit.
+ *
+ * <p>With a gradient, rows of whole 16-byte chunks that fit in shared memory are staged there, so
+ * each logit leaves DRAM once (H200, [65536, 50304] bf16: 3.40 ms against 4.59 reading the row
+ * twice); other rows are read twice from global memory. Losses alone read each row once either
+ * way, and faster unstaged (1.51 ms against 1.87: more rows in flight per SM). Both kernels compute
+ * the same packs in the same order, so which one runs does not change a bit of the results.
  */
 final class CrossEntropyCuda {
   static final int MAX_THREADS = 512;
+  /** Shared memory left beside a staged row for the kernel's static arrays (272 bytes) and slack. */
+  static final int STATIC_SHARED_BYTES = 1024;
 
   private final CudaContext context;
 
@@ -41,17 +49,33 @@ final class CrossEntropyCuda {
     if (rv[0] == 0) {
       return;
     }
-    int pack = PointwiseLaunch.pack(rv[1]);
-    String gradType = dLogits == null ? PointwiseLaunch.suffix(logits) : PointwiseLaunch.suffix(dLogits);
+    int vocab = rv[1];
+    int pack = PointwiseLaunch.pack(vocab);
+    int stagedBytes = dLogits == null ? 0
+        : stagedBytes(vocab, logits.dtype(), context.device().sharedPerBlockOptIn());
+    String types = PointwiseLaunch.suffix(logits) + "_"
+        + (dLogits == null ? PointwiseLaunch.suffix(logits) : PointwiseLaunch.suffix(dLogits));
     KernelArgs args = new KernelArgs().ptr(losses.buffer());
     if (dLogits == null) {
       args.i64(0); // a null pointer: the kernel skips the gradient
     } else {
       args.ptr(dLogits.buffer());
     }
-    context.kernel("cross_entropy", "cross_entropy_" + PointwiseLaunch.suffix(logits) + "_" + gradType
-        + "_x" + pack).launch(LaunchShape.of(rv[0], threads(rv[1], pack)), args
-            .ptr(logits.buffer()).ptr(targets.buffer()).i32(rv[1]).f32((float) gradScale));
+    String kernel = stagedBytes > 0 ? "cross_entropy_staged_" + types : "cross_entropy_" + types + "_x" + pack;
+    LaunchShape shape = new LaunchShape(rv[0], 1, 1, threads(vocab, pack), 1, 1, stagedBytes);
+    context.kernel("cross_entropy", kernel).launch(shape, args
+        .ptr(logits.buffer()).ptr(targets.buffer()).i32(vocab).f32((float) gradScale));
+  }
+
+  /**
+   * Dynamic shared bytes of the staged kernel for rows of {@code vocab} logits, or 0 where the row
+   * must stay in global memory: its length is no multiple of 8 (the copies move 16 aligned bytes),
+   * or it does not fit in {@code sharedPerBlockOptIn} beside the kernel's static arrays.
+   */
+  static int stagedBytes(int vocab, DType logitsType, int sharedPerBlockOptIn) {
+    long rowBytes = (long) vocab * logitsType.bytes();
+    boolean fits = rowBytes <= sharedPerBlockOptIn - STATIC_SHARED_BYTES;
+    return PointwiseLaunch.pack(vocab) == 8 && fits ? (int) rowBytes : 0;
   }
 
   /** Whole warps, one pack each, up to {@value #MAX_THREADS}: small vocabularies get small blocks. */

@@ -17,7 +17,7 @@ import java.util.Random;
  * AdamW) against the float64 CPU backend through the {@link Backend} interface, under MOBA.md's
  * tolerance policy ({@link ParityCheck}, naive = {@link OpsNaive}), at awkward sizes (T = 1, 113,
  * 1023; C = 64, 200, 768 and a width that is no multiple of 8, for the scalar path; V = 1, 97,
- * 50257), with ignored targets, in-place RoPE and cross-entropy, and bf16 and fp32 operands. Outputs
+ * 50257; 50304 and 131072 for cross-entropy's staged and too-long rows), with ignored targets, in-place RoPE and cross-entropy, and bf16 and fp32 operands. Outputs
  * are poisoned with NaN first; every backward (and the AdamW step) runs twice from the same state and
  * must repeat bit for bit, except embedding's dTable (fp32 atomics), whose two runs must agree
  * within the bound.
@@ -112,6 +112,12 @@ public final class OpsParity {
       checks.addAll(crossEntropy(gpu, cpu, 113, 50257, BF16, BF16, 505));
       checks.addAll(crossEntropy(gpu, cpu, 1023, 50304, BF16, BF16, 506));
       checks.addAll(crossEntropyInPlace(gpu, cpu, 113, 50257, 507));
+      // The staged kernel (rows in shared memory) in place and on fp32 logits; the unstaged one
+      // for losses alone at that V; and a bf16 row too long to stage (256 KiB).
+      checks.addAll(crossEntropyInPlace(gpu, cpu, 113, 50304, 508));
+      checks.addAll(crossEntropy(gpu, cpu, 61, 50304, F32, BF16, 510));
+      checks.addAll(crossEntropy(gpu, cpu, 257, 50304, BF16, null, 509));
+      checks.addAll(crossEntropy(gpu, cpu, 17, 131072, BF16, BF16, 511));
     }
     return checks;
   }

@@ -122,6 +122,17 @@ class PointwiseValidationTest {
   }
 
   @Test
+  void crossEntropyStagesRowsOfWholeChunksThatFitInSharedMemory() {
+    int h200 = 232448; // sharedPerBlockOptIn of an H100/H200: 227 KiB
+    assertEquals(100608, CrossEntropyCuda.stagedBytes(50304, BF16, h200));
+    assertEquals(201216, CrossEntropyCuda.stagedBytes(50304, F32, h200));
+    assertEquals(0, CrossEntropyCuda.stagedBytes(50257, BF16, h200), "V % 8 != 0");
+    assertEquals(0, CrossEntropyCuda.stagedBytes(1, BF16, h200), "V % 8 != 0");
+    assertEquals(0, CrossEntropyCuda.stagedBytes(131072, BF16, h200), "262 KB > 227 KiB");
+    assertEquals(0, CrossEntropyCuda.stagedBytes(50304, F32, 166912), "A100: 163 KiB");
+  }
+
+  @Test
   void crossEntropyBlocksAreWholeWarpsUpToTheCap() {
     assertEquals(32, CrossEntropyCuda.threads(1, 1));
     assertEquals(128, CrossEntropyCuda.threads(97, 1));
