@@ -123,10 +123,45 @@ __device__ __forceinline__ void tma_store_tile(const CUtensorMap* map_out, const
   }
 }
 
+// out += the accumulators, bf16 (gemm_tma3st_* where accumulating): the old 64 x 256 values come
+// into `buf` as the stores' 4 boxes through map_out (one bulk tensor load each, completing on
+// `landed`, whose phase `parity` is this item's), each thread adds the values at its own fragment
+// positions (old + d, rounded once by the stores: store_pair's sum, the same bits) and the tile leaves
+// as tma_store_tile's. The fragment path's loads waited a latency per pair and its 4-byte stores
+// wrote half sectors; here the copy engine moves whole boxes both ways.
+__device__ __forceinline__ void tma_accumulate_tile(const CUtensorMap* map_out, float (&d)[128], uint32_t buf,
+                                                    long row0, int n0, int bar, uint32_t landed, uint32_t parity) {
+  if (tma_store_issuer()) {
+    // The copy engine has read the buffer's previous contents (the previous item's stores).
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    mbarrier_arrive_expect_bytes(landed, 64 * WG_BN * 2);
+#pragma unroll
+    for (int box = 0; box < WG_BN / 64; box++) tma_load_box(buf + box * 8192, map_out, n0 + 64 * box, (int)row0, landed);
+  }
+  mbarrier_wait(landed, parity);
+  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    const int r = 16 * q + 8 * h + lane / 4;  // register 4j + 2h + {0, 1}: row r, columns 8j + 2(lane%4)
+#pragma unroll
+    for (int j = 0; j < WG_BN / 8; j++) {
+      uint32_t old;
+      asm volatile("ld.shared.b32 %0, [%1];\n"
+                   : "=r"(old)
+                   : "r"(buf + (j / 8) * 8192 + r * 128 + (((j % 8) ^ (r & 7)) << 4) + (lane % 4) * 4));
+      const float2 v = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&old));
+      d[4 * j + 2 * h] += v.x;
+      d[4 * j + 2 * h + 1] += v.y;
+    }
+  }
+  tma_store_tile(map_out, d, buf, row0, n0, bar);
+}
+
 template <bool TA, bool TB, int STAGES, bool STORE_TMA>
 __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_a, const CUtensorMap* map_b,
                                               const CUtensorMap* map_out, int K, int k_split) {
   static_assert(!STORE_TMA || ws_epilogue_cols(STAGES) == WG_BN, "bulk stores need the full-width buffer");
+  __shared__ __align__(8) uint64_t old_landed[2];  // per consumer warpgroup (tma_accumulate_tile)
   ws_run<false, STAGES>(
       o.m, o.n, o.splits, 1,
       [&](const WsBlock<false>& blk) {
@@ -136,14 +171,28 @@ __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_
         __syncwarp();
       },
       [&](const WsBlock<false>& blk, int cw) {
-        ws_consume<TA, TB, false, false, STAGES>(o, K, k_split, blk, cw,
-                                                 [&](const float(&d)[128], uint32_t buf, long row0, int n0, int bar) {
-                                                   if (STORE_TMA) {
-                                                     tma_store_tile(map_out, d, buf, row0, n0, bar);
-                                                   } else {
-                                                     ws_store_staged<STAGES>(o, d, buf, row0, n0, bar);
-                                                   }
-                                                 });
+        // STORE_TMA, accumulating: the old values' barrier (one arrival, the issuer's expect_tx) and
+        // the parity of its next phase.
+        const uint32_t landed = static_cast<uint32_t>(__cvta_generic_to_shared(&old_landed[cw]));
+        uint32_t parity = 0;
+        if (STORE_TMA && o.accumulate) {
+          if (tma_store_issuer()) {
+            mbarrier_init(landed, 1);
+            asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+          }
+          asm volatile("bar.sync %0, 128;\n" ::"r"(1 + cw) : "memory");
+        }
+        ws_consume<TA, TB, false, false, STAGES, STORE_TMA>(
+            o, K, k_split, blk, cw, [&](float(&d)[128], uint32_t buf, long row0, int n0, int bar) {
+              if (STORE_TMA && o.accumulate) {
+                tma_accumulate_tile(map_out, d, buf, row0, n0, bar, landed, parity);
+                parity ^= 1;
+              } else if (STORE_TMA) {
+                tma_store_tile(map_out, d, buf, row0, n0, bar);
+              } else {
+                ws_store_staged<STAGES>(o, d, buf, row0, n0, bar);
+              }
+            });
         // Shared memory is not left while the copy engine may still read the buffer.
         if (STORE_TMA && tma_store_issuer()) asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
       });

@@ -195,11 +195,13 @@ __device__ __forceinline__ void ws_store_staged(const GemmOut& o, const float (&
 // stages were written by cp.async (the generic proxy), which the wgmmas' async proxy must be fenced
 // against; the TMA-fed kernel's bulk tensor copies (gemm_tma.cuh) write through the async proxy already.
 // store_staged(d, buf, row0, n0, bar) writes a plain bf16 output (ws_store_staged, or gemm_tma.cuh's
-// bulk tensor stores); other outputs leave from the fragments.
-template <bool TA, bool TB, bool PAIR, bool GENERIC_COPIES, int STAGES, typename StoreStaged>
+// bulk tensor stores), and an accumulated one too where STAGED_ACCUMULATE (gemm_tma.cuh's, which
+// reads the old values through the copy engine); other outputs leave from the fragments.
+template <bool TA, bool TB, bool PAIR, bool GENERIC_COPIES, int STAGES, bool STAGED_ACCUMULATE = false,
+          typename StoreStaged>
 __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const WsBlock<PAIR>& blk, int cw,
                                            StoreStaged store_staged) {
-  const bool staged = o.splits == 1 && !o.out_f32 && !o.accumulate && o.n % 8 == 0;
+  const bool staged = o.splits == 1 && !o.out_f32 && (!o.accumulate || STAGED_ACCUMULATE) && o.n % 8 == 0;
   const bool warp_leader = threadIdx.x % 32 == 0;
   const int bar = 1 + cw;  // this warpgroup's named barrier (0 is the block's)
   const uint32_t buf = blk.smem + STAGES * WG_STAGE_BYTES + cw * (64 * ws_epilogue_cols(STAGES) * 2);
@@ -215,6 +217,7 @@ __device__ __forceinline__ void ws_consume(GemmOut o, int K, int k_split, const 
   uint32_t round = 0;
   for (int item = blk.unit; item < blk.items; item += blk.units) {
     const WgItem it = wg_item(item, o.m, o.n, K, k_split, WsBlock<PAIR>::ROWS, blk.rank);
+    wg_prefetch_accumulated(o, it.m0 + cw * 64, it.n0);
 #pragma unroll
     for (int i = 0; i < 128; i++) d[i] = 0.0f;
     for (int step = 0; step < it.steps; step++) {

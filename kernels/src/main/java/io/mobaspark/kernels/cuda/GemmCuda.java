@@ -261,14 +261,14 @@ public final class GemmCuda implements AutoCloseable {
 
   /**
    * Whether a launch of {@code family} stores out through its map_out: the gemm_tma3st kernels do
-   * for the output gemm_ws.cuh's consumers stage (ws_consume's `staged`: one split, plain bf16, not
-   * accumulated, N % 8 == 0). Elsewhere map_out is a stand-in the kernel never reads, so this rule
-   * must hold wherever the kernel's does: a stand-in stored through would write into an operand.
+   * for the output gemm_ws.cuh's consumers stage (ws_consume's `staged` with STAGED_ACCUMULATE: one
+   * split, bf16, N % 8 == 0, overwritten or accumulated; an accumulated tile is also read back
+   * through the map). Elsewhere map_out is a stand-in the kernel never reads, so this rule must hold
+   * wherever the kernel's does: a stand-in stored through would write into an operand.
    */
-  static boolean storesThroughOutMap(Family family, int splits, DType outType, boolean accumulate,
-      int n) {
+  static boolean storesThroughOutMap(Family family, int splits, DType outType, int n) {
     return family.maps == Family.Maps.OPERANDS_AND_OUT && splits == 1 && outType == DType.BF16
-        && !accumulate && n % 8 == 0;
+        && n % 8 == 0;
   }
 
   /** Which persistent kernel later aligned products on sm_90a run (labs: both at one shape). */
@@ -305,7 +305,7 @@ public final class GemmCuda implements AutoCloseable {
         tensorMaps = new TensorMapEncoder(context);
       }
       byte[] mapA = tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset);
-      byte[] mapOut = storesThroughOutMap(f, plan.splits(), outType, accumulate, n)
+      byte[] mapOut = storesThroughOutMap(f, plan.splits(), outType, n)
           ? tensorMaps.encode(GemmTensorMap.out(m, n), out, outOffset) : mapA;
       args.struct(mapA).struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
           .struct(mapOut).ptr(out, outOffset).ptr(work, split ? 0 : outOffset);

@@ -116,14 +116,14 @@ class GemmCudaTest {
   @Test
   void onlyTheStoringTmaKernelTakesAnOutputMapAndOnlyForTheStagedOutput() {
     GemmCuda.Family stores = GemmCuda.Family.TMA3ST;
-    assertTrue(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, false, 768));
-    // Anything the consumers write from fragments: split partials, fp32, +=, N off 8.
-    assertFalse(GemmCuda.storesThroughOutMap(stores, 2, DType.BF16, false, 768));
-    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.F32, false, 768));
-    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, true, 768));
-    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, false, 770));
+    // Plain or accumulated bf16 (an accumulated tile is read back through the same map).
+    assertTrue(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, 768));
+    // Anything the consumers write from fragments: split partials, fp32, N off 8.
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 2, DType.BF16, 768));
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.F32, 768));
+    assertFalse(GemmCuda.storesThroughOutMap(stores, 1, DType.BF16, 770));
     for (GemmCuda.Family other : new GemmCuda.Family[] {GemmCuda.Family.TMA, GemmCuda.Family.WS}) {
-      assertFalse(GemmCuda.storesThroughOutMap(other, 1, DType.BF16, false, 768));
+      assertFalse(GemmCuda.storesThroughOutMap(other, 1, DType.BF16, 768));
     }
   }
 
