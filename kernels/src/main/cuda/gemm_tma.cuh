@@ -123,20 +123,22 @@ __device__ __forceinline__ void tma_store_tile(const CUtensorMap* map_out, const
   }
 }
 
-// out += the accumulators, bf16 (gemm_tma3st_* where accumulating): the old 64 x 256 values come
-// into `buf` as the stores' 4 boxes through map_out (one bulk tensor load each, completing on
+// out = old + the accumulators, bf16 (gemm_tma3st_* where accumulating): the old 64 x 256 values come
+// into `buf` as the stores' 4 boxes through map_old (out's own map for out +=, an addend's for
+// out = addend + a b: GemmCuda.matmulAdd; one bulk tensor load each, completing on
 // `landed`, whose phase `parity` is this item's), each thread adds the values at its own fragment
 // positions (old + d, rounded once by the stores: store_pair's sum, the same bits) and the tile leaves
 // as tma_store_tile's. The fragment path's loads waited a latency per pair and its 4-byte stores
 // wrote half sectors; here the copy engine moves whole boxes both ways.
-__device__ __forceinline__ void tma_accumulate_tile(const CUtensorMap* map_out, float (&d)[128], uint32_t buf,
+__device__ __forceinline__ void tma_accumulate_tile(const CUtensorMap* map_old, const CUtensorMap* map_out,
+                                                    float (&d)[128], uint32_t buf,
                                                     long row0, int n0, int bar, uint32_t landed, uint32_t parity) {
   if (tma_store_issuer()) {
     // The copy engine has read the buffer's previous contents (the previous item's stores).
     asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
     mbarrier_arrive_expect_bytes(landed, 64 * WG_BN * 2);
 #pragma unroll
-    for (int box = 0; box < WG_BN / 64; box++) tma_load_box(buf + box * 8192, map_out, n0 + 64 * box, (int)row0, landed);
+    for (int box = 0; box < WG_BN / 64; box++) tma_load_box(buf + box * 8192, map_old, n0 + 64 * box, (int)row0, landed);
   }
   mbarrier_wait(landed, parity);
   const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
@@ -159,7 +161,8 @@ __device__ __forceinline__ void tma_accumulate_tile(const CUtensorMap* map_out, 
 
 template <bool TA, bool TB, int STAGES, bool STORE_TMA>
 __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_a, const CUtensorMap* map_b,
-                                              const CUtensorMap* map_out, int K, int k_split) {
+                                              const CUtensorMap* map_out, const CUtensorMap* map_add, int K,
+                                              int k_split) {
   static_assert(!STORE_TMA || ws_epilogue_cols(STAGES) == WG_BN, "bulk stores need the full-width buffer");
   __shared__ __align__(8) uint64_t old_landed[2];  // per consumer warpgroup (tma_accumulate_tile)
   ws_run<false, STAGES>(
@@ -185,7 +188,7 @@ __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_
         ws_consume<TA, TB, false, false, STAGES, STORE_TMA>(
             o, K, k_split, blk, cw, [&](float(&d)[128], uint32_t buf, long row0, int n0, int bar) {
               if (STORE_TMA && o.accumulate) {
-                tma_accumulate_tile(map_out, d, buf, row0, n0, bar, landed, parity);
+                tma_accumulate_tile(map_add, map_out, d, buf, row0, n0, bar, landed, parity);
                 parity ^= 1;
               } else if (STORE_TMA) {
                 tma_store_tile(map_out, d, buf, row0, n0, bar);
@@ -201,16 +204,18 @@ __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_
 #define GEMM_TMA_BODY(TA, TB, STAGES, STORE_TMA)                                                       \
   gemm_tma_body<TA, TB, STAGES, STORE_TMA>(                                                            \
       GemmOut{out, partials, m, n, out_f32, accumulate, (k + k_split - 1) / k_split, 0}, &map_a, &map_b, \
-      &map_out, k, k_split);
+      &map_out, &map_add, k, k_split);
 #else
 #define GEMM_TMA_BODY(TA, TB, STAGES, STORE_TMA)
 #endif
 
 // The parameters of gemm_tma_* and gemm_tma3st_*, in the launcher's order (GemmCuda.launch):
 // GEMM_PARAMS with the operands as tensor maps of a ([M, K], or [K, M] when TA) and b ([K, N], or
-// [N, K] when TB), and map_out, the bf16 out's map that gemm_tma3st_* stores through where the output
-// is staged (any 128 bytes otherwise, never read), all passed by value (GemmTensorMap says which boxes).
+// [N, K] when TB), map_out, the bf16 out's map that gemm_tma3st_* stores through where the output is
+// staged (any 128 bytes otherwise, never read), and map_add, the map that an accumulated staged output's
+// old values are read through (map_out's matrix, or the addend of GemmCuda.matmulAdd), all passed by
+// value (GemmTensorMap says which boxes).
 #define GEMM_TMA_PARAMS                                                                                \
   const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,                \
-      const __grid_constant__ CUtensorMap map_out, void *out, float *partials, int m, int n, int k, int k_split, \
-      int out_f32, int accumulate
+      const __grid_constant__ CUtensorMap map_out, const __grid_constant__ CUtensorMap map_add, void *out,    \
+      float *partials, int m, int n, int k, int k_split, int out_f32, int accumulate

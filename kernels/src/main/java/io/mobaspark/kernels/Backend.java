@@ -191,6 +191,18 @@ public interface Backend extends AutoCloseable {
    */
   void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, boolean accumulate);
 
+  /**
+   * {@code out = addend + op(a) @ op(b)}, {@link #matmul}'s shapes, addend {@code [M, N]} like out: a
+   * residual add ({@code mid = x + attn_out wo^T}) that leaves the stream's input {@code x} in place.
+   * This default copies addend into out and accumulates; a backend may read addend in the product's
+   * epilogue instead (the CUDA backend's tma3st kernel), with the same rounding: one, of the sum.
+   */
+  default void matmulAdd(Tensor out, Tensor addend, Tensor a, Tensor b, boolean transA,
+      boolean transB) {
+    copy(out, addend);
+    matmul(out, a, b, transA, transB, true);
+  }
+
   // ---- SwiGLU -----------------------------------------------------------------------------------
 
   /** {@code out = silu(gate) * up}, {@code silu(g) = g * sigmoid(g)}. All {@code [T, F]}. */

@@ -370,6 +370,16 @@ public final class CudaBackend implements Backend {
     gemm.matmul(cuda(out), cuda(a), cuda(b), transA, transB, accumulate);
   }
 
+  /** In one launch where {@link GemmCuda#matmulAdd} applies, else the default's copy and +=. */
+  @Override
+  public void matmulAdd(Tensor out, Tensor addend, Tensor a, Tensor b, boolean transA,
+      boolean transB) {
+    if (!gemm.matmulAdd(cuda(out), cuda(addend), cuda(a), cuda(b), transA, transB)) {
+      copy(out, addend);
+      matmul(out, a, b, transA, transB, true);
+    }
+  }
+
   @Override
   public void swigluForward(Tensor out, Tensor gate, Tensor up) {
     swiglu.forward(cuda(out), cuda(gate), cuda(up));

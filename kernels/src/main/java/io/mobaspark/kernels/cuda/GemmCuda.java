@@ -260,6 +260,40 @@ public final class GemmCuda implements AutoCloseable {
   }
 
   /**
+   * {@code out = addend + op(a) @ op(b)} in one launch where the plan is gemm_tma3st's staged output
+   * (its epilogue reads the old tile through map_add: the addend's map instead of out's), so that a
+   * residual add needs no copy of the addend into out first. Returns false, having done nothing,
+   * where that launch does not apply (another kernel, split K, fp32 out, N % 8 != 0, padding, an
+   * addend in out's buffer): the caller then copies and accumulates.
+   */
+  boolean matmulAdd(CudaTensor out, CudaTensor addend, CudaTensor a, CudaTensor b, boolean transA,
+      boolean transB) {
+    int[] mnk = check(out.shape(), out.dtype(), a.shape(), a.dtype(), b.shape(), b.dtype(), transA,
+        transB);
+    if (!java.util.Arrays.equals(addend.shape().dims(), out.shape().dims())
+        || addend.dtype() != out.dtype()) {
+      throw new IllegalArgumentException("matmul addend " + addend.shape() + " " + addend.dtype()
+          + " must have out's shape and dtype, " + out.shape() + " " + out.dtype());
+    }
+    int m = mnk[0];
+    int n = mnk[1];
+    int k = mnk[2];
+    if (m == 0 || n == 0 || k == 0 || out.buffer() == addend.buffer() || out.buffer() == a.buffer()
+        || out.buffer() == b.buffer()) {
+      return false;
+    }
+    boolean sm90a = wgmmaLoaded(context);
+    Plan plan = plan(m, n, k, transA, transB, sm90a, hopper, context.device().multiprocessors());
+    if (alignment.plan(m, n, k, transA, transB, sm90a) != GemmAlignment.Case.NONE
+        || !storesThroughOutMap(plan.family(), plan.splits(), out.dtype(), n)) {
+      return false;
+    }
+    launch(out.buffer(), 0, out.dtype(), a.buffer(), 0, b.buffer(), 0, m, n, k, transA, transB,
+        true, addend.buffer());
+    return true;
+  }
+
+  /**
    * Whether a launch of {@code family} stores out through its map_out: the gemm_tma3st kernels do
    * for the output gemm_ws.cuh's consumers stage (ws_consume's `staged` with STAGED_ACCUMULATE: one
    * split, bf16, N % 8 == 0, overwritten or accumulated; an accumulated tile is also read back
@@ -285,6 +319,17 @@ public final class GemmCuda implements AutoCloseable {
   private void launch(DeviceBuffer out, long outOffset, DType outType, DeviceBuffer a, long aOffset,
       DeviceBuffer b, long bOffset, int m, int n, int k, boolean transA, boolean transB,
       boolean accumulate) {
+    launch(out, outOffset, outType, a, aOffset, b, bOffset, m, n, k, transA, transB, accumulate,
+        null);
+  }
+
+  /**
+   * {@link #launch} whose accumulated output starts from {@code addend} (the whole {@code [M, N]}
+   * buffer, out's dtype) instead of out's own values: only where out is stored through its map.
+   */
+  private void launch(DeviceBuffer out, long outOffset, DType outType, DeviceBuffer a, long aOffset,
+      DeviceBuffer b, long bOffset, int m, int n, int k, boolean transA, boolean transB,
+      boolean accumulate, DeviceBuffer addend) {
     CudaDevice device = context.device();
     Plan plan = plan(m, n, k, transA, transB, wgmmaLoaded(context), hopper,
         device.multiprocessors());
@@ -300,15 +345,17 @@ public final class GemmCuda implements AutoCloseable {
             f.sharedBytes);
     KernelArgs args = new KernelArgs();
     if (f.maps != Family.Maps.NONE) {
-      // gemm_tma*: (map_a, map_b, map_out, out, partials, ...): the operands only through their maps.
+      // gemm_tma*: (map_a, map_b, map_out, map_add, out, partials, ...): the operands only through
+      // their maps; map_add is out's own map unless an addend is given.
       if (tensorMaps == null) {
         tensorMaps = new TensorMapEncoder(context);
       }
       byte[] mapA = tensorMaps.encode(GemmTensorMap.a(m, k, transA), a, aOffset);
       byte[] mapOut = storesThroughOutMap(f, plan.splits(), outType, n)
           ? tensorMaps.encode(GemmTensorMap.out(m, n), out, outOffset) : mapA;
+      byte[] mapAdd = addend != null ? tensorMaps.encode(GemmTensorMap.out(m, n), addend, 0) : mapOut;
       args.struct(mapA).struct(tensorMaps.encode(GemmTensorMap.b(n, k, transB), b, bOffset))
-          .struct(mapOut).ptr(out, outOffset).ptr(work, split ? 0 : outOffset);
+          .struct(mapOut).struct(mapAdd).ptr(out, outOffset).ptr(work, split ? 0 : outOffset);
     } else {
       args.ptr(out, outOffset).ptr(work, split ? 0 : outOffset).ptr(a, aOffset).ptr(b, bOffset);
     }

@@ -233,9 +233,21 @@ public final class ProfilingBackend implements Backend {
   @Override
   public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB,
       boolean accumulate) {
-    String name = "matmul " + dims(a) + (transA ? "T" : "") + " " + dims(b) + (transB ? "T" : "")
-        + (accumulate ? " +=" : "");
-    timed(name, () -> delegate.matmul(out, a, b, transA, transB, accumulate));
+    timed(matmulName(a, b, transA, transB, accumulate ? " +=" : ""),
+        () -> delegate.matmul(out, a, b, transA, transB, accumulate));
+  }
+
+  /** Keyed as {@code matmul a[..](T) b[..](T) + addend}: apart from the copy-and-+= it replaces. */
+  @Override
+  public void matmulAdd(Tensor out, Tensor addend, Tensor a, Tensor b, boolean transA,
+      boolean transB) {
+    timed(matmulName(a, b, transA, transB, " + addend"),
+        () -> delegate.matmulAdd(out, addend, a, b, transA, transB));
+  }
+
+  private static String matmulName(Tensor a, Tensor b, boolean transA, boolean transB,
+      String suffix) {
+    return "matmul " + dims(a) + (transA ? "T" : "") + " " + dims(b) + (transB ? "T" : "") + suffix;
   }
 
   @Override

@@ -62,6 +62,24 @@ class MatmulCpuTest {
     }
   }
 
+  @Test
+  void matmulAddIsTheAddendPlusTheProductAndLeavesTheAddend() {
+    int m = 7;
+    int n = 5;
+    int k = 3;
+    double[] a = GradCheck.random(3, m * k, 1.0);
+    double[] b = GradCheck.random(4, n * k, 1.0);
+    double[] addend = GradCheck.random(5, m * n, 1.0);
+    Tensor x = tensor(cpu, "x", addend, m, n);
+    Tensor out = tensor(cpu, "out", GradCheck.random(6, m * n, 1.0), m, n);
+
+    cpu.matmulAdd(out, x, tensor(cpu, "a", a, m, k), tensor(cpu, "b", b, n, k), false, true);
+
+    GradCheck.assertClose("out", naive(a, b, addend, m, n, k, false, true), cpu.read(out), 1e-12,
+        1e-12);
+    assertArrayEquals(addend, cpu.read(x), 0.0);
+  }
+
   /** The matrix {@code values} of logical shape {@code [rows, cols]}, stored transposed if asked. */
   private static Tensor operand(Backend backend, String name, double[] values, int rows, int cols,
       boolean transposed) {

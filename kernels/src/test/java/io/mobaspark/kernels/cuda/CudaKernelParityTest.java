@@ -1,5 +1,6 @@
 package io.mobaspark.kernels.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -83,6 +84,46 @@ class CudaKernelParityTest {
     long seed = 41;
     for (MatmulParity.Case c : MatmulParity.CASES) {
       assertPassed(MatmulParity.run(gpu, cpu, c, seed++));
+    }
+  }
+
+  /**
+   * out = addend + a b in one launch (tma3st reading the addend through its map; edge tiles in M and
+   * N) and through the copy-and-+= fallback (fp32 out, N % 8 != 0) equals copy + matmul +=, bit for
+   * bit, and leaves the addend as it was.
+   */
+  @Test
+  void matmulAddEqualsCopyThenAccumulateBitForBit() {
+    int[][] shapes = {{1000, 520, 200}, {1000, 768, 768}, {130, 36, 64}};
+    for (int[] s : shapes) {
+      for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
+        for (boolean transB : new boolean[] {false, true}) {
+          int m = s[0];
+          int n = s[1];
+          int k = s[2];
+          String what = m + "x" + n + "x" + k + " " + dtype + (transB ? " nt" : " nn");
+          java.util.Random random = new java.util.Random(m + n + k);
+          try (CudaTensor a = gpu.tensor("a", DType.BF16, m, k);
+              CudaTensor b = transB ? gpu.tensor("b", DType.BF16, n, k) : gpu.tensor("b", DType.BF16, k, n);
+              CudaTensor addend = gpu.tensor("addend", dtype, m, n);
+              CudaTensor fused = gpu.tensor("fused", dtype, m, n);
+              CudaTensor reference = gpu.tensor("reference", dtype, m, n)) {
+            for (CudaTensor t : new CudaTensor[] {a, b, addend, fused}) {
+              double[] values = new double[(int) t.shape().numel()];
+              for (int i = 0; i < values.length; i++) {
+                values[i] = random.nextGaussian();
+              }
+              gpu.write(t, values);
+            }
+            float[] addendBefore = gpu.readFloats(addend);
+            gpu.matmulAdd(fused, addend, a, b, false, transB);
+            gpu.copy(reference, addend);
+            gpu.matmul(reference, a, b, false, transB, true);
+            assertArrayEquals(gpu.readFloats(reference), gpu.readFloats(fused), 0.0f, what);
+            assertArrayEquals(addendBefore, gpu.readFloats(addend), 0.0f, what + " addend");
+          }
+        }
+      }
     }
   }
 

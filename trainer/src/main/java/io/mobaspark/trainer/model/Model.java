@@ -205,9 +205,7 @@ public final class Model implements TrainableModel, AutoCloseable {
   private void blockForward(int l, Activations a, SeqLayout layout) {
     blockActivations(l, a, layout);
     LayerActivations s = a.layers[l];
-    Tensor out = a.residual[l + 1];
-    backend.copy(out, s.mid);
-    backend.matmul(out, s.act, layers[l].wDown.compute(), false, true, true);
+    backend.matmulAdd(a.residual[l + 1], s.mid, s.act, layers[l].wDown.compute(), false, true);
   }
 
   /**
@@ -221,9 +219,8 @@ public final class Model implements TrainableModel, AutoCloseable {
     Tensor x = a.residual[l];
     backend.rmsNormForward(s.attnNormOut, s.attnRstd, x, w.attnNorm.compute(), config.normEps());
     attentionForward(l, a, layout);
-    // mid = x + attn_out wo^T: the residual add rides on the matmul's accumulate.
-    backend.copy(s.mid, x);
-    backend.matmul(s.mid, flat(s.attnOut), w.wo.compute(), false, true, true);
+    // mid = x + attn_out wo^T: the residual add rides on the matmul.
+    backend.matmulAdd(s.mid, x, flat(s.attnOut), w.wo.compute(), false, true);
 
     backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.compute(), config.normEps());
     backend.matmul(s.gate, s.mlpNormOut, w.wGate.compute(), false, true, false);
