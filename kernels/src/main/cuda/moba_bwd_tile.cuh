@@ -70,7 +70,7 @@ __device__ void bwd_main(const bf16* __restrict__ q, const bf16* __restrict__ k,
                          const int* __restrict__ cu_seqlens, const int* __restrict__ cu_blocks,
                          int seqs, int tokens, int heads, int kv_heads, int total_blocks,
                          int block_size, int window, float scale, int b0, int g0, int ta) {
-  static_assert(!WINDOW || KT == 128, "the window's idle halves are the two warpgroups' 64 keys");
+  static_assert(!WINDOW || KT == 128 || KT == 64, "the window's idle halves are the warpgroups' 64 keys");
   constexpr int CH = D / 8, NT = 2 * KT;
   using Smem = BwdSmem<D, KT>;
   extern __shared__ __align__(1024) unsigned char smem_raw[];

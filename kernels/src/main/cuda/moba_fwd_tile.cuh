@@ -10,12 +10,13 @@ namespace moba {
 // their gathers more than on the tensor cores, and more resident warps hide that.
 constexpr int kKeys = 32;
 
-template <int D>
+// KEYS: keys per inner step; MoBA's tiles take kKeys, the window tile may take more (moba_window.cu).
+template <int D, int KEYS = kKeys>
 struct FwdSmem {
   static constexpr size_t q = 0;                       // [64][D] bf16, rows of the tile
-  static constexpr size_t k = q + kTile * D * 2;       // [2][32][D] bf16, double-buffered keys
-  static constexpr size_t v = k + 2 * kKeys * D * 2;   // [2][32][D] bf16
-  static constexpr size_t tok = v + 2 * kKeys * D * 2; // [64] int: query token, -1 = empty row
+  static constexpr size_t k = q + kTile * D * 2;       // [2][KEYS][D] bf16, double-buffered keys
+  static constexpr size_t v = k + 2 * KEYS * D * 2;    // [2][KEYS][D] bf16
+  static constexpr size_t tok = v + 2 * KEYS * D * 2;  // [64] int: query token, -1 = empty row
   static constexpr size_t lo = tok + kTile * 4;        // [64] int: first key the row may see
   static constexpr size_t slot = lo + kTile * 4;       // [64] int: routing slot (past kernel)
   static constexpr size_t bytes = slot + kTile * 4;
@@ -24,26 +25,26 @@ struct FwdSmem {
 // Online-softmax attention of the tile's 64 query rows (sq, already issued as a cp.async group)
 // over keys [key_lo, key_hi) of KV head g; row r sees key j iff lo[r] <= j <= tok[r]. Leaves, for the
 // thread's rows warp*16 + lane/4 (+8): acc = sum p v, m = running max (log2 units), l = sum p.
-template <int D>
+template <int D, int KEYS = kKeys>
 __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restrict__ k,
                                        const bf16* __restrict__ v, int kv_heads, int g, int key_lo,
                                        int key_hi, float scale_log2, float acc[D / 8][4],
                                        float m[2], float l[2]) {
   constexpr int CH = D / 8;
-  const bf16* sq = reinterpret_cast<const bf16*>(smem + FwdSmem<D>::q);
-  bf16* sk = reinterpret_cast<bf16*>(smem + FwdSmem<D>::k);
-  bf16* sv = reinterpret_cast<bf16*>(smem + FwdSmem<D>::v);
-  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D>::tok);
-  const int* lo = reinterpret_cast<const int*>(smem + FwdSmem<D>::lo);
+  const bf16* sq = reinterpret_cast<const bf16*>(smem + FwdSmem<D, KEYS>::q);
+  bf16* sk = reinterpret_cast<bf16*>(smem + FwdSmem<D, KEYS>::k);
+  bf16* sv = reinterpret_cast<bf16*>(smem + FwdSmem<D, KEYS>::v);
+  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D, KEYS>::tok);
+  const int* lo = reinterpret_cast<const int*>(smem + FwdSmem<D, KEYS>::lo);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const size_t stride = (size_t)kv_heads * D;  // between consecutive tokens of k, v
 
   auto load_kv = [&](int stage, int k0) {
-    for (int i = tid; i < kKeys * CH; i += kThreads) {
+    for (int i = tid; i < KEYS * CH; i += kThreads) {
       int r = i / CH, c = i % CH, key = k0 + r;
       bool valid = key < key_hi;
       size_t src = (size_t)(valid ? key : key_lo) * stride + (size_t)g * D + c * 8;
-      int dst = stage * kKeys * D * 2 + swz<CH>(r, c);
+      int dst = stage * KEYS * D * 2 + swz<CH>(r, c);
       cp_async16(reinterpret_cast<char*>(sk) + dst, k + src, valid);
       cp_async16(reinterpret_cast<char*>(sv) + dst, v + src, valid);
     }
@@ -59,12 +60,12 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
   const int lo_r[2] = {lo[ra], lo[ra + 8]};
   uint32_t qf[D / 16][4];
 
-  const int tiles = (key_hi - key_lo + kKeys - 1) / kKeys;
+  const int tiles = (key_hi - key_lo + KEYS - 1) / KEYS;
   load_kv(0, key_lo);
   for (int it = 0; it < tiles; it++) {
-    const int k0 = key_lo + it * kKeys;
+    const int k0 = key_lo + it * KEYS;
     if (it + 1 < tiles) {
-      load_kv((it + 1) & 1, k0 + kKeys);
+      load_kv((it + 1) & 1, k0 + KEYS);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
@@ -74,16 +75,16 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
 #pragma unroll
       for (int ks = 0; ks < D / 16; ks++) ldsm_x4(qf[ks], frag_a<CH>(sq, warp * 16, ks * 2, lane));
     }
-    const bf16* tk = sk + (it & 1) * kKeys * D;
-    const bf16* tv = sv + (it & 1) * kKeys * D;
+    const bf16* tk = sk + (it & 1) * KEYS * D;
+    const bf16* tv = sv + (it & 1) * KEYS * D;
 
-    float s[kKeys / 8][4];  // scores of the warp's 16 rows x 32 keys
+    float s[KEYS / 8][4];  // scores of the warp's 16 rows x KEYS keys
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+    for (int n = 0; n < KEYS / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
 #pragma unroll
     for (int ks = 0; ks < D / 16; ks++) {
 #pragma unroll
-      for (int np = 0; np < kKeys / 16; np++) {
+      for (int np = 0; np < KEYS / 16; np++) {
         uint32_t b[4];
         ldsm_x4(b, frag_b<CH>(tk, np * 16, ks * 2, lane));
         mma(s[2 * np], qf[ks], b[0], b[1]);
@@ -93,7 +94,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
 
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; n++) {
+    for (int n = 0; n < KEYS / 8; n++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         int key = k0 + n * 8 + (lane & 3) * 2 + (e & 1), i = e >> 1;
@@ -118,7 +119,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
     }
     float rs[2] = {0.f, 0.f};
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; n++) {
+    for (int n = 0; n < KEYS / 8; n++) {
 #pragma unroll
       for (int e = 0; e < 4; e++) {
         s[n][e] = exp2f(s[n][e] - base[e >> 1]);
@@ -136,7 +137,7 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
     }
     // O += P V: the score accumulators of key tiles 2kk, 2kk+1 are the A fragment of P.
 #pragma unroll
-    for (int kk = 0; kk < kKeys / 16; kk++) {
+    for (int kk = 0; kk < KEYS / 16; kk++) {
       uint32_t a[4] = {pack_bf16(s[2 * kk][0], s[2 * kk][1]), pack_bf16(s[2 * kk][2], s[2 * kk][3]),
                        pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
                        pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
@@ -158,14 +159,14 @@ __device__ __forceinline__ void attend(unsigned char* smem, const bf16* __restri
 }
 
 // Issues the cp.async group that gathers q rows tok[r] of head h into the tile (zeros for tok < 0).
-template <int D>
+template <int D, int KEYS = kKeys>
 __device__ __forceinline__ void load_q(unsigned char* smem, const bf16* __restrict__ q, int heads,
                                        int h) {
   constexpr int CH = D / 8;
-  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D>::tok);
+  const int* tok = reinterpret_cast<const int*>(smem + FwdSmem<D, KEYS>::tok);
   for (int i = threadIdx.x; i < kTile * CH; i += kThreads) {
     int r = i / CH, c = i % CH, t = tok[r];
-    cp_async16(smem + FwdSmem<D>::q + swz<CH>(r, c),
+    cp_async16(smem + FwdSmem<D, KEYS>::q + swz<CH>(r, c),
                q + ((size_t)max(t, 0) * heads + h) * D + c * 8, t >= 0);
   }
   cp_async_commit();

@@ -59,7 +59,7 @@ final class MobaAttentionCuda implements AutoCloseable {
       // heads, kv_heads, window, scale); grid (query tiles, H). Nothing to merge, so no slices.
       context.kernel("moba_window", "moba_fwd_window_d" + g.dim()).launch(
           new LaunchShape(g.queryTiles(), g.heads(), 1, MobaKernelShapes.THREADS, 1, 1,
-              MobaKernelShapes.forwardShared(g.dim())),
+              MobaKernelShapes.windowForwardShared(g.dim())),
           new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer()).ptr(out.buffer())
               .ptr(lse.buffer()).ptr(layout.cuSeqlens()).ptr(layout.cuQtiles(context))
               .i32(g.sequences()).i32(g.tokens()).i32(g.heads()).i32(g.kvHeads()).i32(g.window())
@@ -133,7 +133,8 @@ final class MobaAttentionCuda implements AutoCloseable {
         new KernelArgs().ptr(out.buffer()).ptr(dOut.buffer()).ptr(rowDelta).i32(g.tokens())
             .i32(g.heads()).i32(g.dim()));
 
-    int keyTile = MobaKernelShapes.keyTile(g.blockSize());
+    int keyTile = g.sliding() ? MobaKernelShapes.windowKeyTile(g.dim())
+        : MobaKernelShapes.keyTile(g.blockSize());
     int tilesPerBlock = (g.blockSize() + keyTile - 1) / keyTile;
     int group = g.heads() / g.kvHeads();
     int threads = MobaKernelShapes.ELEMENTWISE_THREADS;
@@ -152,9 +153,9 @@ final class MobaAttentionCuda implements AutoCloseable {
       KernelArgs args = new KernelArgs().ptr(q.buffer()).ptr(k.buffer()).ptr(v.buffer())
           .ptr(dOut.buffer()).ptr(lse.buffer()).ptr(rowDelta);
       if (g.sliding()) {
-        // moba_window.cu: moba_bwd_window_d{D}_k128(q, k, v, dout, lse, delta, dq_acc, dk, dv,
+        // moba_window.cu: moba_bwd_window_d{D}_k{KT}(q, k, v, dout, lse, delta, dq_acc, dk, dv,
         // cu_seqlens, cu_blocks, seqs, tokens, heads, kv_heads, total_blocks, block_size, window,
-        // scale, b0, g0, ta); the grid of moba_bwd_main (B is a multiple of 128 here).
+        // scale, b0, g0, ta); the grid of moba_bwd_main (B is a multiple of 128, hence of KT).
         context.kernel(tileModule, "moba_bwd_window_d" + g.dim() + "_k" + keyTile).launch(tiles,
             args.ptr(dqAcc).ptr(dk.buffer()).ptr(dv.buffer()).ptr(layout.cuSeqlens())
                 .ptr(layout.cuBlocks(context, g.blockSize())).i32(g.sequences()).i32(g.tokens())

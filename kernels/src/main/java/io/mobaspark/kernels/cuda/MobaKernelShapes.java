@@ -42,8 +42,26 @@ final class MobaKernelShapes {
 
   /** {@code FwdSmem<D>::bytes}: q tile, double-buffered 32-key K and V stages, three int rows. */
   static int forwardShared(int dim) {
-    int keys = 32;
+    return forwardShared(dim, 32);
+  }
+
+  /** Keys per step of moba_fwd_window_d{D} (moba_window.cu): 64 at D = 64, else MoBA's 32. */
+  static int windowForwardKeys(int dim) {
+    return dim == 64 ? 64 : 32;
+  }
+
+  /** {@code FwdSmem<D, KEYS>::bytes} of moba_fwd_window_d{D}. */
+  static int windowForwardShared(int dim) {
+    return forwardShared(dim, windowForwardKeys(dim));
+  }
+
+  private static int forwardShared(int dim, int keys) {
     return TILE * dim * 2 + 2 * (2 * keys * dim * 2) + 3 * TILE * 4;
+  }
+
+  /** Key tile of moba_bwd_window_d{D}_k{KT} (moba_window.cu): 64 at D = 64, else 128. */
+  static int windowKeyTile(int dim) {
+    return dim == 64 ? NARROW_KEY_TILE : WIDE_KEY_TILE;
   }
 
   /**

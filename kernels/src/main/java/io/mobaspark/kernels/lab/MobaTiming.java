@@ -36,25 +36,31 @@ final class MobaTiming {
 
   /**
    * SLIDING (and DENSE for scale) at one sequence of 8K tokens, 12 heads, D = 64, windows 256
-   * (paper-125m.conf's), 512 and 1024: the shape tools/swa_peer.py times FlexAttention / FA2 at. TFLOP/s count 4·D flops per
-   * attended (query, key) pair forward and 10·D backward (FA2's convention).
+   * (paper-125m.conf's), 512 and 1024: the shape tools/swa_peer.py times FlexAttention / FA2 at; then
+   * W = 256 at the trainer's batch of 8 such sequences. TFLOP/s count 4·D flops per attended
+   * (query, key) pair forward and 10·D backward (FA2's convention).
    */
   static void printSliding(CudaBackend gpu) {
     int n = 8192;
     System.out.println();
-    System.out.println("   N  attention        fwd ms   bwd ms  fwd+bwd ms  fwd / bwd TFLOP/s  (batch 1, H 12, D 64)");
+    System.out.println("   N  attention        fwd ms   bwd ms  fwd+bwd ms  fwd / bwd TFLOP/s  (H 12, D 64)");
     for (AttentionConfig c : new AttentionConfig[] {AttentionConfig.sliding(12, 12, 64, 256),
         AttentionConfig.sliding(12, 12, 64, 512),
         AttentionConfig.sliding(12, 12, 64, 1024), AttentionConfig.dense(12, 12, 64)}) {
-      SeqLayout layout = SeqLayout.uniform(1, n);
-      double[] ms = measure(gpu, layout, c, n);
-      long w = c.window() > 0 ? Math.min(c.window(), n) : n;
-      double pairs = (double) w * n - w * (w - 1) / 2.0; // sum over rows of min(pos + 1, w)
-      double flop = pairs * c.heads() * c.headDim();
-      String kind = c.window() > 0 ? "sliding W=" + c.window() : "dense";
-      System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %10.3f  %6.0f / %4.0f%n", n, kind, ms[1],
-          ms[2], ms[1] + ms[2], 4 * flop / ms[1] / 1e9, 10 * flop / ms[2] / 1e9);
+      timeSliding(gpu, c, 1, n);
     }
+    timeSliding(gpu, AttentionConfig.sliding(12, 12, 64, 256), 8, n);
+  }
+
+  private static void timeSliding(CudaBackend gpu, AttentionConfig c, int batch, int n) {
+    SeqLayout layout = SeqLayout.uniform(batch, n);
+    double[] ms = measure(gpu, layout, c, n);
+    long w = c.window() > 0 ? Math.min(c.window(), n) : n;
+    double pairs = batch * ((double) w * n - w * (w - 1) / 2.0); // rows' min(pos + 1, w), summed
+    double flop = pairs * c.heads() * c.headDim();
+    String kind = (c.window() > 0 ? "sliding W=" + c.window() : "dense") + (batch > 1 ? " x" + batch : "");
+    System.out.printf(Locale.ROOT, "%6d  %-15s %8.3f %8.3f %10.3f  %6.0f / %4.0f%n", n, kind, ms[1],
+        ms[2], ms[1] + ms[2], 4 * flop / ms[1] / 1e9, 10 * flop / ms[2] / 1e9);
   }
 
   private static void time(CudaBackend gpu, int n, AttentionConfig c) {

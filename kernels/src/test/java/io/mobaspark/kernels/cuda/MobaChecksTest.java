@@ -199,4 +199,17 @@ class MobaChecksTest {
     assertEquals(MobaKernelShapes.backwardShared(128, 64, false),
         MobaKernelShapes.backwardShared(128, 64, true));
   }
+
+  @Test
+  void slidingShapesAtDim64AreTheLabsFastestAndFitThreeCtasPerSm() {
+    // moba_window.cu: FwdSmem<64, 64>::bytes (q tile, two stages of 64 keys of K and V, three int
+    // rows) and the 64-key backward tile; D = 128 keeps MoBA's 32-key step and 128-key tile.
+    assertEquals(64, MobaKernelShapes.windowForwardKeys(64));
+    assertEquals(41728, MobaKernelShapes.windowForwardShared(64));
+    assertEquals(MobaKernelShapes.forwardShared(128), MobaKernelShapes.windowForwardShared(128));
+    assertEquals(MobaKernelShapes.NARROW_KEY_TILE, MobaKernelShapes.windowKeyTile(64));
+    assertEquals(MobaKernelShapes.WIDE_KEY_TILE, MobaKernelShapes.windowKeyTile(128));
+    assertTrue(3 * (MobaKernelShapes.backwardShared(64, 64, true) + 1024) <= 228 * 1024);
+    assertTrue(4 * (MobaKernelShapes.windowForwardShared(64) + 1024) <= 228 * 1024);
+  }
 }
