@@ -23,6 +23,8 @@
 //                 from tensor maps the launcher encodes (gemm_tma.cuh); gemm_tma3st_* the same with
 //                 3 stages and the bf16 output stored by the copy engine too; on request until they
 //                 have passed the GPU parity tests through Java.
+// gemm_tma3st_swiglu_nt (gemm_swiglu.cuh) is gemm_tma3st_nt for the MLP's gate and up projections with
+// SwiGLU in the epilogue, a candidate not launched yet.
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -606,3 +608,11 @@ GEMM_TMA_KERNEL(gemm_tma3st_nn, false, false, 3, true)
 GEMM_TMA_KERNEL(gemm_tma3st_nt, false, true, 3, true)
 GEMM_TMA_KERNEL(gemm_tma3st_tn, true, false, 3, true)
 GEMM_TMA_KERNEL(gemm_tma3st_tt, true, true, 3, true)
+
+// ---- gemm_tma3st_swiglu: the MLP's gate and up projections with SwiGLU in the epilogue (candidate) ----
+#include "gemm_swiglu.cuh"
+
+// Grid and shared memory: gemm_swiglu.cuh (GEMM_SWIGLU_PARAMS).
+extern "C" __global__ void __launch_bounds__(WS_THREADS, 1) gemm_tma3st_swiglu_nt(GEMM_SWIGLU_PARAMS) {
+  GEMM_SWIGLU_BODY
+}

@@ -61,12 +61,15 @@ __device__ __forceinline__ void tma_load_tile(uint32_t dst, const CUtensorMap* m
   }
 }
 
-// The producer's one thread: every K step of the block's items, in the consumers' order.
-template <bool TA, bool TB, int STAGES>
-__device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap* map_a, const CUtensorMap* map_b, int K,
-                                            int k_split, const WsBlock<false>& blk) {
+// The producer's one thread: every K step of the block's items, in the consumers' order. B comes
+// from one map (gemm_tma_body) or two (gemm_swiglu.cuh's gate and up halves): prefetch_b() prefetches
+// its maps, load_b(dst, n0, k0, bar) copies the item's B tile (256 rows of op(b) from n0, K [k0, k0 +
+// 64)) into a stage.
+template <bool TA, int STAGES, typename PrefetchB, typename LoadB>
+__device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap* map_a, int K, int k_split,
+                                            const WsBlock<false>& blk, PrefetchB prefetch_b, LoadB load_b) {
   asm volatile("prefetch.tensormap [%0];\n" ::"l"(map_a) : "memory");
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(map_b) : "memory");
+  prefetch_b();
   int stage = 0;
   uint32_t round = 0;  // how many times the stages have been walked, mod 2
   for (int item = blk.unit; item < blk.items; item += blk.units) {
@@ -77,7 +80,7 @@ __device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap*
       mbarrier_arrive_expect_bytes(full, WG_STAGE_BYTES);
       const int k0 = it.k_begin + step * WG_BK;
       tma_load_tile<WG_BM, !TA>(blk.stage_a(stage), map_a, it.m0, k0, full);
-      tma_load_tile<WG_BN, TB>(blk.own_b(stage), map_b, it.n0, k0, full);
+      load_b(blk.own_b(stage), it.n0, k0, full);
       if (++stage == STAGES) {
         stage = 0;
         round ^= 1;
@@ -89,6 +92,39 @@ __device__ __forceinline__ void tma_produce(const GemmOut& o, const CUtensorMap*
 // Whether this thread issues its warpgroup's bulk stores (and waits for them).
 __device__ __forceinline__ bool tma_store_issuer() { return threadIdx.x % 128 == 0; }
 
+// A consumer warpgroup's 64 x 8 BLOCKS values -> `buf` as BLOCKS / 8 boxes of 64 rows x 64 columns (8
+// KiB each, 128-byte swizzle: the output maps' layout), then fenced for the copy engine. value(i) is
+// the fp32 value of accumulator fragment i (wgmma's: 4 per 8-column block, block j at 4j .. 4j + 3).
+template <int BLOCKS, typename Value>
+__device__ __forceinline__ void stmatrix_boxes(uint32_t buf, Value value) {
+  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
+  // stmatrix x4 (as wg_store_staged): lanes 8i..8i+7 address the rows of matrix i = (8-column block
+  // j + i / 2, row half i % 2); block c is 16-byte chunk c % 8 of box c / 8, swizzled by the row.
+  const int mi = lane / 8, r = 16 * q + 8 * (mi % 2) + lane % 8;
+#pragma unroll
+  for (int j = 0; j < BLOCKS; j += 2) {
+    const int c = j + mi / 2;
+    const uint32_t at = buf + (c / 8) * 8192 + r * 128 + (((c % 8) ^ (r & 7)) << 4);
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(at),
+                 "r"(bf16x2(value(4 * j), value(4 * j + 1))), "r"(bf16x2(value(4 * j + 2), value(4 * j + 3))),
+                 "r"(bf16x2(value(4 * j + 4), value(4 * j + 5))), "r"(bf16x2(value(4 * j + 6), value(4 * j + 7)))
+                 : "memory");
+  }
+  // The generic-proxy writes above are what the copy engine (async proxy) reads next.
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+
+// The warpgroup's boxes [first, first + count) of `buf` -> map at columns col0 + 64 (box - first),
+// rows from row0: bulk tensor stores issued by one thread (the caller commits them as a group).
+__device__ __forceinline__ void tma_store_boxes(const CUtensorMap* map, uint32_t buf, int first, int count, int col0,
+                                                long row0) {
+#pragma unroll
+  for (int box = first; box < first + count; box++)
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(map),
+                 "r"(col0 + 64 * (box - first)), "r"((int)row0), "r"(buf + box * 8192)
+                 : "memory");
+}
+
 // A consumer warpgroup's 64 x 256 accumulators (rows row0.., columns n0..) -> out through `buf` (4
 // boxes of 64 x 64 bf16, 8 KiB each, 1 KiB aligned) and bulk tensor stores of `map_out` (boxes {64,
 // 64}, 128B swizzle). bar: the warpgroup's named barrier.
@@ -97,28 +133,10 @@ __device__ __forceinline__ void tma_store_tile(const CUtensorMap* map_out, const
   // The copy engine has read the buffer's previous contents (the previous item's stores).
   if (tma_store_issuer()) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
   asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
-  const int lane = threadIdx.x % 32, q = (threadIdx.x % 128) / 32;
-  // stmatrix x4 (as wg_store_staged): lanes 8i..8i+7 address the rows of matrix i = (8-column block
-  // j + i / 2, row half i % 2); block c is 16-byte chunk c % 8 of box c / 8, swizzled by the row.
-  const int mi = lane / 8, r = 16 * q + 8 * (mi % 2) + lane % 8;
-#pragma unroll
-  for (int j = 0; j < WG_BN / 8; j += 2) {
-    const int c = j + mi / 2;
-    const uint32_t at = buf + (c / 8) * 8192 + r * 128 + (((c % 8) ^ (r & 7)) << 4);
-    asm volatile("stmatrix.sync.aligned.m8n8.x4.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(at),
-                 "r"(bf16x2(d[4 * j], d[4 * j + 1])), "r"(bf16x2(d[4 * j + 2], d[4 * j + 3])),
-                 "r"(bf16x2(d[4 * j + 4], d[4 * j + 5])), "r"(bf16x2(d[4 * j + 6], d[4 * j + 7]))
-                 : "memory");
-  }
-  // The generic-proxy writes above are what the copy engine (async proxy) reads next.
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  stmatrix_boxes<WG_BN / 8>(buf, [&](int i) { return d[i]; });
   asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
   if (tma_store_issuer()) {
-#pragma unroll
-    for (int box = 0; box < WG_BN / 64; box++)
-      asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n" ::"l"(map_out),
-                   "r"(n0 + 64 * box), "r"((int)row0), "r"(buf + box * 8192)
-                   : "memory");
+    tma_store_boxes(map_out, buf, 0, WG_BN / 64, n0, row0);
     asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
   }
 }
@@ -168,7 +186,10 @@ __device__ __forceinline__ void gemm_tma_body(GemmOut o, const CUtensorMap* map_
   ws_run<false, STAGES>(
       o.m, o.n, o.splits, 1,
       [&](const WsBlock<false>& blk) {
-        if (threadIdx.x == 0) tma_produce<TA, TB, STAGES>(o, map_a, map_b, K, k_split, blk);
+        if (threadIdx.x == 0)
+          tma_produce<TA, STAGES>(
+              o, map_a, K, k_split, blk, [&]() { asm volatile("prefetch.tensormap [%0];\n" ::"l"(map_b) : "memory"); },
+              [&](uint32_t dst, int n0, int k0, uint32_t bar) { tma_load_tile<WG_BN, TB>(dst, map_b, n0, k0, bar); });
         // Warp 0 whole again before it leaves: not needed by a lone block, but it keeps these kernels
         // instruction for instruction the harness's, which were checked and timed on the H200.
         __syncwarp();

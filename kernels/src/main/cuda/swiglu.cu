@@ -3,13 +3,7 @@
 // last n % 8 elements one by one. Every input of an element is read before its outputs are
 // written, so the gradients may alias dOut.
 #include "pack.cuh"
-
-// The logistic function with exp of a non-positive argument only, as the CPU reference.
-__device__ __forceinline__ float sigmoid(float g) {
-  if (g >= 0.0f) return 1.0f / (1.0f + expf(-g));
-  float e = expf(g);
-  return e / (1.0f + e);
-}
+#include "swiglu_math.cuh"
 
 template <int N, typename A>
 __device__ __forceinline__ void forward_pack(A* out, const A* gate, const A* up, long i) {
@@ -17,7 +11,7 @@ __device__ __forceinline__ void forward_pack(A* out, const A* gate, const A* up,
   load<N>(gate + i, g);
   load<N>(up + i, u);
 #pragma unroll
-  for (int k = 0; k < N; k++) o[k] = g[k] * sigmoid(g[k]) * u[k];
+  for (int k = 0; k < N; k++) o[k] = swiglu_value(g[k], u[k]);
   store<N>(out + i, o);
 }
 
