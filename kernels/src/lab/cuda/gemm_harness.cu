@@ -19,14 +19,7 @@
 #include <string>
 #include <vector>
 
-#define CHECK(x)                                                                      \
-  do {                                                                                \
-    cudaError_t e = (x);                                                              \
-    if (e != cudaSuccess) {                                                           \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e), __FILE__, __LINE__); \
-      std::exit(1);                                                                   \
-    }                                                                                 \
-  } while (0)
+#include "lab_check.cuh"
 
 static int g_sms = 132;
 // Persistent wgmma blocks launched: min(work items, g_blocks). The SM count, except in the checks

@@ -17,14 +17,7 @@
 #include <cstring>
 #include <vector>
 
-#define CHECK(x)                                                                                    \
-  do {                                                                                              \
-    cudaError_t e = (x);                                                                            \
-    if (e != cudaSuccess) {                                                                         \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e), __FILE__, __LINE__);          \
-      std::exit(1);                                                                                 \
-    }                                                                                               \
-  } while (0)
+#include "lab_check.cuh"
 
 static int g_sms = 132;
 static int g_blocks = 132;  // persistent blocks at most: the SM count, fewer in some checks
