@@ -385,6 +385,22 @@ public final class CudaBackend implements Backend {
     swiglu.forward(cuda(out), cuda(gate), cuda(up));
   }
 
+  /**
+   * Candidate, not on {@code Backend} yet: gate, up (when saveGateUp) and act = SwiGLU(gate, up) of
+   * the MLP in one GEMM launch ({@code GemmCuda.swigluProjections}). Returns false, doing nothing,
+   * where it cannot run (no sm_90a image, C or F not multiples of 8): the caller then runs two
+   * matmuls and {@link #swigluForward}.
+   */
+  public boolean swigluProjections(Tensor act, Tensor gate, Tensor up, Tensor x, Tensor wGate,
+      Tensor wUp, boolean saveGateUp) {
+    if (!gemm.swigluFusable(x.shape().dim(x.shape().rank() - 1), wGate.shape().dim(0))) {
+      return false;
+    }
+    gemm.swigluProjections(cuda(act), saveGateUp ? cuda(gate) : null, saveGateUp ? cuda(up) : null,
+        cuda(x), cuda(wGate), cuda(wUp), saveGateUp);
+    return true;
+  }
+
   @Override
   public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up) {
     swiglu.backward(cuda(dGate), cuda(dUp), cuda(dOut), cuda(gate), cuda(up));

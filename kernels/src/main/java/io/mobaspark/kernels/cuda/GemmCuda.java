@@ -259,6 +259,75 @@ public final class GemmCuda implements AutoCloseable {
         accumulate);
   }
 
+  /** Whether {@link #swigluProjections} can run: the sm_90a image and 16-byte rows (C, F % 8 == 0). */
+  boolean swigluFusable(int c, int f) {
+    return wgmmaLoaded(context) && c % 8 == 0 && f % 8 == 0;
+  }
+
+  /**
+   * The MLP's input half in one launch, gemm_tma3st_swiglu_nt (a candidate, docs/gemm-cuda.md
+   * "Prepared: SwiGLU in the epilogue"): {@code act = silu(x wGate^T) * (x wUp^T)} and, when
+   * saveGateUp, {@code gate = x wGate^T} and {@code up = x wUp^T}, the same bits as two matmuls and
+   * swigluForward. x {@code [T, C]}, wGate and wUp {@code [F, C]}, act, gate, up {@code [T, F]}, all
+   * bf16; gate and up are not touched (may be null) without saveGateUp. Needs {@link #swigluFusable}.
+   */
+  void swigluProjections(CudaTensor act, CudaTensor gate, CudaTensor up, CudaTensor x,
+      CudaTensor wGate, CudaTensor wUp, boolean saveGateUp) {
+    if (x.shape().rank() != 2 || wGate.shape().rank() != 2) {
+      throw new IllegalArgumentException("swiglu projections: x " + x.shape() + " and w_gate "
+          + wGate.shape() + " must be matrices [T, C] and [F, C]");
+    }
+    int t = x.shape().dim(0);
+    int c = x.shape().dim(1);
+    int f = wGate.shape().dim(0);
+    wGate.shape().require(f, c);
+    wUp.shape().require(f, c);
+    act.shape().require(t, f);
+    CudaTensor[] written = saveGateUp ? new CudaTensor[] {act, gate, up} : new CudaTensor[] {act};
+    for (CudaTensor out : written) {
+      out.shape().require(t, f);
+      for (CudaTensor in : new CudaTensor[] {x, wGate, wUp}) {
+        if (out.buffer() == in.buffer()) {
+          throw new IllegalArgumentException("swiglu projections: output " + out.shape()
+              + " must not be an input: the kernel reads them while it writes");
+        }
+      }
+    }
+    for (CudaTensor tensor : new CudaTensor[] {x, wGate, wUp}) {
+      requireBf16Operand(tensor.shape(), tensor.dtype(), tensor.shape().name());
+    }
+    for (CudaTensor out : written) {
+      if (out.dtype() != DType.BF16) {
+        throw new IllegalArgumentException("swiglu projections: output " + out.shape() + " has dtype "
+            + out.dtype() + "; the fused kernel writes bf16");
+      }
+    }
+    if (!swigluFusable(c, f)) {
+      throw new IllegalStateException("swiglu projections need the sm_90a image and C, F multiples"
+          + " of 8 (C " + c + ", F " + f + "): run two matmuls and swigluForward");
+    }
+    if (t == 0 || f == 0) {
+      return;
+    }
+    if (tensorMaps == null) {
+      tensorMaps = new TensorMapEncoder(context);
+    }
+    // (map_x, map_w_gate, map_w_up, map_gate, map_up, map_act, t, f, c, save_gate_up); without
+    // saveGateUp act's map stands in for gate's and up's, which the kernel then never stores through.
+    byte[] actMap = tensorMaps.encode(GemmTensorMap.out(t, f), act.buffer(), 0);
+    KernelArgs args = new KernelArgs()
+        .struct(tensorMaps.encode(GemmTensorMap.a(t, c, false), x.buffer(), 0))
+        .struct(tensorMaps.encode(GemmTensorMap.bHalf(f, c), wGate.buffer(), 0))
+        .struct(tensorMaps.encode(GemmTensorMap.bHalf(f, c), wUp.buffer(), 0))
+        .struct(saveGateUp ? tensorMaps.encode(GemmTensorMap.out(t, f), gate.buffer(), 0) : actMap)
+        .struct(saveGateUp ? tensorMaps.encode(GemmTensorMap.out(t, f), up.buffer(), 0) : actMap)
+        .struct(actMap).i32(t).i32(f).i32(c).i32(saveGateUp ? 1 : 0);
+    Family family = Family.TMA3ST;
+    LaunchShape shape = new LaunchShape(persistentBlocks(family.tiles(t, 2 * f),
+        context.device().multiprocessors()), 1, 1, family.threads, 1, 1, family.sharedBytes);
+    context.kernel("gemm", "gemm_tma3st_swiglu_nt").launch(shape, args);
+  }
+
   /**
    * {@code out = addend + op(a) @ op(b)} in one launch where the plan is gemm_tma3st's staged output
    * (its epilogue reads the old tile through map_add: the addend's map instead of out's), so that a

@@ -60,6 +60,14 @@ public record GemmTensorMap(String operand, long rows, long cols, int boxRows) {
         : new GemmTensorMap("b", k, n, BOX_COLS);
   }
 
+  /**
+   * A transposed b {@code [N, K]} that fills half of a block's B tile (128 rows): each of
+   * gemm_tma3st_swiglu_nt's weights {@code [F, C]}, w_gate's rows above w_up's in every stage.
+   */
+  public static GemmTensorMap bHalf(int n, int k) {
+    return new GemmTensorMap("b", n, k, GemmCuda.Family.TMA.tileN / 2);
+  }
+
   /** The plain bf16 output {@code [M, N]} that gemm_tma3st_* stores through the copy engine. */
   public static GemmTensorMap out(int m, int n) {
     return new GemmTensorMap("out", m, n, BOX_COLS);

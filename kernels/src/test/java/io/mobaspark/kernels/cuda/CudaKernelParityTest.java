@@ -13,6 +13,7 @@ import io.mobaspark.kernels.lab.MemoryParity;
 import io.mobaspark.kernels.lab.MobaParity;
 import io.mobaspark.kernels.lab.OpsParity;
 import io.mobaspark.kernels.lab.ParityCheck;
+import io.mobaspark.kernels.lab.SwigluGemmParity;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -124,6 +125,15 @@ class CudaKernelParityTest {
           }
         }
       }
+    }
+  }
+
+  @Test
+  void swigluProjectionsMatchTheUnfusedPathBitForBit() {
+    long seed = 45;
+    for (SwigluGemmParity.Case c : SwigluGemmParity.CASES) {
+      SwigluGemmParity.Result r = SwigluGemmParity.run(gpu, c, seed++);
+      assertTrue(r.passed(), r.row());
     }
   }
 

@@ -39,6 +39,12 @@ class GemmTensorMapTest {
   }
 
   @Test
+  void theFusedSwigluWeightsComeInHalfTilesOf128Rows() {
+    // w_gate and w_up [F, C] of gemm_tma3st_swiglu_nt: 128 rows each per stage, K-major.
+    assertMap(GemmTensorMap.bHalf(N, K), new long[] {K, N}, 2L * K, new int[] {64, 128});
+  }
+
+  @Test
   void theBf16OutputLeavesInBoxesOf64By64() {
     assertMap(GemmTensorMap.out(M, N), new long[] {N, M}, 2L * N, new int[] {64, 64});
   }
