@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# gemm_tma3st_swiglu_nt, the prepared SwiGLU-in-the-epilogue candidate (docs/gemm-cuda.md "Prepared:
-# SwiGLU in the epilogue"), against the trainer's path (two gemm_tma3st_nt + swiglu_forward_bf16) in
+# gemm_tma3st_swiglu_nt, SwiGLU in the GEMM epilogue (docs/gemm-cuda.md "SwiGLU in the epilogue"),
+# against the unfused path (two gemm_tma3st_nt + swiglu_forward_bf16) in
 # one device command, checks first. No Java: the lab harness kernels/src/lab/cuda/swiglu_gemm_harness.cu.
 #   tools/device/swiglu-candidate.sh DIR     (summary printed last and in $OUT/summary.txt, logs in $OUT/logs.tgz)
 # DIR holds swiglu_gemm_harness, built on this machine (nvcc 13.0) with

@@ -1,6 +1,6 @@
-// Standalone lab of gemm_tma3st_swiglu_nt (gemm_swiglu.cuh, docs/gemm-cuda.md "Prepared: SwiGLU in
-// the epilogue") against what the trainer runs now: gemm_tma3st_nt for gate, again for up, then
-// swiglu_forward_bf16. Encodes the tensor maps itself (cuTensorMapEncodeTiled, GemmTensorMap's boxes).
+// Standalone lab of gemm_tma3st_swiglu_nt (gemm_swiglu.cuh, docs/gemm-cuda.md "SwiGLU in the
+// epilogue") against the unfused path (mobaspark.swiglu.fused=false): gemm_tma3st_nt for gate, again
+// for up, then swiglu_forward_bf16. Encodes the tensor maps itself (cuTensorMapEncodeTiled, GemmTensorMap's boxes).
 //   swiglu_gemm_harness --check [small] awkward shapes: gate, up, act against float64, the unfused
 //                                       path bit for bit, act-only leaves gate and up untouched
 //                                       (small: three small cases, for compute-sanitizer)
@@ -24,8 +24,9 @@ static int g_blocks = 132;  // persistent blocks at most: the SM count, fewer in
 
 // ---- inputs and the float64 definition ---------------------------------------------------------------
 
-// Roughly unit-variance values from an integer hash of (seed, i): a sum of three uniforms in [-1, 1).
-__global__ void random_bf16(bf16* x, long count, uint32_t seed) {
+// Values of standard deviation `scale` from an integer hash of (seed, i): a sum of three uniforms in
+// [-1, 1) (variance 1) times scale.
+__global__ void random_bf16(bf16* x, long count, uint32_t seed, float scale) {
   GRID_STRIDE(i, count) {
     float s = 0.0f;
     for (uint32_t r = 0; r < 3; r++) {
@@ -35,7 +36,7 @@ __global__ void random_bf16(bf16* x, long count, uint32_t seed) {
       h ^= h >> 29;
       s += (float)(h >> 40) * (2.0f / 16777216.0f) - 1.0f;
     }
-    x[i] = __float2bfloat16_rn(s);
+    x[i] = __float2bfloat16_rn(s * scale);
   }
 }
 
@@ -95,15 +96,16 @@ struct Mlp {
   CUtensorMap x_map, w_gate_half, w_up_half, w_gate_whole, w_up_whole, gate_map, up_map, act_map;
 };
 
-static Mlp mlp_alloc(int t, int f, int c, uint32_t seed) {
+// w_scale: the weights' standard deviation (x's is 1), so gate and up have w_scale sqrt(C).
+static Mlp mlp_alloc(int t, int f, int c, uint32_t seed, float w_scale) {
   Mlp m{t, f, c};
   CHECK(cudaMalloc(&m.x, (size_t)t * c * 2));
   CHECK(cudaMalloc(&m.w_gate, (size_t)f * c * 2));
   CHECK(cudaMalloc(&m.w_up, (size_t)f * c * 2));
   for (bf16** out : {&m.gate, &m.up, &m.act}) CHECK(cudaMalloc(out, (size_t)t * f * 2));
-  random_bf16<<<4 * g_sms, 256>>>(m.x, (long)t * c, seed);
-  random_bf16<<<4 * g_sms, 256>>>(m.w_gate, (long)f * c, seed + 1);
-  random_bf16<<<4 * g_sms, 256>>>(m.w_up, (long)f * c, seed + 2);
+  random_bf16<<<4 * g_sms, 256>>>(m.x, (long)t * c, seed, 1.0f);
+  random_bf16<<<4 * g_sms, 256>>>(m.w_gate, (long)f * c, seed + 1, w_scale);
+  random_bf16<<<4 * g_sms, 256>>>(m.w_up, (long)f * c, seed + 2, w_scale);
   CHECK(cudaGetLastError());
   m.x_map = bf16_map(m.x, t, c, WG_BM);
   m.w_gate_half = bf16_map(m.w_gate, f, c, WG_BN / 2);
@@ -182,7 +184,9 @@ static long differing(const std::vector<uint16_t>& a, const std::vector<uint16_t
 static bool check(int t, int f, int c, int blocks, uint32_t seed) {
   g_blocks = blocks;
   const size_t count = (size_t)t * f;
-  Mlp m = mlp_alloc(t, f, c, seed);
+  // Unit weights: gate and up of some sqrt(C), so that a good share of silu's arguments lies below
+  // -44 where the epilogue takes its exact fallback (swiglu_chunk).
+  Mlp m = mlp_alloc(t, f, c, seed, 1.0f);
   double *dg, *du;
   CHECK(cudaMalloc(&dg, count * 8));
   CHECK(cudaMalloc(&du, count * 8));
@@ -202,19 +206,24 @@ static bool check(int t, int f, int c, int blocks, uint32_t seed) {
   CHECK(cudaMemcpy(ru.data(), du, count * 8, cudaMemcpyDeviceToHost));
 
   // gate and up: bf16 rounding (2^-8 relative) and fp32 accumulation, as gemm_harness's bf16 bound.
-  // act: first-order error of bf16 g and u (each 2^-8 relative; |silu'| < 1.1) and of act's rounding,
-  // within twice that.
+  // act: against silu(g') * u' in float64 of the kernel's own bf16 gate g' and up u' (checked above),
+  // relative to that value. Not against the float64 g and u: a GEMM output carries an absolute error
+  // from the fp32 sum (about 2^-24 sqrt(C) sum |x w|, not proportional to |g|), which silu(g) * u
+  // turns into a large relative error wherever g or u is near 0 (the 2.3e-2 .. 1.2e-1 of the first
+  // device run, with act equal to the unfused path's bit for bit). What the epilogue adds is the fp32
+  // evaluation (a few 2^-24) and act's rounding to bf16 (2^-8): bound 2^-8 (1 + 2^-10); the floor
+  // 1e-30 covers fp32 subnormals of silu(g') for g' far below 0.
   double worst_gu = 0, ref_max = 0, worst_act = 0;
   for (size_t i = 0; i < count; i++) {
-    const double g = rg[i], u = ru[i], silu = g / (1.0 + std::exp(-g)), act = silu * u;
+    const double g = rg[i], u = ru[i];
     for (double d : {std::fabs(value(fg[i]) - g), std::fabs(value(fu[i]) - u)})
       if (!(d <= worst_gu)) worst_gu = std::isnan(d) ? INFINITY : d;
     ref_max = std::max({ref_max, std::fabs(g), std::fabs(u)});
-    const double scale = 1.1 * std::fabs(g * u) + std::fabs(silu * u) + std::fabs(act) + 1e-3;
-    const double r = std::fabs(value(fa[i]) - act) / scale;
+    const double g16 = value(fg[i]), act = g16 / (1.0 + std::exp(-g16)) * value(fu[i]);
+    const double r = std::fabs(value(fa[i]) - act) / (std::fabs(act) + 1e-30);
     if (!(r <= worst_act)) worst_act = std::isnan(r) ? INFINITY : r;
   }
-  const double bound_gu = std::max(1.0, ref_max) / 128, bound_act = 2.0 / 256;
+  const double bound_gu = std::max(1.0, ref_max) / 128, bound_act = (1.0 + 1.0 / 1024) / 256;
   const long bit_g = differing(fg, ug), bit_u = differing(fu, uu), bit_a = differing(fa, ua);
   const long only_act = differing(oa, fa);
   const std::vector<uint16_t> poison(count, 0xFFFF);
@@ -276,7 +285,10 @@ static double median_ms(Op op) {
 // model's 12 layers. Launch gaps of the unfused path's three kernels count, as in the trainer.
 static void bench(int t) {
   const int f = 2048, c = 768;
-  Mlp m = mlp_alloc(t, f, c, 5);
+  // Weights of 1 / sqrt(C), gate and up of about 1 as the model's (mlp_norm_out of unit scale, weights
+  // initialized at 0.02 ~ 1 / sqrt(768)): the unit weights of the checks put some 36% of the 8-value
+  // chunks on the epilogue's exact fallback, a path the trainer's values do not take.
+  Mlp m = mlp_alloc(t, f, c, 5, 1.0f / std::sqrt((float)c));
   const double tf_bytes = 2.0 * t * f, flops = 2.0 * 2 * t * f * c;
   const double proj = median_ms([&] { projection(m, true); });
   const double act_kernel = median_ms([&] { swiglu_kernel(m); });

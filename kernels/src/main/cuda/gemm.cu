@@ -24,7 +24,7 @@
 //                 3 stages and the bf16 output stored by the copy engine too; on request until they
 //                 have passed the GPU parity tests through Java.
 // gemm_tma3st_swiglu_nt (gemm_swiglu.cuh) is gemm_tma3st_nt for the MLP's gate and up projections with
-// SwiGLU in the epilogue, a candidate not launched yet.
+// SwiGLU in the epilogue.
 #include <cuda_bf16.h>
 #include <stdint.h>
 
@@ -609,7 +609,7 @@ GEMM_TMA_KERNEL(gemm_tma3st_nt, false, true, 3, true)
 GEMM_TMA_KERNEL(gemm_tma3st_tn, true, false, 3, true)
 GEMM_TMA_KERNEL(gemm_tma3st_tt, true, true, 3, true)
 
-// ---- gemm_tma3st_swiglu: the MLP's gate and up projections with SwiGLU in the epilogue (candidate) ----
+// ---- gemm_tma3st_swiglu: the MLP's gate and up projections with SwiGLU in the epilogue ----
 #include "gemm_swiglu.cuh"
 
 // Grid and shared memory: gemm_swiglu.cuh (GEMM_SWIGLU_PARAMS).

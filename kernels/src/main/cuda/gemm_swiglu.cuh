@@ -1,7 +1,7 @@
-// gemm_tma3st_swiglu_nt (docs/gemm-cuda.md "Prepared: SwiGLU in the epilogue"): the MLP's two input
-// projections and SwiGLU in one launch, a candidate for the next device session (not launched by
-// GemmCuda yet). For x [T, C] (mlp_norm_out) and the weights w_gate, w_up [F, C] as the model keeps
-// them:
+// gemm_tma3st_swiglu_nt (docs/gemm-cuda.md "SwiGLU in the epilogue"): the MLP's two input projections
+// and SwiGLU in one launch (GemmCuda.swigluProjections, Model.blockActivations through
+// Backend.swigluProjections). For x [T, C] (mlp_norm_out) and the weights w_gate, w_up [F, C] as the
+// model keeps them:
 //   gate = x w_gate^T, up = x w_up^T   [T, F] bf16, written only when save_gate_up (the backward's inputs)
 //   act  = silu(gate) * up             [T, F] bf16, always
 // Included by gemm.cu after gemm_tma.cuh, whose producer, bulk tensor copies and stmatrix staging it
@@ -15,23 +15,51 @@
 // interleaving, no change to parameters or checkpoints. Units past F read as zeros (the maps' bounds)
 // and their stores are dropped.
 //
-// Epilogue, per consumer warpgroup through its 32 KiB buffer (4 boxes of 64 x 64 bf16):
-//   save_gate_up: all 256 columns as bf16 -> boxes 0-1 to gate, 2-3 to up (bulk tensor stores); the
-//     buffer is reused once the copy engine has read them (wait_group.read), a short wait on shared
-//     memory reads, not on the global writes;
-//   act: gate and up rounded to bf16 first, then swiglu_value in fp32 -> bf16 -> boxes 0-1 to act.
-// Rounding first makes act the unfused path's (two gemm_tma3st_nt + swiglu_forward_bf16) bit for bit,
-// since swiglu_forward_bf16 reads the rounded GEMM outputs and evaluates the same swiglu_value.
-// Shared memory is gemm_tma3st's 209 KiB: no room for a separate act buffer (227 KiB at most).
+// Epilogue, per consumer warpgroup through its 32 KiB buffer (4 boxes of 64 x 64 bf16): all 256
+// columns as bf16 (boxes 0-1 gate, 2-3 up), stored to gate and up when save_gate_up (bulk tensor
+// stores, waited for only until the copy engine has read them); then act in place over gate's boxes
+// from the bf16 gate and up, stored from boxes 0-1. act is evaluated from the bf16 values, as
+// swiglu_forward_bf16 reads the unfused GEMMs' outputs, with swiglu_value's bits: the unfused path's
+// act bit for bit. Shared memory is gemm_tma3st's 209 KiB: no room for a separate act buffer (227 KiB
+// at most).
 #include "swiglu_math.cuh"
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// The value stored in bf16 by a plain GEMM, back in fp32.
-__device__ __forceinline__ float bf16_rounded(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+// bf16 pairs -> fp32, the low half first.
+__device__ __forceinline__ float bf16_lo(uint32_t pair) { return __uint_as_float(pair << 16); }
+__device__ __forceinline__ float bf16_hi(uint32_t pair) { return __uint_as_float(pair & 0xffff0000u); }
+
+// 8 act values from 8 gate and 8 up values (bf16, as 16-byte chunks), packed as bf16 again. First all 8
+// by the unbranched evaluation, so that their chains interleave, then any it cannot round as `/` does
+// (numerators below 2^-64) by swiglu_value, behind one branch that is almost never taken.
+__device__ __forceinline__ uint4 swiglu_chunk(uint4 gate, uint4 up) {
+  const uint32_t g[4] = {gate.x, gate.y, gate.z, gate.w}, u[4] = {up.x, up.y, up.z, up.w};
+  float act[8];
+  bool exact = true;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    bool lo, hi;
+    act[2 * i] = swiglu_value_unbranched(bf16_lo(g[i]), bf16_lo(u[i]), lo);
+    act[2 * i + 1] = swiglu_value_unbranched(bf16_hi(g[i]), bf16_hi(u[i]), hi);
+    exact = exact && lo && hi;
+  }
+  if (!exact) {
+    for (int i = 0; i < 4; i++) {
+      act[2 * i] = swiglu_value(bf16_lo(g[i]), bf16_lo(u[i]));
+      act[2 * i + 1] = swiglu_value(bf16_hi(g[i]), bf16_hi(u[i]));
+    }
+  }
+  return make_uint4(bf16x2(act[0], act[1]), bf16x2(act[2], act[3]), bf16x2(act[4], act[5]), bf16x2(act[6], act[7]));
+}
 
 // A consumer warpgroup's 64 x 256 accumulators (gate units f0.. in fragments 0..63, up in 64..127, rows
 // row0..) -> act (and gate, up when save_gate_up). bar: the warpgroup's named barrier.
+// gate and up go to the buffer as bf16 (boxes 0-1 and 2-3, the rounding the unfused path stores);
+// then each thread turns 8 of its 16-byte gate chunks into act in place, reading up from the same
+// offset two boxes on (the boxes share their swizzled layout, so no address is remapped). A short
+// loop over shared memory instead of 64 values unrolled from the accumulators: the unrolled epilogue
+// was some 1600 instructions per warp of straight-line code per tile (docs/gemm-cuda.md).
 __device__ __forceinline__ void swiglu_store_tile(const CUtensorMap* map_gate, const CUtensorMap* map_up,
                                                   const CUtensorMap* map_act, const float (&d)[128], uint32_t buf,
                                                   long row0, int f0, int bar, bool save_gate_up) {
@@ -39,18 +67,32 @@ __device__ __forceinline__ void swiglu_store_tile(const CUtensorMap* map_gate, c
   // The copy engine has read the buffer's previous contents (the previous item's act).
   if (issuer) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
   asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
+  stmatrix_boxes<WG_BN / 8>(buf, [&](int i) { return d[i]; });
+  asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
   if (save_gate_up) {
-    stmatrix_boxes<WG_BN / 8>(buf, [&](int i) { return d[i]; });
-    asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
     if (issuer) {
       tma_store_boxes(map_gate, buf, 0, 2, f0, row0);
       tma_store_boxes(map_up, buf, 2, 2, f0, row0);
       asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+      // Gate's boxes are overwritten next.
       asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
     }
-    asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");  // boxes 0-1 are free for act
+    asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
   }
-  stmatrix_boxes<WG_BN / 16>(buf, [&](int i) { return swiglu_value(bf16_rounded(d[i]), bf16_rounded(d[i + 64])); });
+#pragma unroll 2
+  for (int k = 0; k < 8; k++) {
+    const uint32_t at = buf + 16 * (threadIdx.x % 128 + 128 * k);
+    uint4 g, u;
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(g.x), "=r"(g.y), "=r"(g.z), "=r"(g.w) : "r"(at));
+    asm volatile("ld.shared.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(u.x), "=r"(u.y), "=r"(u.z), "=r"(u.w)
+                 : "r"(at + 2 * 8192));
+    const uint4 a = swiglu_chunk(g, u);
+    asm volatile("st.shared.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"r"(at), "r"(a.x), "r"(a.y), "r"(a.z), "r"(a.w)
+                 : "memory");
+  }
+  // The generic-proxy writes above are what the copy engine (async proxy) reads next.
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
   asm volatile("bar.sync %0, 128;\n" ::"r"(bar) : "memory");
   if (issuer) {
     tma_store_boxes(map_act, buf, 0, 2, f0, row0);

@@ -208,6 +208,19 @@ public interface Backend extends AutoCloseable {
   /** {@code out = silu(gate) * up}, {@code silu(g) = g * sigmoid(g)}. All {@code [T, F]}. */
   void swigluForward(Tensor out, Tensor gate, Tensor up);
 
+  /**
+   * The MLP's input half: {@code gate = x wGate^T}, {@code up = x wUp^T} and {@code act = silu(gate)
+   * * up}, all {@code [T, F]} (overwritten), for x {@code [T, C]} and the weights {@code [F, C]}. This
+   * default is the two matmuls and {@link #swigluForward}; a backend may produce the same three in
+   * one pass (the CUDA backend: SwiGLU in the GEMM's epilogue, docs/gemm-cuda.md).
+   */
+  default void swigluProjections(Tensor act, Tensor gate, Tensor up, Tensor x, Tensor wGate,
+      Tensor wUp) {
+    matmul(gate, x, wGate, false, true, false);
+    matmul(up, x, wUp, false, true, false);
+    swigluForward(act, gate, up);
+  }
+
   /** dGate, dUp (overwritten) {@code [T, F]}. */
   void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up);
 

@@ -386,14 +386,39 @@ public final class CudaBackend implements Backend {
   }
 
   /**
-   * Candidate, not on {@code Backend} yet: gate, up (when saveGateUp) and act = SwiGLU(gate, up) of
-   * the MLP in one GEMM launch ({@code GemmCuda.swigluProjections}). Returns false, doing nothing,
-   * where it cannot run (no sm_90a image, C or F not multiples of 8): the caller then runs two
-   * matmuls and {@link #swigluForward}.
+   * gate, up and act in one GEMM launch where it can run ({@link #swigluProjectionsFused}), the
+   * default's two matmuls and {@link #swigluForward} elsewhere or with system property {@value
+   * #SWIGLU_FUSION_PROPERTY} = false. The same bits either way.
    */
-  public boolean swigluProjections(Tensor act, Tensor gate, Tensor up, Tensor x, Tensor wGate,
-      Tensor wUp, boolean saveGateUp) {
-    if (!gemm.swigluFusable(x.shape().dim(x.shape().rank() - 1), wGate.shape().dim(0))) {
+  @Override
+  public void swigluProjections(Tensor act, Tensor gate, Tensor up, Tensor x, Tensor wGate,
+      Tensor wUp) {
+    if (!swigluFusion || !swigluProjectionsFused(act, gate, up, x, wGate, wUp, true)) {
+      Backend.super.swigluProjections(act, gate, up, x, wGate, wUp);
+    }
+  }
+
+  /** "false" runs the MLP's input half unfused (labs: the fused kernel's saving in a whole step). */
+  public static final String SWIGLU_FUSION_PROPERTY = "mobaspark.swiglu.fused";
+
+  private final boolean swigluFusion = !"false".equals(System.getProperty(SWIGLU_FUSION_PROPERTY));
+
+  /**
+   * act = SwiGLU(gate, up) and, when saveGateUp, gate and up themselves, in one GEMM launch
+   * ({@code GemmCuda.swigluProjections}): the same bits as two matmuls and swigluForward. Without
+   * saveGateUp gate and up are not touched (may be null). Returns false, doing nothing, where it
+   * cannot run: no sm_90a image, C or F not a multiple of 8, a tensor not a bf16 matrix.
+   */
+  public boolean swigluProjectionsFused(Tensor act, Tensor gate, Tensor up, Tensor x,
+      Tensor wGate, Tensor wUp, boolean saveGateUp) {
+    Tensor[] used = saveGateUp ? new Tensor[] {act, gate, up, x, wGate, wUp}
+        : new Tensor[] {act, x, wGate, wUp};
+    for (Tensor t : used) {
+      if (t.shape().rank() != 2 || cuda(t).dtype() != DType.BF16) {
+        return false;
+      }
+    }
+    if (!gemm.swigluFusable(x.shape().dim(1), wGate.shape().dim(0))) {
       return false;
     }
     gemm.swigluProjections(cuda(act), saveGateUp ? cuda(gate) : null, saveGateUp ? cuda(up) : null,

@@ -265,8 +265,8 @@ public final class GemmCuda implements AutoCloseable {
   }
 
   /**
-   * The MLP's input half in one launch, gemm_tma3st_swiglu_nt (a candidate, docs/gemm-cuda.md
-   * "Prepared: SwiGLU in the epilogue"): {@code act = silu(x wGate^T) * (x wUp^T)} and, when
+   * The MLP's input half in one launch, gemm_tma3st_swiglu_nt (docs/gemm-cuda.md "SwiGLU in the
+   * epilogue"): {@code act = silu(x wGate^T) * (x wUp^T)} and, when
    * saveGateUp, {@code gate = x wGate^T} and {@code up = x wUp^T}, the same bits as two matmuls and
    * swigluForward. x {@code [T, C]}, wGate and wUp {@code [F, C]}, act, gate, up {@code [T, F]}, all
    * bf16; gate and up are not touched (may be null) without saveGateUp. Needs {@link #swigluFusable}.

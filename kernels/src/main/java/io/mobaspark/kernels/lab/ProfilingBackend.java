@@ -256,6 +256,13 @@ public final class ProfilingBackend implements Backend {
   }
 
   @Override
+  public void swigluProjections(Tensor act, Tensor gate, Tensor up, Tensor x, Tensor wGate,
+      Tensor wUp) {
+    timed("swigluProjections " + dims(x) + " " + dims(wGate) + "T",
+        () -> delegate.swigluProjections(act, gate, up, x, wGate, wUp));
+  }
+
+  @Override
   public void swigluBackward(Tensor dGate, Tensor dUp, Tensor dOut, Tensor gate, Tensor up) {
     timed("swigluBackward", () -> delegate.swigluBackward(dGate, dUp, dOut, gate, up));
   }

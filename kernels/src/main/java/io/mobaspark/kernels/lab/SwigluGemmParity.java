@@ -6,8 +6,8 @@ import java.util.Arrays;
 import java.util.Random;
 
 /**
- * The prepared gemm_tma3st_swiglu_nt ({@link CudaBackend#swigluProjections}, docs/gemm-cuda.md
- * "Prepared: SwiGLU in the epilogue") against the path the trainer runs today, two matmuls and
+ * gemm_tma3st_swiglu_nt ({@link CudaBackend#swigluProjectionsFused}, docs/gemm-cuda.md "SwiGLU in
+ * the epilogue") against the path the trainer runs today, two matmuls and
  * swigluForward: the same bits for gate, up and act (the fused epilogue rounds gate and up to bf16
  * before SwiGLU, as the unfused path stores them), and with saveGateUp off, act alone (gate and up
  * keep their NaN poison). Accuracy against float64 is the unfused path's, which MatmulParity and
@@ -50,7 +50,7 @@ public final class SwigluGemmParity {
       for (Tensor t : new Tensor[] {gate, up, act}) {
         KeyConvParity.poison(gpu, t);
       }
-      if (!gpu.swigluProjections(act, gate, up, x, wGate, wUp, true)) {
+      if (!gpu.swigluProjectionsFused(act, gate, up, x, wGate, wUp, true)) {
         return new Result(true, "swiglu gemm " + c.label() + ": not available here (unfused path)");
       }
       double[][] fused = {gpu.read(gate), gpu.read(up), gpu.read(act)};
@@ -58,7 +58,7 @@ public final class SwigluGemmParity {
       for (Tensor t : new Tensor[] {gate, up, act}) {
         KeyConvParity.poison(gpu, t);
       }
-      gpu.swigluProjections(act, null, null, x, wGate, wUp, false);
+      gpu.swigluProjectionsFused(act, null, null, x, wGate, wUp, false);
       double[] actOnly = gpu.read(act);
       boolean untouched = Arrays.stream(gpu.read(gate)).allMatch(Double::isNaN)
           && Arrays.stream(gpu.read(up)).allMatch(Double::isNaN);

@@ -37,6 +37,32 @@ class SwigluCpuTest {
   }
 
   @Test
+  void projectionsAreTheTwoMatmulsThenSwiglu() {
+    int tokens = 3;
+    int width = 4;
+    int hidden = 5;
+    Tensor x = tensor(cpu, "x", GradCheck.random(6, tokens * width, 1.0), tokens, width);
+    Tensor wGate = tensor(cpu, "w_gate", GradCheck.random(7, hidden * width, 1.0), hidden, width);
+    Tensor wUp = tensor(cpu, "w_up", GradCheck.random(8, hidden * width, 1.0), hidden, width);
+    Tensor gate = cpu.tensor("gate", tokens, hidden);
+    Tensor up = cpu.tensor("up", tokens, hidden);
+    Tensor act = cpu.tensor("act", tokens, hidden);
+    cpu.matmul(gate, x, wGate, false, true, false);
+    cpu.matmul(up, x, wUp, false, true, false);
+    cpu.swigluForward(act, gate, up);
+    double[][] separate = {cpu.read(gate), cpu.read(up), cpu.read(act)};
+    for (Tensor t : new Tensor[] {gate, up, act}) {
+      cpu.write(t, new double[tokens * hidden]);
+    }
+
+    cpu.swigluProjections(act, gate, up, x, wGate, wUp);
+
+    assertArrayEquals(separate[0], cpu.read(gate), 0.0);
+    assertArrayEquals(separate[1], cpu.read(up), 0.0);
+    assertArrayEquals(separate[2], cpu.read(act), 0.0);
+  }
+
+  @Test
   void backwardMatchesFiniteDifferences() {
     int rows = 3;
     int width = 5;

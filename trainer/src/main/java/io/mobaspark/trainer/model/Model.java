@@ -223,9 +223,9 @@ public final class Model implements TrainableModel, AutoCloseable {
     backend.matmulAdd(s.mid, x, flat(s.attnOut), w.wo.compute(), false, true);
 
     backend.rmsNormForward(s.mlpNormOut, s.mlpRstd, s.mid, w.mlpNorm.compute(), config.normEps());
-    backend.matmul(s.gate, s.mlpNormOut, w.wGate.compute(), false, true, false);
-    backend.matmul(s.up, s.mlpNormOut, w.wUp.compute(), false, true, false);
-    backend.swigluForward(s.act, s.gate, s.up);
+    // gate, up and act = silu(gate) * up: on CUDA one GEMM with SwiGLU in its epilogue.
+    backend.swigluProjections(s.act, s.gate, s.up, s.mlpNormOut, w.wGate.compute(),
+        w.wUp.compute());
     s.heldLayer = l;
   }
 
