@@ -139,8 +139,8 @@ static void fused(const Mlp& m, bool save_gate_up) {
 static void projection(const Mlp& m, bool gate) {
   const long tiles = (long)((m.t + WG_BM - 1) / WG_BM) * ((m.f + WG_BN - 1) / WG_BN);
   gemm_tma3st_nt<<<persistent_blocks(tiles), WS_THREADS, ws_smem_bytes(3)>>>(
-      m.x_map, gate ? m.w_gate_whole : m.w_up_whole, gate ? m.gate_map : m.up_map, gate ? m.gate : m.up, nullptr,
-      m.t, m.f, m.c, m.c, 0, 0);
+      m.x_map, gate ? m.w_gate_whole : m.w_up_whole, gate ? m.gate_map : m.up_map, gate ? m.gate_map : m.up_map,
+      gate ? m.gate : m.up, nullptr, m.t, m.f, m.c, m.c, 0, 0);
   CHECK(cudaGetLastError());
 }
 
