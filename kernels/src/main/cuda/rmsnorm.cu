@@ -5,7 +5,8 @@
 // x, out, dOut, dx [T, C] bf16 or fp32 (one dtype per call); weight [C] bf16 or fp32; rstd [T] and
 // dWeight [C] fp32. Lane l handles packs l, l + 32, ... of N channels; the row sums are warp
 // butterflies, so every lane holds the same total. A row is read from DRAM once: its second read
-// (to normalize) hits L1.
+// (to normalize) hits L1. bf16 rows of C = 256 P channels (P <= 4; the models' 768 and 1024) run the
+// *_held kernels, which load a row's packs all at once and keep them in registers.
 #include "pack.cuh"
 
 #define WARP 32
@@ -34,6 +35,41 @@ __device__ void rmsnorm_forward(A* out, float* rstd, const A* x, const W* weight
 #pragma unroll
     for (int k = 0; k < N; k++) o[k] = f[k] * s * w[k];
     store<N>(outr + c, o);
+  }
+}
+
+// The forward for bf16 rows of exactly C = 256 P channels: the row's P packs per lane are loaded
+// together and held as raw bf16, one DRAM round trip per row (rmsnorm_forward's loop waits pack by
+// pack). The arithmetic and its order are rmsnorm_forward's.
+template <typename W, int P>
+__device__ void rmsnorm_forward_held(bf16* out, float* rstd, const bf16* x, const W* weight, int rows, float eps) {
+  constexpr int cols = WARP * 8 * P;
+  int row = blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
+  int lane = threadIdx.x % WARP;
+  if (row >= rows) return;
+  long base = (long)row * cols;
+  uint4 x_raw[P];
+#pragma unroll
+  for (int p = 0; p < P; p++) x_raw[p] = *reinterpret_cast<const uint4*>(x + base + (p * WARP + lane) * 8);
+  float sum_sq = 0.0f;
+#pragma unroll
+  for (int p = 0; p < P; p++) {
+    float f[8];
+    unpack(x_raw[p], f);
+#pragma unroll
+    for (int k = 0; k < 8; k++) sum_sq += f[k] * f[k];
+  }
+  float s = 1.0f / sqrtf(warp_sum(sum_sq) / cols + eps);
+  if (lane == 0) rstd[row] = s;
+#pragma unroll
+  for (int p = 0; p < P; p++) {
+    const int c = (p * WARP + lane) * 8;
+    float f[8], w[8], o[8];
+    unpack(x_raw[p], f);
+    load<8>(weight + c, w);
+#pragma unroll
+    for (int k = 0; k < 8; k++) o[k] = f[k] * s * w[k];
+    store<8>(out + base + c, o);
   }
 }
 
@@ -106,6 +142,90 @@ __device__ void rmsnorm_backward(A* dx, float* partials, const A* dout, const A*
     partials[(long)blockIdx.x * cols + c] = sum;
   }
 }
+
+// The backward for bf16 rows of exactly C = 256 P channels (P packs of 8 per lane): a row's dOut, x
+// and dx are loaded together and held in registers as raw bf16 packs, so each row costs one DRAM
+// round trip where rmsnorm_backward's loop waits for its loads pack by pack and loads dx only after
+// the row's reduction. The arithmetic, its order and the dWeight rows are rmsnorm_backward's.
+template <typename W, int P>
+__device__ void rmsnorm_backward_held(bf16* dx, float* partials, const bf16* dout, const bf16* x, const W* weight,
+                                      const float* rstd, int rows) {
+  constexpr int cols = WARP * 8 * P;
+  extern __shared__ float dweight_rows[];  // [warps, C]
+  int warps = blockDim.x / WARP;
+  int warp = threadIdx.x / WARP;
+  int lane = threadIdx.x % WARP;
+  float* mine = dweight_rows + (long)warp * cols;
+#pragma unroll
+  for (int p = 0; p < P; p++) {
+#pragma unroll
+    for (int k = 0; k < 8; k++) mine[(p * WARP + lane) * 8 + k] = 0.0f;
+  }
+  for (int row = blockIdx.x * warps + warp; row < rows; row += gridDim.x * warps) {
+    long base = (long)row * cols;
+    uint4 d_raw[P], x_raw[P], g_raw[P];
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      long at = base + (p * WARP + lane) * 8;
+      d_raw[p] = *reinterpret_cast<const uint4*>(dout + at);
+      x_raw[p] = *reinterpret_cast<const uint4*>(x + at);
+      g_raw[p] = *reinterpret_cast<const uint4*>(dx + at);
+    }
+    float s = rstd[row];
+    float gx = 0.0f;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      float d[8], f[8], w[8];
+      unpack(d_raw[p], d);
+      unpack(x_raw[p], f);
+      load<8>(weight + (p * WARP + lane) * 8, w);
+#pragma unroll
+      for (int k = 0; k < 8; k++) gx += d[k] * w[k] * f[k];
+    }
+    float scaled = s * s * warp_sum(gx) / cols;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+      const int c = (p * WARP + lane) * 8;
+      float d[8], f[8], w[8], g[8], dw[8];
+      unpack(d_raw[p], d);
+      unpack(x_raw[p], f);
+      unpack(g_raw[p], g);
+      load<8>(weight + c, w);
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        g[k] += s * (d[k] * w[k] - f[k] * scaled);
+        dw[k] = d[k] * f[k] * s;
+      }
+      store<8>(dx + base + c, g);
+      add_shared<8>(mine + c, dw);
+    }
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    float sum = 0.0f;
+    for (int w = 0; w < warps; w++) sum += dweight_rows[(long)w * cols + c];
+    partials[(long)blockIdx.x * cols + c] = sum;
+  }
+}
+
+#define RMSNORM_HELD(W, P)                                                                         \
+  extern "C" __global__ void rmsnorm_forward_held_##W##_p##P(bf16* out, float* rstd, const bf16* x,  \
+                                                             const W* weight, int rows, float eps) { \
+    rmsnorm_forward_held<W, P>(out, rstd, x, weight, rows, eps);                                   \
+  }                                                                                                \
+  extern "C" __global__ void rmsnorm_backward_held_##W##_p##P(bf16* dx, float* partials, const bf16* dout, \
+                                                              const bf16* x, const W* weight,      \
+                                                              const float* rstd, int rows) {       \
+    rmsnorm_backward_held<W, P>(dx, partials, dout, x, weight, rstd, rows);                        \
+  }
+RMSNORM_HELD(bf16, 1)
+RMSNORM_HELD(bf16, 2)
+RMSNORM_HELD(bf16, 3)
+RMSNORM_HELD(bf16, 4)
+RMSNORM_HELD(f32, 1)
+RMSNORM_HELD(f32, 2)
+RMSNORM_HELD(f32, 3)
+RMSNORM_HELD(f32, 4)
 
 #define RMSNORM(A, W, N)                                                                           \
   extern "C" __global__ void rmsnorm_forward_##A##_##W##_x##N(                                     \

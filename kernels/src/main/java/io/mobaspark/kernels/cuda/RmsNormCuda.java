@@ -75,10 +75,17 @@ final class RmsNormCuda implements AutoCloseable {
     if (rc[0] == 0) {
       return;
     }
-    context.kernel("rmsnorm", name("rmsnorm_forward_", x, weight, rc[1])).launch(
-        LaunchShape.of((rc[0] + WARPS - 1) / WARPS, WARPS * 32), new KernelArgs()
-            .ptr(out.buffer()).ptr(rstd.buffer()).ptr(x.buffer()).ptr(weight.buffer()).i32(rc[0])
-            .i32(rc[1]).f32((float) eps));
+    LaunchShape shape = LaunchShape.of((rc[0] + WARPS - 1) / WARPS, WARPS * 32);
+    KernelArgs args = new KernelArgs().ptr(out.buffer()).ptr(rstd.buffer()).ptr(x.buffer())
+        .ptr(weight.buffer()).i32(rc[0]);
+    int heldPacks = heldPacks(x.dtype(), rc[1]);
+    if (heldPacks > 0) {
+      context.kernel("rmsnorm", "rmsnorm_forward_held_" + PointwiseLaunch.suffix(weight) + "_p"
+          + heldPacks).launch(shape, args.f32((float) eps));
+    } else {
+      context.kernel("rmsnorm", name("rmsnorm_forward_", x, weight, rc[1])).launch(shape,
+          args.i32(rc[1]).f32((float) eps));
+    }
   }
 
   void backward(CudaTensor dx, CudaTensor dWeight, CudaTensor dOut, CudaTensor x, CudaTensor weight,
@@ -93,13 +100,30 @@ final class RmsNormCuda implements AutoCloseable {
     int warps = backwardWarps(cols);
     int blocks = backwardBlocks(rows, cols);
     DeviceBuffer partial = partials.atLeast(4L * blocks * cols);
-    context.kernel("rmsnorm", name("rmsnorm_backward_", x, weight, cols)).launch(
-        new LaunchShape(blocks, 1, 1, warps * 32, 1, 1, 4 * warps * cols), new KernelArgs()
-            .ptr(dx.buffer()).ptr(partial).ptr(dOut.buffer()).ptr(x.buffer()).ptr(weight.buffer())
-            .ptr(rstd.buffer()).i32(rows).i32(cols));
+    LaunchShape shape = new LaunchShape(blocks, 1, 1, warps * 32, 1, 1, 4 * warps * cols);
+    KernelArgs args = new KernelArgs().ptr(dx.buffer()).ptr(partial).ptr(dOut.buffer())
+        .ptr(x.buffer()).ptr(weight.buffer()).ptr(rstd.buffer()).i32(rows);
+    int heldPacks = heldPacks(x.dtype(), cols);
+    if (heldPacks > 0) {
+      context.kernel("rmsnorm", "rmsnorm_backward_held_" + PointwiseLaunch.suffix(weight) + "_p"
+          + heldPacks).launch(shape, args);
+    } else {
+      context.kernel("rmsnorm", name("rmsnorm_backward_", x, weight, cols)).launch(shape,
+          args.i32(cols));
+    }
     context.kernel("rmsnorm", "rmsnorm_dweight").launch(
         new LaunchShape((cols + 31) / 32, 1, 1, 32, 32, 1, 0),
         new KernelArgs().ptr(dWeight.buffer()).ptr(partial).i32(blocks).i32(cols));
+  }
+
+  /**
+   * Packs of 8 channels per lane of rmsnorm_forward_held and rmsnorm_backward_held, which hold a
+   * bf16 row of exactly {@code 256 P} channels in registers (P = 1 to 4: C = 256, 512, 768, 1024);
+   * 0 where the general kernels run.
+   */
+  static int heldPacks(DType xType, int cols) {
+    int packs = cols / (32 * 8);
+    return xType == DType.BF16 && cols % (32 * 8) == 0 && packs >= 1 && packs <= 4 ? packs : 0;
   }
 
   /** Warps per backward block: {@value #WARPS}, fewer when their shared dWeight rows would not fit. */

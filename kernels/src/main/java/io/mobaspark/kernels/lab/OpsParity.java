@@ -78,6 +78,9 @@ public final class OpsParity {
       checks.addAll(rmsNorm(gpu, cpu, 1023, 768, F32, F32, 204));
       checks.addAll(rmsNorm(gpu, cpu, 113, 70, F32, BF16, 205));
       checks.addAll(rmsNorm(gpu, cpu, 5000, 1024, BF16, F32, 206)); // several rows per warp
+      // The held backward's other widths (C = 256 P): P = 1 and 2.
+      checks.addAll(rmsNorm(gpu, cpu, 257, 256, BF16, BF16, 207));
+      checks.addAll(rmsNorm(gpu, cpu, 130, 512, BF16, F32, 208));
     }
     return checks;
   }

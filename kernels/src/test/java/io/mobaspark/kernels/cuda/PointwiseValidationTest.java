@@ -186,4 +186,15 @@ class PointwiseValidationTest {
       }
     }
   }
+
+  @Test
+  void rmsNormBackwardHoldsOnlyBf16RowsOfWholeWarpPacksUpTo1024Channels() {
+    assertEquals(3, RmsNormCuda.heldPacks(BF16, 768));
+    assertEquals(1, RmsNormCuda.heldPacks(BF16, 256));
+    assertEquals(4, RmsNormCuda.heldPacks(BF16, 1024));
+    assertEquals(0, RmsNormCuda.heldPacks(F32, 768));
+    assertEquals(0, RmsNormCuda.heldPacks(BF16, 200));
+    assertEquals(0, RmsNormCuda.heldPacks(BF16, 1280));
+    assertEquals(0, RmsNormCuda.heldPacks(BF16, 64));
+  }
 }
