@@ -38,8 +38,18 @@ public interface TrainableModel {
    */
   default double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale,
       IntConsumer groupDone) {
-    double loss = forwardBackward(inputs, targets, layout, gradScale);
-    for (int g = 0; g < gradientGroups().size(); g++) {
+    return forwardBackwardThenGroups(this, inputs, targets, layout, gradScale, groupDone);
+  }
+
+  /**
+   * {@code model}'s plain forward and backward, then every group of its {@link #gradientGroups()}
+   * reported in order: the default above, and what a wrapper uses to keep a model that reports
+   * groups early from doing so (a comparison without overlap).
+   */
+  static double forwardBackwardThenGroups(TrainableModel model, int[] inputs, int[] targets,
+      SeqLayout layout, double gradScale, IntConsumer groupDone) {
+    double loss = model.forwardBackward(inputs, targets, layout, gradScale);
+    for (int g = 0; g < model.gradientGroups().size(); g++) {
       groupDone.accept(g);
     }
     return loss;

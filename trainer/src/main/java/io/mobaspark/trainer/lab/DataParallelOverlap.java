@@ -166,11 +166,8 @@ public final class DataParallelOverlap {
       @Override
       public double forwardBackward(int[] inputs, int[] targets, SeqLayout layout, double gradScale,
           IntConsumer groupDone) {
-        double loss = model.forwardBackward(inputs, targets, layout, gradScale);
-        for (int g = 0; g < model.gradientGroups().size(); g++) {
-          groupDone.accept(g);
-        }
-        return loss;
+        return TrainableModel.forwardBackwardThenGroups(model, inputs, targets, layout, gradScale,
+            groupDone);
       }
     };
   }
