@@ -35,7 +35,7 @@ if want checks; then
   junit=$?
 fi
 want trainer && { timeout 240 "$java" -Xmx40g io.mobaspark.trainer.lab.TrainingThroughput conf/models/paper-125m.conf \
-  --batch 8 --seq 8192 --steps 6 --warmup 2 --profile > "$logs/trainer.txt" 2>&1; trainer=$?; }
+  --batch 8 --seq 8192 --steps 10 --warmup 3 --profile > "$logs/trainer.txt" 2>&1; trainer=$?; }
 want torch && { timeout 150 python3 tools/torch_train_peer.py --config conf/models/paper-125m.conf --seq 8192 \
   --batch 8 --warmup 2 --steps 6 > "$logs/torch.txt" 2>&1; torch=$?; }
 want gemm && { timeout 180 "$java" io.mobaspark.kernels.lab.GemmLab > "$logs/gemm_lab.txt" 2>&1 \
