@@ -91,6 +91,18 @@ __device__ __forceinline__ void add_shared(float* row, const float (&f)[N]) {
   }
 }
 
+// The block's partial dWeight: its warps' shared rows [warps, C] added in warp order into row
+// blockIdx.x of partials [gridDim.x, C] (both backward kernels end with it).
+__device__ __forceinline__ void block_dweight_partials(float* partials, const float* dweight_rows, int warps,
+                                                       int cols) {
+  __syncthreads();
+  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    float sum = 0.0f;
+    for (int w = 0; w < warps; w++) sum += dweight_rows[(long)w * cols + c];
+    partials[(long)blockIdx.x * cols + c] = sum;
+  }
+}
+
 // Each warp walks rows warp, warp + warps * grid, ... (the grid depends on T alone) and adds its
 // dWeight terms into its own shared row, lanes owning fixed channels; the block then adds its warps'
 // rows in warp order into partials [gridDim.x, C], which rmsnorm_dweight sums in block order: no
@@ -135,12 +147,7 @@ __device__ void rmsnorm_backward(A* dx, float* partials, const A* dout, const A*
       add_shared<N>(mine + c, dw);
     }
   }
-  __syncthreads();
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    float sum = 0.0f;
-    for (int w = 0; w < warps; w++) sum += dweight_rows[(long)w * cols + c];
-    partials[(long)blockIdx.x * cols + c] = sum;
-  }
+  block_dweight_partials(partials, dweight_rows, warps, cols);
 }
 
 // The backward for bf16 rows of exactly C = 256 P channels (P packs of 8 per lane): a row's dOut, x
@@ -200,12 +207,7 @@ __device__ void rmsnorm_backward_held(bf16* dx, float* partials, const bf16* dou
       add_shared<8>(mine + c, dw);
     }
   }
-  __syncthreads();
-  for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-    float sum = 0.0f;
-    for (int w = 0; w < warps; w++) sum += dweight_rows[(long)w * cols + c];
-    partials[(long)blockIdx.x * cols + c] = sum;
-  }
+  block_dweight_partials(partials, dweight_rows, warps, cols);
 }
 
 #define RMSNORM_HELD(W, P)                                                                         \

@@ -375,8 +375,7 @@ public final class CudaBackend implements Backend {
   public void matmulAdd(Tensor out, Tensor addend, Tensor a, Tensor b, boolean transA,
       boolean transB) {
     if (!gemm.matmulAdd(cuda(out), cuda(addend), cuda(a), cuda(b), transA, transB)) {
-      copy(out, addend);
-      matmul(out, a, b, transA, transB, true);
+      Backend.super.matmulAdd(out, addend, a, b, transA, transB);
     }
   }
 

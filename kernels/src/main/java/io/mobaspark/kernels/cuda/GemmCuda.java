@@ -38,7 +38,10 @@ public final class GemmCuda implements AutoCloseable {
     TMA3ST("gemm_tma3st_", 128, 256, 384, 3 * STAGE_BYTES + 2 * 32768 + 1024, Maps.OPERANDS_AND_OUT),
     MMA("gemm_mma_", 128, 128, 256, 0, Maps.NONE);
 
-    /** Which tensor maps a kernel takes (as its first three parameters, when any). */
+    /**
+     * Which tensor maps a kernel takes, as its first four parameters when any (map_a, map_b,
+     * map_out, map_add; OPERANDS kernels never read the last two).
+     */
     enum Maps { NONE, OPERANDS, OPERANDS_AND_OUT }
 
     final String prefix;
